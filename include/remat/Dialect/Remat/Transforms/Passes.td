@@ -1,0 +1,124 @@
+//===- Passes.td - remat passes ----------------------------*- tablegen -*-===//
+//
+// Part of the remat project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef REMAT_DIALECT_REMAT_TRANSFORMS_PASSES_TD
+#define REMAT_DIALECT_REMAT_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def RematFinalizePass : Pass<"remat-finalize"> {
+  let summary = "Lower remat ops to plain upstream IR";
+  let description = [{
+    Removes every `remat` op except `remat.barrier`, in program order:
+
+    - `remat.name` is replaced by its operand;
+    - `remat.checkpoint` bodies are inlined at the op's position, their
+      block arguments replaced by the inputs and the results by the yielded
+      values;
+    - `remat.backward` bodies are inlined likewise, but their inputs first
+      go through one `remat.barrier`. Values that the backward recomputes are
+      then computed from the barrier's results, so `-canonicalize -cse`
+      cannot merge them back into their forward originals, which would undo
+      the rematerialization.
+
+    Barriers bufferize as aliases with no copy; `-remat-strip-barriers`
+    removes them after bufferization.
+
+    Example:
+
+    ```mlir
+    %g = remat.backward(%x) : (tensor<4xf32>) -> tensor<4xf32> {
+    ^bb0(%a: tensor<4xf32>):
+      %e = math.exp %a : tensor<4xf32>
+      remat.yield %e : tensor<4xf32>
+    }
+    ```
+
+    becomes
+
+    ```mlir
+    %b = remat.barrier %x : tensor<4xf32>
+    %g = math.exp %b : tensor<4xf32>
+    ```
+  }];
+  let options = [
+    Option<"barriers", "barriers", "bool", /*default=*/"true",
+           "Route the inputs of each inlined remat.backward through a "
+           "remat.barrier (turning this off lets CSE undo recomputation)">
+  ];
+  let statistics = [
+    Statistic<"numNames", "names", "Number of remat.name ops removed">,
+    Statistic<"numCheckpoints", "checkpoints",
+              "Number of remat.checkpoint regions inlined">,
+    Statistic<"numBackwards", "backwards",
+              "Number of remat.backward regions inlined">,
+    Statistic<"numBarriers", "barriers", "Number of remat.barrier ops created">
+  ];
+}
+
+def RematStripBarriersPass : Pass<"remat-strip-barriers"> {
+  let summary = "Replace each remat.barrier by its operands";
+  let description = [{
+    Removes `remat.barrier` ops, forwarding operands to users. Run it after
+    bufferization, when the barriers have kept CSE from merging recomputed
+    tensors and buffer identities no longer depend on them.
+  }];
+  let statistics = [
+    Statistic<"numBarriers", "barriers", "Number of remat.barrier ops removed">
+  ];
+}
+
+def RematPlaceDeallocsPass : Pass<"remat-place-deallocs"> {
+  let summary = "Free each buffer right after its last use";
+  let description = [{
+    Upstream buffer deallocation frees a buffer at the end of the block that
+    owns it, so a straight-line program holds every buffer until its end and
+    its peak memory is the sum of all its buffers: no rematerialization could
+    lower it. This pass moves each `memref.dealloc` up to just after the last
+    use, in the dealloc's block, of the buffer and of every value that may
+    alias it (through views, casts, region arguments and results, as
+    `BufferViewFlowAnalysis` computes them). A dealloc is left in place when
+    an alias is used outside the dealloc's block, or defined after it.
+
+    It works on `bufferization.dealloc` as well: run it after
+    `-ownership-based-buffer-deallocation` and
+    `-buffer-deallocation-simplification`, before `-lower-deallocations`.
+    Each buffer of a `bufferization.dealloc` that cannot alias the op's other
+    buffers or its retained values is split into a dealloc of its own, which
+    then moves.
+
+    Example:
+
+    ```mlir
+    %a = memref.alloc() : memref<4xf32>
+    linalg.fill ins(%c : f32) outs(%a : memref<4xf32>)
+    linalg.copy ins(%a : memref<4xf32>) outs(%out : memref<4xf32>)
+    %b = memref.alloc() : memref<4xf32>
+    ...
+    memref.dealloc %a : memref<4xf32>
+    ```
+
+    becomes
+
+    ```mlir
+    %a = memref.alloc() : memref<4xf32>
+    linalg.fill ins(%c : f32) outs(%a : memref<4xf32>)
+    linalg.copy ins(%a : memref<4xf32>) outs(%out : memref<4xf32>)
+    memref.dealloc %a : memref<4xf32>
+    %b = memref.alloc() : memref<4xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect"];
+  let statistics = [
+    Statistic<"numMoved", "moved", "Number of memref.dealloc ops moved up">,
+    Statistic<"numKept", "kept",
+              "Number of memref.dealloc ops left in place">
+  ];
+}
+
+#endif // REMAT_DIALECT_REMAT_TRANSFORMS_PASSES_TD

@@ -1,0 +1,68 @@
+//===- Transforms.h - remat transformations as free functions ---*- C++ -*-===//
+//
+// Part of the remat project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// Entry points of the remat transformations for embedders that do not use a
+/// pass manager. Each pass in Passes.td is a thin wrapper over one of these.
+///
+//===----------------------------------------------------------------------===//
+
+#ifndef REMAT_DIALECT_REMAT_TRANSFORMS_TRANSFORMS_H
+#define REMAT_DIALECT_REMAT_TRANSFORMS_TRANSFORMS_H
+
+#include "mlir/IR/Operation.h"
+#include "mlir/Support/LLVM.h"
+
+namespace mlir {
+class DialectRegistry;
+class RewriterBase;
+
+namespace remat {
+
+/// Options of finalizeRematOps.
+struct FinalizeOptions {
+  /// Route the inputs of each inlined `remat.backward` through one
+  /// `remat.barrier`, so CSE cannot merge recomputed values with their
+  /// forward originals.
+  bool barriers = true;
+};
+
+/// What finalizeRematOps did.
+struct FinalizeStats {
+  unsigned names = 0;       ///< remat.name ops removed.
+  unsigned checkpoints = 0; ///< remat.checkpoint regions inlined.
+  unsigned backwards = 0;   ///< remat.backward regions inlined.
+  unsigned barriers = 0;    ///< remat.barrier ops created.
+};
+
+/// Lowers `remat.name`, `remat.checkpoint` and `remat.backward` ops nested
+/// under `root` to plain upstream IR, inlining region bodies at their op's
+/// position (program order is kept).
+FinalizeStats finalizeRematOps(RewriterBase &rewriter, Operation *root,
+                               const FinalizeOptions &options = {});
+
+/// Replaces every `remat.barrier` under `root` by its operands. Returns the
+/// number of barriers removed.
+unsigned stripBarriers(RewriterBase &rewriter, Operation *root);
+
+/// What placeDeallocsAfterLastUse did.
+struct PlaceDeallocsStats {
+  unsigned moved = 0; ///< deallocs moved up to the last use.
+  unsigned kept = 0;  ///< deallocs left where they were.
+};
+
+/// Moves every `memref.dealloc` under `root` to just after the last use of
+/// its buffer and of all the buffer's aliases within the dealloc's block.
+PlaceDeallocsStats placeDeallocsAfterLastUse(Operation *root);
+
+/// Registers the BufferizableOpInterface models of remat ops: a
+/// `remat.barrier` result is an alias of its operand, with no copy.
+void registerBufferizableOpInterfaceExternalModels(DialectRegistry &registry);
+
+} // namespace remat
+} // namespace mlir
+
+#endif // REMAT_DIALECT_REMAT_TRANSFORMS_TRANSFORMS_H

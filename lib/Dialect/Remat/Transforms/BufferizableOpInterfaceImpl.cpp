@@ -1,0 +1,65 @@
+//===- BufferizableOpInterfaceImpl.cpp - bufferization of remat ops -------===//
+//
+// Part of the remat project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "remat/Dialect/Remat/IR/Remat.h"
+#include "remat/Dialect/Remat/Transforms/Transforms.h"
+
+#include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+
+using namespace mlir;
+using namespace mlir::bufferization;
+using namespace mlir::remat;
+
+namespace {
+/// `remat.barrier` bufferizes to a `remat.barrier` on buffers: each result
+/// is equivalent to its operand, nothing is read, written or copied.
+struct BarrierOpInterface
+    : public BufferizableOpInterface::ExternalModel<BarrierOpInterface,
+                                                    BarrierOp> {
+  bool bufferizesToMemoryRead(Operation *, OpOperand &,
+                              const AnalysisState &) const {
+    return false;
+  }
+
+  bool bufferizesToMemoryWrite(Operation *, OpOperand &,
+                               const AnalysisState &) const {
+    return false;
+  }
+
+  AliasingValueList getAliasingValues(Operation *op, OpOperand &opOperand,
+                                      const AnalysisState &) const {
+    return {{op->getResult(opOperand.getOperandNumber()),
+             BufferRelation::Equivalent}};
+  }
+
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto barrier = cast<BarrierOp>(op);
+    SmallVector<Value> buffers;
+    for (Value input : barrier.getInputs()) {
+      if (!isa<TensorType>(input.getType())) {
+        buffers.push_back(input);
+        continue;
+      }
+      FailureOr<Value> buffer = getBuffer(rewriter, input, options, state);
+      if (failed(buffer))
+        return failure();
+      buffers.push_back(*buffer);
+    }
+    replaceOpWithNewBufferizedOp<BarrierOp>(rewriter, op, buffers);
+    return success();
+  }
+};
+} // namespace
+
+void mlir::remat::registerBufferizableOpInterfaceExternalModels(
+    DialectRegistry &registry) {
+  registry.addExtension(+[](MLIRContext *ctx, RematDialect *) {
+    BarrierOp::attachInterface<BarrierOpInterface>(*ctx);
+  });
+}

@@ -1,0 +1,74 @@
+//===- Finalize.cpp - lower remat ops to upstream IR ----------------------===//
+//
+// Part of the remat project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "remat/Dialect/Remat/IR/Remat.h"
+#include "remat/Dialect/Remat/Transforms/Transforms.h"
+
+#include "mlir/IR/PatternMatch.h"
+
+#define DEBUG_TYPE "remat-finalize"
+
+using namespace mlir;
+using namespace mlir::remat;
+
+/// Moves the body of a single-block region op before the op, binding its
+/// block arguments to `args`, and replaces the op's results by the values
+/// its `remat.yield` yields.
+static void inlineBody(RewriterBase &rewriter, Operation *op, Region &body,
+                       ValueRange args) {
+  Block &block = body.front();
+  auto yield = cast<YieldOp>(block.getTerminator());
+  SmallVector<Value> yielded(yield.getValues());
+  rewriter.eraseOp(yield);
+  rewriter.inlineBlockBefore(&block, op, args);
+  rewriter.replaceOp(op, yielded);
+}
+
+FinalizeStats mlir::remat::finalizeRematOps(RewriterBase &rewriter,
+                                            Operation *root,
+                                            const FinalizeOptions &options) {
+  FinalizeStats stats;
+  // Post-order: nested region ops are inlined into their parent's body
+  // before the parent itself is inlined.
+  SmallVector<Operation *> worklist;
+  root->walk([&](Operation *op) {
+    if (isa<NameOp, CheckpointOp, BackwardOp>(op))
+      worklist.push_back(op);
+  });
+
+  for (Operation *op : worklist) {
+    if (auto name = dyn_cast<NameOp>(op)) {
+      rewriter.replaceOp(name, name.getInput());
+      ++stats.names;
+      continue;
+    }
+    if (auto checkpoint = dyn_cast<CheckpointOp>(op)) {
+      inlineBody(rewriter, checkpoint, checkpoint.getBody(),
+                 checkpoint.getInputs());
+      ++stats.checkpoints;
+      continue;
+    }
+    auto backward = cast<BackwardOp>(op);
+    SmallVector<Value> args(backward.getInputs());
+    if (options.barriers && !args.empty()) {
+      rewriter.setInsertionPoint(backward);
+      auto barrier = BarrierOp::create(rewriter, backward.getLoc(), args);
+      args.assign(barrier.getResults().begin(), barrier.getResults().end());
+      ++stats.barriers;
+    }
+    inlineBody(rewriter, backward, backward.getBody(), args);
+    ++stats.backwards;
+  }
+  return stats;
+}
+
+unsigned mlir::remat::stripBarriers(RewriterBase &rewriter, Operation *root) {
+  SmallVector<BarrierOp> barriers;
+  root->walk([&](BarrierOp op) { barriers.push_back(op); });
+  for (BarrierOp barrier : barriers)
+    rewriter.replaceOp(barrier, barrier.getInputs());
+  return barriers.size();
+}

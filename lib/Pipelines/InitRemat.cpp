@@ -1,0 +1,24 @@
+//===- InitRemat.cpp - register everything remat provides -----------------===//
+//
+// Part of the remat project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "remat/InitRemat.h"
+
+#include "remat/Dialect/Remat/IR/Remat.h"
+#include "remat/Dialect/Remat/Transforms/Passes.h"
+#include "remat/Dialect/Remat/Transforms/Transforms.h"
+#include "remat/Pipelines/Pipelines.h"
+
+#include "mlir/IR/DialectRegistry.h"
+
+void mlir::remat::registerRematDialects(DialectRegistry &registry) {
+  registry.insert<RematDialect>();
+  registerBufferizableOpInterfaceExternalModels(registry);
+}
+
+void mlir::remat::registerRematPassesAndPipelines() {
+  registerRematPasses();
+  registerRematPipelines();
+}

@@ -1,0 +1,198 @@
+// RUN: remat-opt %s -split-input-file -verify-diagnostics
+
+// An unknown policy kind names the kinds that exist.
+func.func @unknown_policy(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @below {{unknown policy kind 'some'; expected one of 'nothing', 'dots', 'names', 'everything'}}
+  %r = remat.checkpoint(%x) policy(#remat.policy<some>) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    remat.yield %a : tensor<4xf32>
+  }
+  return %r : tensor<4xf32>
+}
+
+// -----
+
+// A 'names' policy with an empty list saves nothing and is rejected.
+func.func @empty_names(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @below {{policy 'names' needs at least one name}}
+  %r = remat.checkpoint(%x) policy(#remat.policy<names = []>) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    remat.yield %a : tensor<4xf32>
+  }
+  return %r : tensor<4xf32>
+}
+
+// -----
+
+// A 'names' policy without a list is rejected the same way.
+func.func @names_without_list(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @below {{policy 'names' needs at least one name}}
+  %r = remat.checkpoint(%x) policy(#remat.policy<names>) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    remat.yield %a : tensor<4xf32>
+  }
+  return %r : tensor<4xf32>
+}
+
+// -----
+
+// An empty string is not a name.
+func.func @empty_name(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @below {{policy name #1 is empty}}
+  %r = remat.checkpoint(%x) policy(#remat.policy<names = ["a", ""]>) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    remat.yield %a : tensor<4xf32>
+  }
+  return %r : tensor<4xf32>
+}
+
+// -----
+
+// A name listed twice is a mistake worth reporting.
+func.func @duplicate_name(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @below {{policy names 'attn.q' more than once}}
+  %r = remat.checkpoint(%x) policy(#remat.policy<names = ["attn.q", "attn.k", "attn.q"]>) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    remat.yield %a : tensor<4xf32>
+  }
+  return %r : tensor<4xf32>
+}
+
+// -----
+
+// Only the 'names' policy takes names.
+func.func @names_on_dots(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @below {{policy 'dots' takes no names}}
+  %r = remat.checkpoint(%x) policy(#remat.policy<dots = ["a"]>) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    remat.yield %a : tensor<4xf32>
+  }
+  return %r : tensor<4xf32>
+}
+
+// -----
+
+// The entry block must have one argument per input.
+func.func @checkpoint_arg_count(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @below {{'remat.checkpoint' op expects 2 block arguments to match its inputs, but the body has 1}}
+  %r = remat.checkpoint(%x, %y) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    remat.yield %a : tensor<4xf32>
+  }
+  return %r : tensor<4xf32>
+}
+
+// -----
+
+// Block argument types must match the input types.
+func.func @backward_arg_type(%x: tensor<4xf32>) -> tensor<4xf16> {
+  // expected-error @below {{'remat.backward' op block argument #0 has type 'tensor<4xf16>' but input #0 has type 'tensor<4xf32>'}}
+  %r = remat.backward(%x) : (tensor<4xf32>) -> tensor<4xf16> {
+  ^bb0(%a: tensor<4xf16>):
+    remat.yield %a : tensor<4xf16>
+  }
+  return %r : tensor<4xf16>
+}
+
+// -----
+
+// The yield must produce one value per result.
+func.func @yield_count(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  %r:2 = remat.backward(%x) : (tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  ^bb0(%a: tensor<4xf32>):
+    // expected-error @below {{'remat.yield' op yields 1 values, but the parent 'remat.backward' has 2 results}}
+    remat.yield %a : tensor<4xf32>
+  }
+  return %r#0, %r#1 : tensor<4xf32>, tensor<4xf32>
+}
+
+// -----
+
+// Yielded types must match the result types.
+func.func @yield_type(%x: tensor<4xf32>) -> tensor<8xf32> {
+  %r = remat.checkpoint(%x) : (tensor<4xf32>) -> tensor<8xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    // expected-error @below {{'remat.yield' op operand #0 has type 'tensor<4xf32>' but the parent's result #0 has type 'tensor<8xf32>'}}
+    remat.yield %a : tensor<4xf32>
+  }
+  return %r : tensor<8xf32>
+}
+
+// -----
+
+// A body must end with remat.yield.
+func.func @no_yield(%x: tensor<4xf32>) {
+  // expected-error @below {{'remat.backward' op expects its body to end with 'remat.yield'}}
+  "remat.backward"(%x) ({
+  ^bb0(%a: tensor<4xf32>):
+    llvm.unreachable
+  }) : (tensor<4xf32>) -> ()
+  return
+}
+
+// -----
+
+// Region ops are isolated from above: the body reads only its arguments.
+func.func @not_isolated(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-note @below {{required by region isolation constraints}}
+  %r = remat.checkpoint(%x) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    // expected-error @below {{using value defined outside the region}}
+    %s = arith.addf %a, %y : tensor<4xf32>
+    remat.yield %s : tensor<4xf32>
+  }
+  return %r : tensor<4xf32>
+}
+
+// -----
+
+// remat.yield only terminates remat region ops.
+func.func @yield_outside() {
+  // expected-error @below {{'remat.yield' op expects parent op to be one of 'remat.checkpoint, remat.backward'}}
+  remat.yield
+}
+
+// -----
+
+// A tag must not be empty.
+func.func @empty_tag(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @below {{'remat.name' op expects a non-empty tag}}
+  %n = remat.name "" %x : tensor<4xf32>
+  return %n : tensor<4xf32>
+}
+
+// -----
+
+// A name is an identity: its result has its operand's type.
+func.func @name_type(%x: tensor<4xf32>) -> tensor<8xf32> {
+  // expected-error @below {{'remat.name' op failed to verify that all of {input, result} have same type}}
+  %n = "remat.name"(%x) {tag = "a"} : (tensor<4xf32>) -> tensor<8xf32>
+  return %n : tensor<8xf32>
+}
+
+// -----
+
+// A barrier without operands guards nothing.
+func.func @empty_barrier() {
+  // expected-error @below {{'remat.barrier' op expects at least one operand}}
+  "remat.barrier"() : () -> ()
+  return
+}
+
+// -----
+
+// A barrier's results have its operands' types.
+func.func @barrier_type(%x: tensor<4xf32>) -> tensor<8xf32> {
+  // expected-error @below {{'remat.barrier' op result #0 has type 'tensor<8xf32>' but operand #0 has type 'tensor<4xf32>'}}
+  %b = "remat.barrier"(%x) : (tensor<4xf32>) -> tensor<8xf32>
+  return %b : tensor<8xf32>
+}
+
+// -----
+
+// A barrier returns each operand, so counts match.
+func.func @barrier_count(%x: tensor<4xf32>) {
+  // expected-error @below {{'remat.barrier' op has 1 operands but 2 results; a barrier returns each operand}}
+  %b:2 = "remat.barrier"(%x) : (tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>)
+  return
+}

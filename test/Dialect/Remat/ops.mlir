@@ -1,0 +1,101 @@
+// RUN: remat-opt %s | remat-opt | FileCheck %s
+// RUN: remat-opt %s --mlir-print-op-generic | remat-opt | FileCheck %s
+
+// A checkpoint region with the default policy prints without a policy.
+// CHECK-LABEL: func.func @checkpoint_default
+// CHECK: %[[R:.*]] = remat.checkpoint(%{{.*}}) : (tensor<4xf32>) -> tensor<4xf32> {
+// CHECK-NEXT: ^bb0(%[[A:.*]]: tensor<4xf32>):
+// CHECK-NEXT: %[[E:.*]] = math.exp %[[A]] : tensor<4xf32>
+// CHECK-NEXT: remat.yield %[[E]] : tensor<4xf32>
+func.func @checkpoint_default(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %r = remat.checkpoint(%x) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    %e = math.exp %a : tensor<4xf32>
+    remat.yield %e : tensor<4xf32>
+  }
+  return %r : tensor<4xf32>
+}
+
+// Every policy kind round-trips, names keep their order.
+// CHECK-LABEL: func.func @policies
+// CHECK: remat.checkpoint(%{{.*}}) policy(#remat.policy<nothing>)
+// CHECK: remat.checkpoint(%{{.*}}) policy(#remat.policy<dots>)
+// CHECK: remat.checkpoint(%{{.*}}) policy(#remat.policy<names = ["b.q", "a.k"]>)
+// CHECK: remat.checkpoint(%{{.*}}) policy(#remat.policy<everything>)
+func.func @policies(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = remat.checkpoint(%x) policy(#remat.policy<nothing>) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    remat.yield %a : tensor<4xf32>
+  }
+  %1 = remat.checkpoint(%0) policy(#remat.policy<dots>) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    remat.yield %a : tensor<4xf32>
+  }
+  %2 = remat.checkpoint(%1) policy(#remat.policy<names = ["b.q", "a.k"]>) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    remat.yield %a : tensor<4xf32>
+  }
+  %3 = remat.checkpoint(%2) policy(#remat.policy<everything>) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    remat.yield %a : tensor<4xf32>
+  }
+  return %3 : tensor<4xf32>
+}
+
+// A checkpoint with several inputs and results, including an inner value
+// yielded for the backward pass, and one with no inputs.
+// CHECK-LABEL: func.func @multi
+// CHECK: %{{.*}}:2 = remat.checkpoint(%{{.*}}, %{{.*}}) policy(#remat.policy<dots>) : (tensor<2x3xf32>, tensor<3x4xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>)
+// CHECK: remat.checkpoint() : () -> tensor<2xf32>
+func.func @multi(%x: tensor<2x3xf32>, %w: tensor<3x4xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>, tensor<2xf32>) {
+  %y:2 = remat.checkpoint(%x, %w) policy(#remat.policy<dots>) : (tensor<2x3xf32>, tensor<3x4xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>) {
+  ^bb0(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>):
+    %init = tensor.empty() : tensor<2x4xf32>
+    %mm = linalg.matmul ins(%a, %b : tensor<2x3xf32>, tensor<3x4xf32>) outs(%init : tensor<2x4xf32>) -> tensor<2x4xf32>
+    %t = math.tanh %mm : tensor<2x4xf32>
+    remat.yield %t, %mm : tensor<2x4xf32>, tensor<2x4xf32>
+  }
+  %c = remat.checkpoint() : () -> tensor<2xf32> {
+    %k = arith.constant dense<1.0> : tensor<2xf32>
+    remat.yield %k : tensor<2xf32>
+  }
+  return %y#0, %y#1, %c : tensor<2x4xf32>, tensor<2x4xf32>, tensor<2xf32>
+}
+
+// A backward region reads saved values and seeds and yields gradients.
+// CHECK-LABEL: func.func @backward
+// CHECK: %{{.*}}:2 = remat.backward(%{{.*}}, %{{.*}}) : (tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+// CHECK-NEXT: ^bb0(%[[S:.*]]: tensor<4xf32>, %[[G:.*]]: tensor<4xf32>):
+// CHECK: remat.yield %{{.*}}, %[[G]] : tensor<4xf32>, tensor<4xf32>
+func.func @backward(%s: tensor<4xf32>, %seed: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  %g:2 = remat.backward(%s, %seed) : (tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  ^bb0(%a: tensor<4xf32>, %b: tensor<4xf32>):
+    %d = arith.mulf %a, %b : tensor<4xf32>
+    remat.yield %d, %b : tensor<4xf32>, tensor<4xf32>
+  }
+  return %g#0, %g#1 : tensor<4xf32>, tensor<4xf32>
+}
+
+// A backward region with no results (nothing to differentiate) is legal.
+// CHECK-LABEL: func.func @backward_empty
+// CHECK: remat.backward(%{{.*}}) : (tensor<4xf32>) -> () {
+// CHECK: remat.yield
+func.func @backward_empty(%s: tensor<4xf32>) {
+  remat.backward(%s) : (tensor<4xf32>) -> () {
+  ^bb0(%a: tensor<4xf32>):
+    remat.yield
+  }
+  return
+}
+
+// Names and barriers on tensors, scalars and memrefs.
+// CHECK-LABEL: func.func @name_barrier
+// CHECK: %[[N:.*]] = remat.name "blocks.0.attn.q" %{{.*}} : tensor<2x8xf32>
+// CHECK: %[[B:.*]]:3 = remat.barrier %[[N]], %{{.*}}, %{{.*}} : tensor<2x8xf32>, f32, memref<4xf32>
+// CHECK: remat.barrier %{{.*}} : tensor<2x8xf32>
+func.func @name_barrier(%t: tensor<2x8xf32>, %f: f32, %m: memref<4xf32>) -> (tensor<2x8xf32>, f32, memref<4xf32>, tensor<2x8xf32>) {
+  %n = remat.name "blocks.0.attn.q" %t : tensor<2x8xf32>
+  %b:3 = remat.barrier %n, %f, %m : tensor<2x8xf32>, f32, memref<4xf32>
+  %c = remat.barrier %b#0 : tensor<2x8xf32>
+  return %b#0, %b#1, %b#2, %c : tensor<2x8xf32>, f32, memref<4xf32>, tensor<2x8xf32>
+}

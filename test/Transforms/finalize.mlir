@@ -1,0 +1,87 @@
+// RUN: remat-opt %s -remat-finalize -split-input-file | FileCheck %s
+// RUN: remat-opt %s -remat-finalize -canonicalize -cse -split-input-file | FileCheck %s --check-prefix=CSE
+// RUN: remat-opt %s -remat-finalize=barriers=false -canonicalize -cse -split-input-file | FileCheck %s --check-prefix=NOBARRIER
+
+// A hand-written recompute: the forward computes %e = exp(%x) and the
+// backward, instead of reading %e, recomputes exp from %x. After
+// finalization, canonicalize and CSE must keep two exps: the recomputed one
+// reads the barrier's result, not %x. Without barriers CSE merges them and
+// the forward %e stays live until the backward, undoing the recomputation.
+
+// CHECK-LABEL: func.func @recompute_survives_cse
+// CHECK-SAME: (%[[X:.*]]: tensor<4xf32>, %[[SEED:.*]]: tensor<4xf32>)
+// CHECK: %[[E:.*]] = math.exp %[[X]]
+// CHECK: %[[L:.*]] = math.log %[[E]]
+// CHECK: %[[B:.*]]:2 = remat.barrier %[[X]], %[[SEED]] : tensor<4xf32>, tensor<4xf32>
+// CHECK: %[[R:.*]] = math.exp %[[B]]#0
+// CHECK: %[[G:.*]] = arith.mulf %[[R]], %[[B]]#1
+// CHECK: return %[[L]], %[[G]]
+// CHECK-NOT: remat.
+
+// CSE-LABEL: func.func @recompute_survives_cse
+// CSE-SAME: (%[[X:.*]]: tensor<4xf32>, %[[SEED:.*]]: tensor<4xf32>)
+// CSE: %[[E:.*]] = math.exp %[[X]]
+// CSE: %[[B:.*]]:2 = remat.barrier %[[X]], %[[SEED]]
+// CSE: %[[R:.*]] = math.exp %[[B]]#0
+// CSE: arith.mulf %[[R]], %[[B]]#1
+
+// NOBARRIER-LABEL: func.func @recompute_survives_cse
+// NOBARRIER: %[[E:.*]] = math.exp
+// NOBARRIER-NOT: math.exp
+// NOBARRIER: arith.mulf %[[E]]
+func.func @recompute_survives_cse(%x: tensor<4xf32>, %seed: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  %e = math.exp %x : tensor<4xf32>
+  %loss = math.log %e : tensor<4xf32>
+  %g = remat.backward(%x, %seed) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%sx: tensor<4xf32>, %s: tensor<4xf32>):
+    %re = math.exp %sx : tensor<4xf32>
+    %d = arith.mulf %re, %s : tensor<4xf32>
+    remat.yield %d : tensor<4xf32>
+  }
+  return %loss, %g : tensor<4xf32>, tensor<4xf32>
+}
+
+// -----
+
+// Checkpoint bodies, nested ones included, are inlined in program order;
+// names disappear; the results are the yielded values.
+
+// CHECK-LABEL: func.func @checkpoints_and_names
+// CHECK-SAME: (%[[X:.*]]: tensor<4xf32>)
+// CHECK-NEXT: %[[A:.*]] = math.exp %[[X]]
+// CHECK-NEXT: %[[B:.*]] = math.tanh %[[A]]
+// CHECK-NEXT: %[[C:.*]] = arith.addf %[[B]], %[[A]]
+// CHECK-NEXT: %[[D:.*]] = math.sqrt %[[C]]
+// CHECK-NEXT: return %[[D]], %[[A]]
+func.func @checkpoints_and_names(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  %r:2 = remat.checkpoint(%x) policy(#remat.policy<names = ["a"]>) : (tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  ^bb0(%in: tensor<4xf32>):
+    %a0 = math.exp %in : tensor<4xf32>
+    %a = remat.name "a" %a0 : tensor<4xf32>
+    %c = remat.checkpoint(%a) : (tensor<4xf32>) -> tensor<4xf32> {
+    ^bb0(%ia: tensor<4xf32>):
+      %b = math.tanh %ia : tensor<4xf32>
+      %bn = remat.name "b" %b : tensor<4xf32>
+      %s = arith.addf %bn, %ia : tensor<4xf32>
+      remat.yield %s : tensor<4xf32>
+    }
+    remat.yield %c, %a : tensor<4xf32>, tensor<4xf32>
+  }
+  %d = math.sqrt %r#0 : tensor<4xf32>
+  return %d, %r#1 : tensor<4xf32>, tensor<4xf32>
+}
+
+// -----
+
+// A backward without inputs needs no barrier.
+// CHECK-LABEL: func.func @backward_no_inputs
+// CHECK-NOT: remat.barrier
+// CHECK: %[[C:.*]] = arith.constant dense<1.000000e+00>
+// CHECK: return %[[C]]
+func.func @backward_no_inputs() -> tensor<4xf32> {
+  %g = remat.backward() : () -> tensor<4xf32> {
+    %c = arith.constant dense<1.0> : tensor<4xf32>
+    remat.yield %c : tensor<4xf32>
+  }
+  return %g : tensor<4xf32>
+}

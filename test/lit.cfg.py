@@ -1,0 +1,45 @@
+# -*- Python -*-
+# lit configuration of the remat test suite.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "REMAT"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test", ".py"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "utils",
+                   "CMakeLists.txt", "README.md"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.remat_obj_root, "test")
+
+llvm_config.use_default_substitutions()
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%shlibext", config.shlib_ext))
+
+
+def mlir_lib(name):
+    return os.path.join(config.mlir_lib_dir, "lib" + name + config.shlib_ext)
+
+
+config.substitutions.extend([
+    ("%remat_src", config.remat_src_root),
+    ("%remat_runtime",
+     os.path.join(config.remat_lib_dir, "libRematRuntime" + config.shlib_ext)),
+    ("%mlir_runner_utils", mlir_lib("mlir_runner_utils")),
+    ("%mlir_c_runner_utils", mlir_lib("mlir_c_runner_utils")),
+    ("%mlir_include", config.mlir_include_dir.split(";")[0]),
+    ("%mlir_tblgen", config.mlir_tablegen),
+    ("%python", config.python3),
+    ("%check_close", config.python3 + " " +
+     os.path.join(config.remat_src_root, "test", "utils", "check_close.py")),
+])
+
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+
+tool_dirs = [config.remat_tools_dir, config.llvm_tools_dir]
+tools = ["remat-opt", "mlir-opt", "mlir-runner",
+         ToolSubst("%PYTHON", config.python3, unresolved="ignore")]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
