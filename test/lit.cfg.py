@@ -40,6 +40,6 @@ config.substitutions.extend([
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 
 tool_dirs = [config.remat_tools_dir, config.llvm_tools_dir]
-tools = ["remat-opt", "mlir-opt", "mlir-runner",
+tools = ["remat-opt", "mlir-opt", "mlir-runner", "not",
          ToolSubst("%PYTHON", config.python3, unresolved="ignore")]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

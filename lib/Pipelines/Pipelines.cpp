@@ -46,6 +46,8 @@ void mlir::remat::buildLowerToLLVMPipeline(
   if (options.freeAfterLastUse)
     pm.addPass(createRematPlaceDeallocsPass());
   pm.addPass(bufferization::createLowerDeallocationsPass());
+  // Clones that deallocation inserts (e.g. to return a non-owned buffer).
+  pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createCSEPass());
   pm.addPass(createCanonicalizerPass());
 

@@ -10,12 +10,15 @@
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
 
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/ToolOutputFile.h"
 
 namespace mlir {
 namespace remat {
 #define GEN_PASS_DEF_REMATFINALIZEPASS
 #define GEN_PASS_DEF_REMATSTRIPBARRIERSPASS
 #define GEN_PASS_DEF_REMATPLACEDEALLOCSPASS
+#define GEN_PASS_DEF_REMATREPORTPASS
 #include "remat/Dialect/Remat/Transforms/Passes.h.inc"
 } // namespace remat
 } // namespace mlir
@@ -55,6 +58,28 @@ struct RematPlaceDeallocsPass
     PlaceDeallocsStats stats = placeDeallocsAfterLastUse(getOperation());
     numMoved += stats.moved;
     numKept += stats.kept;
+  }
+};
+
+struct RematReportPass
+    : public remat::impl::RematReportPassBase<RematReportPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    markAllAnalysesPreserved();
+    if (reportFile.empty()) {
+      printSavedSetReport(getOperation(), llvm::errs());
+      return;
+    }
+    std::string error;
+    std::unique_ptr<llvm::ToolOutputFile> file =
+        openOutputFile(reportFile, &error);
+    if (!file) {
+      getOperation()->emitError() << "cannot write the report to '"
+                                  << reportFile << "': " << error;
+      return signalPassFailure();
+    }
+    printSavedSetReport(getOperation(), file->os());
+    file->keep();
   }
 };
 } // namespace

@@ -121,4 +121,24 @@ def RematPlaceDeallocsPass : Pass<"remat-place-deallocs"> {
   ];
 }
 
+def RematReportPass : Pass<"remat-report"> {
+  let summary = "Print the saved set of each remat.backward";
+  let description = [{
+    Prints, for every `remat.backward`, the values it reads from the forward
+    pass: one row per operand with its tag (from `remat.name`, else its
+    location), type, size in bytes and defining op. Function arguments
+    (parameters, inputs, seeds) are resident for the whole step and counted
+    apart from activations, the forward values the backward keeps alive.
+    The IR is not changed. The report goes to the file named by
+    `report-file`, or to stderr.
+
+    Sizes come from static shapes and the element type's bit width; a value
+    of dynamic or unsized type counts 0 bytes and is marked `?`.
+  }];
+  let options = [
+    Option<"reportFile", "report-file", "std::string", /*default=*/"\"\"",
+           "Write the report to this file instead of stderr">
+  ];
+}
+
 #endif // REMAT_DIALECT_REMAT_TRANSFORMS_PASSES_TD

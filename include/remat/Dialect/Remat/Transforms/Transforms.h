@@ -16,6 +16,8 @@
 #include "mlir/IR/Operation.h"
 #include "mlir/Support/LLVM.h"
 
+#include <optional>
+
 namespace mlir {
 class DialectRegistry;
 class RewriterBase;
@@ -57,6 +59,15 @@ struct PlaceDeallocsStats {
 /// Moves every `memref.dealloc` under `root` to just after the last use of
 /// its buffer and of all the buffer's aliases within the dealloc's block.
 PlaceDeallocsStats placeDeallocsAfterLastUse(Operation *root);
+
+/// Writes the saved set of every `remat.backward` under `root` to `os`, as
+/// -remat-report prints it.
+void printSavedSetReport(Operation *root, llvm::raw_ostream &os);
+
+/// Returns the size in bytes of a value of static shaped or scalar `type`
+/// (element bit width times element count, rounded up to bytes), or
+/// std::nullopt when the size is not static.
+std::optional<int64_t> getStaticSizeInBytes(Type type);
 
 /// Registers the BufferizableOpInterface models of remat ops: a
 /// `remat.barrier` result is an alias of its operand, with no copy.
