@@ -68,12 +68,15 @@ struct HeapStats {
   }
 };
 
-HeapStats &stats() {
+} // namespace
+
+static HeapStats &stats() {
   static HeapStats heap;
   return heap;
 }
-} // namespace
 
+// The names below are fixed by MLIR's lowering ABI.
+// NOLINTBEGIN(readability-identifier-naming)
 extern "C" {
 
 /// Allocation entry point of `finalize-memref-to-llvm{use-generic-functions}`.
@@ -140,3 +143,4 @@ _mlir_ciface_rematPrintTensorF32(int64_t id, UnrankedMemRefType<float> *m) {
   std::fflush(stdout);
 }
 }
+// NOLINTEND(readability-identifier-naming)

@@ -4,6 +4,7 @@
 import os
 
 import lit.formats
+import lit.util
 from lit.llvm import llvm_config
 from lit.llvm.subst import ToolSubst
 
@@ -43,3 +44,10 @@ tool_dirs = [config.remat_tools_dir, config.llvm_tools_dir]
 tools = ["remat-opt", "mlir-opt", "mlir-runner", "not",
          ToolSubst("%PYTHON", config.python3, unresolved="ignore")]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# Style checks run when the pinned clang-format is installed (the setup
+# script installs it).
+clang_format = lit.util.which("clang-format-22")
+if clang_format:
+    config.available_features.add("clang-format")
+    config.substitutions.append(("%clang_format", clang_format))

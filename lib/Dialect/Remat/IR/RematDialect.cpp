@@ -71,21 +71,20 @@ Attribute PolicyAttr::parse(AsmParser &parser, Type) {
   }
   SmallVector<StringAttr> names;
   if (succeeded(parser.parseOptionalEqual())) {
-    if (parser.parseCommaSeparatedList(
-            AsmParser::Delimiter::Square, [&]() -> ParseResult {
-              StringAttr name;
-              if (parser.parseAttribute(name))
-                return failure();
-              names.push_back(name);
-              return success();
-            }))
+    if (parser.parseCommaSeparatedList(AsmParser::Delimiter::Square,
+                                       [&]() -> ParseResult {
+                                         StringAttr name;
+                                         if (parser.parseAttribute(name))
+                                           return failure();
+                                         names.push_back(name);
+                                         return success();
+                                       }))
       return {};
   }
   if (parser.parseGreater())
     return {};
-  return PolicyAttr::getChecked(
-      [&]() { return parser.emitError(kindLoc); }, parser.getContext(), *kind,
-      names);
+  return PolicyAttr::getChecked([&]() { return parser.emitError(kindLoc); },
+                                parser.getContext(), *kind, names);
 }
 
 void PolicyAttr::print(AsmPrinter &printer) const {
@@ -99,9 +98,8 @@ void PolicyAttr::print(AsmPrinter &printer) const {
   printer << '>';
 }
 
-LogicalResult
-PolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                   PolicyKind kind, ArrayRef<StringAttr> names) {
+LogicalResult PolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 PolicyKind kind, ArrayRef<StringAttr> names) {
   if (kind != PolicyKind::Names) {
     if (!names.empty())
       return emitError() << "policy '" << stringifyPolicyKind(kind)
@@ -164,18 +162,16 @@ static LogicalResult verifyIsolatedBody(Operation *op, ValueRange inputs,
   if (!yield)
     return op->emitOpError() << "expects its body to end with 'remat.yield'";
   if (yield.getValues().size() != op->getNumResults())
-    return yield.emitOpError()
-           << "yields " << yield.getValues().size()
-           << " values, but the parent '" << op->getName() << "' has "
-           << op->getNumResults() << " results";
+    return yield.emitOpError() << "yields " << yield.getValues().size()
+                               << " values, but the parent '" << op->getName()
+                               << "' has " << op->getNumResults() << " results";
   for (auto [index, pair] : llvm::enumerate(
            llvm::zip(yield.getValues().getTypes(), op->getResultTypes()))) {
     auto [yieldType, resultType] = pair;
     if (yieldType != resultType)
-      return yield.emitOpError()
-             << "operand #" << index << " has type " << yieldType
-             << " but the parent's result #" << index << " has type "
-             << resultType;
+      return yield.emitOpError() << "operand #" << index << " has type "
+                                 << yieldType << " but the parent's result #"
+                                 << index << " has type " << resultType;
   }
   return success();
 }

@@ -74,8 +74,8 @@ struct RematReportPass
     std::unique_ptr<llvm::ToolOutputFile> file =
         openOutputFile(reportFile, &error);
     if (!file) {
-      getOperation()->emitError() << "cannot write the report to '"
-                                  << reportFile << "': " << error;
+      getOperation()->emitError()
+          << "cannot write the report to '" << reportFile << "': " << error;
       return signalPassFailure();
     }
     printSavedSetReport(getOperation(), file->os());

@@ -135,8 +135,7 @@ private:
     auto call = dyn_cast<CallOpInterface>(op);
     if (!call)
       return false;
-    auto callee = dyn_cast_or_null<FunctionOpInterface>(
-        call.resolveCallable());
+    auto callee = dyn_cast_or_null<FunctionOpInterface>(call.resolveCallable());
     return callee && !callee.isExternal();
   }
 
@@ -241,9 +240,9 @@ splitIndependentBuffers(bufferization::DeallocOp dealloc,
     for (Value result : dealloc.getUpdatedConditions())
       result.replaceAllUsesWith(isFalse);
   } else {
-    auto rest = bufferization::DeallocOp::create(
-        builder, dealloc.getLoc(), keptBuffers, keptConditions,
-        dealloc.getRetained());
+    auto rest =
+        bufferization::DeallocOp::create(builder, dealloc.getLoc(), keptBuffers,
+                                         keptConditions, dealloc.getRetained());
     dealloc.replaceAllUsesWith(rest.getResults());
   }
   dealloc.erase();

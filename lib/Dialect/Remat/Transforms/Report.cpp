@@ -79,12 +79,11 @@ void mlir::remat::printSavedSetReport(Operation *root, raw_ostream &os) {
       Operation *def = lookThroughCheckpoints(input).getDefiningOp();
       if (auto name = dyn_cast_or_null<NameOp>(def))
         def = name.getInput().getDefiningOp();
-      os << llvm::format("  %-4u %-10s %-28s %-24s %12s  %s\n", unsigned(i),
-                         isArgument ? "argument" : "activation",
-                         describe(input).c_str(), type.c_str(),
-                         bytes ? std::to_string(*bytes).c_str() : "?",
-                         def ? def->getName().getStringRef().str().c_str()
-                             : "-");
+      os << llvm::format(
+          "  %-4u %-10s %-28s %-24s %12s  %s\n", unsigned(i),
+          isArgument ? "argument" : "activation", describe(input).c_str(),
+          type.c_str(), bytes ? std::to_string(*bytes).c_str() : "?",
+          def ? def->getName().getStringRef().str().c_str() : "-");
       (isArgument ? residentBytes : activationBytes) += bytes.value_or(0);
       ++(isArgument ? resident : activations);
     }
