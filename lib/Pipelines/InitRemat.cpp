@@ -6,6 +6,7 @@
 
 #include "remat/InitRemat.h"
 
+#include "remat/Analysis/Cost.h"
 #include "remat/Dialect/Remat/IR/Remat.h"
 #include "remat/Dialect/Remat/Transforms/Passes.h"
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
@@ -16,6 +17,7 @@
 void mlir::remat::registerRematDialects(DialectRegistry &registry) {
   registry.insert<RematDialect>();
   registerBufferizableOpInterfaceExternalModels(registry);
+  registerCostModelExternalModels(registry);
 }
 
 void mlir::remat::registerRematPassesAndPipelines() {

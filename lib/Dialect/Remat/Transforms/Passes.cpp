@@ -6,11 +6,14 @@
 
 #include "remat/Dialect/Remat/Transforms/Passes.h"
 
+#include "remat/Analysis/Cost.h"
 #include "remat/Dialect/Remat/IR/Remat.h"
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 namespace mlir {
@@ -19,6 +22,7 @@ namespace remat {
 #define GEN_PASS_DEF_REMATSTRIPBARRIERSPASS
 #define GEN_PASS_DEF_REMATPLACEDEALLOCSPASS
 #define GEN_PASS_DEF_REMATREPORTPASS
+#define GEN_PASS_DEF_REMATTESTPRINTCOSTSPASS
 #include "remat/Dialect/Remat/Transforms/Passes.h.inc"
 } // namespace remat
 } // namespace mlir
@@ -80,6 +84,75 @@ struct RematReportPass
     }
     printSavedSetReport(getOperation(), file->os());
     file->keep();
+  }
+};
+
+/// Returns the target named by `name` with explicit rates applied, or
+/// reports an unknown preset on `op`.
+FailureOr<TargetModel> resolveTargetOrError(Operation *op, StringRef name,
+                                            const TargetOverrides &overrides) {
+  std::string error;
+  FailureOr<TargetModel> target = resolveTarget(name, overrides, error);
+  if (failed(target))
+    op->emitError() << error;
+  return target;
+}
+
+/// Returns a short, stable label for `op`: its name location if it has one,
+/// else line:column.
+std::string getLabel(Operation *op) {
+  Location loc = op->getLoc();
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto file = dyn_cast<FileLineColLoc>(loc))
+    return std::to_string(file.getLine()) + ":" +
+           std::to_string(file.getColumn());
+  return "?";
+}
+
+struct RematTestPrintCostsPass
+    : public remat::impl::RematTestPrintCostsPassBase<RematTestPrintCostsPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    markAllAnalysesPreserved();
+    FailureOr<TargetModel> target =
+        resolveTargetOrError(getOperation(), this->target,
+                             {peakF32, peakTF32, peakBF16, peakFP8, bandwidth});
+    if (failed(target))
+      return signalPassFailure();
+    llvm::raw_ostream &os = llvm::outs();
+    getOperation()->walk<WalkOrder::PreOrder>([&](Operation *op) {
+      // Ops with a model are priced whole, their bodies included.
+      if (isa<CostOpInterface>(op) && op->getNumRegions() != 0) {
+        print(op, *target, os);
+        return WalkResult::skip();
+      }
+      if (op->getNumRegions() == 0 && !op->hasTrait<OpTrait::IsTerminator>())
+        print(op, *target, os);
+      return WalkResult::advance();
+    });
+  }
+
+  void print(Operation *op, const TargetModel &target, llvm::raw_ostream &os) {
+    bool modeled = false;
+    FailureOr<OpCost> cost = getOpCost(op, &modeled);
+    os << getLabel(op) << ": " << op->getName() << " ";
+    if (failed(cost)) {
+      os << "unknown (dynamic shape)\n";
+      return;
+    }
+    if (!modeled)
+      op->emitRemark() << "no cost model for '" << op->getName()
+                       << "'; estimated conservatively as " << cost->flops
+                       << " FLOPs, " << cost->bytesRead << " bytes read, "
+                       << cost->bytesWritten << " bytes written";
+    double seconds = getRooflineSeconds(*cost, getComputeElementType(op),
+                                        isContraction(op), target);
+    os << "flops=" << cost->flops
+       << " transcendentals=" << cost->transcendentals
+       << " read=" << cost->bytesRead << " written=" << cost->bytesWritten
+       << " time[" << target.name << "]=" << llvm::format("%.4g", seconds * 1e6)
+       << "us" << (cost->estimated ? " estimated" : "") << "\n";
   }
 };
 } // namespace

@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "remat/Analysis/Cost.h"
 #include "remat/Dialect/Remat/IR/Remat.h"
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
 
@@ -15,21 +16,6 @@
 
 using namespace mlir;
 using namespace mlir::remat;
-
-std::optional<int64_t> mlir::remat::getStaticSizeInBytes(Type type) {
-  Type element = type;
-  int64_t count = 1;
-  if (auto shaped = dyn_cast<ShapedType>(type)) {
-    if (!shaped.hasStaticShape())
-      return std::nullopt;
-    element = shaped.getElementType();
-    count = shaped.getNumElements();
-  }
-  if (!element.isIntOrIndexOrFloat() || element.isIndex())
-    return std::nullopt;
-  int64_t bits = element.getIntOrFloatBitWidth() * count;
-  return (bits + 7) / 8;
-}
 
 /// Looks through checkpoint results to the value yielded inside the body.
 static Value lookThroughCheckpoints(Value value) {

@@ -141,4 +141,33 @@ def RematReportPass : Pass<"remat-report"> {
   ];
 }
 
+/// Options that select the roofline target: a preset, with explicit rates
+/// overriding its fields.
+defvar RematTargetOptions = [
+  Option<"target", "target", "std::string", /*default=*/"\"h100\"",
+         "Roofline preset: h100, h200, a100 or cpu">,
+  Option<"peakF32", "peak-f32", "double", /*default=*/"0",
+         "FP32 peak in FLOP/s (overrides the preset when > 0)">,
+  Option<"peakTF32", "peak-tf32", "double", /*default=*/"0",
+         "TF32 tensor-core peak in FLOP/s, for f32 contractions">,
+  Option<"peakBF16", "peak-bf16", "double", /*default=*/"0",
+         "BF16/FP16 peak in FLOP/s">,
+  Option<"peakFP8", "peak-fp8", "double", /*default=*/"0",
+         "FP8 peak in FLOP/s">,
+  Option<"bandwidth", "bandwidth", "double", /*default=*/"0",
+         "Memory bandwidth in bytes/s">
+];
+
+def RematTestPrintCostsPass : Pass<"remat-test-print-costs"> {
+  let summary = "Print the cost model's figures for every op (for tests)";
+  let description = [{
+    Prints one line per op in program order (ops inside the bodies of
+    linalg ops excluded): its location, FLOPs, transcendental ops, bytes read
+    and written, and the roofline time on the chosen target. Ops without a
+    cost model get the conservative estimate, marked `estimated`, and a
+    remark.
+  }];
+  let options = RematTargetOptions;
+}
+
 #endif // REMAT_DIALECT_REMAT_TRANSFORMS_PASSES_TD

@@ -64,11 +64,6 @@ PlaceDeallocsStats placeDeallocsAfterLastUse(Operation *root);
 /// -remat-report prints it.
 void printSavedSetReport(Operation *root, llvm::raw_ostream &os);
 
-/// Returns the size in bytes of a value of static shaped or scalar `type`
-/// (element bit width times element count, rounded up to bytes), or
-/// std::nullopt when the size is not static.
-std::optional<int64_t> getStaticSizeInBytes(Type type);
-
 /// Registers the BufferizableOpInterface models of remat ops: a
 /// `remat.barrier` result is an alias of its operand, with no copy.
 void registerBufferizableOpInterfaceExternalModels(DialectRegistry &registry);

@@ -1,0 +1,122 @@
+//===- Cost.h - op costs and the roofline target model ----------*- C++ -*-===//
+//
+// Part of the remat project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The cost model: what an op costs (FLOPs, transcendental ops, bytes moved)
+/// and how long that takes on a target, under a roofline:
+///
+///   time = max((flops + kTranscendentalWeight * transcendentals) / peak,
+///              (bytesRead + bytesWritten) / bandwidth)
+///
+/// where `peak` is the target's dense rate for the op's element type.
+///
+//===----------------------------------------------------------------------===//
+
+#ifndef REMAT_ANALYSIS_COST_H
+#define REMAT_ANALYSIS_COST_H
+
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/Support/LLVM.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace mlir {
+class DialectRegistry;
+
+namespace remat {
+
+/// A transcendental op (exp, tanh, log, rsqrt, ...) counts as this many
+/// FLOPs in the roofline's compute term.
+constexpr int64_t kTranscendentalWeight = 8;
+
+/// The work of one execution of an op.
+struct OpCost {
+  /// Arithmetic operations, transcendental ones included.
+  int64_t flops = 0;
+  /// The transcendental operations among `flops`.
+  int64_t transcendentals = 0;
+  /// Bytes of operands read.
+  int64_t bytesRead = 0;
+  /// Bytes of results written.
+  int64_t bytesWritten = 0;
+  /// True when no model knew the op and this is a conservative estimate.
+  bool estimated = false;
+
+  /// FLOPs with transcendental ops weighted by kTranscendentalWeight.
+  int64_t weightedFlops() const {
+    return flops + (kTranscendentalWeight - 1) * transcendentals;
+  }
+  OpCost &operator+=(const OpCost &other);
+};
+
+/// Dense peak rates and memory bandwidth of a target. Rates are FLOP/s,
+/// bandwidth bytes/s.
+struct TargetModel {
+  std::string name;
+  double f32 = 0;  ///< FP32 (non-tensor-core) rate.
+  double tf32 = 0; ///< TF32 tensor-core rate, used for f32 contractions.
+  double bf16 = 0; ///< BF16/FP16 dense rate.
+  double fp8 = 0;  ///< FP8 dense rate (0 if the target has none: bf16 used).
+  double bandwidth = 0;
+
+  /// Returns the preset named `name` (h100, h200, a100, cpu), if any.
+  static std::optional<TargetModel> getPreset(llvm::StringRef name);
+  /// Returns the peak rate for ops on `elementType`; `contraction` selects
+  /// the TF32 rate for f32 matmul-like ops.
+  double getPeakFlops(Type elementType, bool contraction) const;
+};
+
+/// Returns the size in bytes of a value of static shaped or scalar `type`
+/// (element bit width times element count, rounded up to bytes), or
+/// std::nullopt when the size is not static.
+std::optional<int64_t> getStaticSizeInBytes(Type type);
+
+/// Explicit rates that override a preset's; zero keeps the preset's value.
+struct TargetOverrides {
+  double f32 = 0, tf32 = 0, bf16 = 0, fp8 = 0, bandwidth = 0;
+};
+
+/// Returns the preset `name` with `overrides` applied, or failure with a
+/// message naming the presets when `name` is unknown.
+FailureOr<TargetModel> resolveTarget(llvm::StringRef name,
+                                     const TargetOverrides &overrides,
+                                     std::string &error);
+
+/// Returns the seconds `cost` takes for an op on `elementType` under the
+/// roofline of `target`.
+double getRooflineSeconds(const OpCost &cost, Type elementType,
+                          bool contraction, const TargetModel &target);
+
+/// Returns the element type that sets an op's compute rate: that of its
+/// first shaped result, else of its first shaped operand, else f32.
+Type getComputeElementType(Operation *op);
+
+/// Returns true if `op` is a contraction (matmul-like).
+bool isContraction(Operation *op);
+
+/// Returns the conservative estimate used for ops without a model: one FLOP
+/// per result element, every operand read and every result written, and
+/// `estimated` set. Failure when a size is not static.
+FailureOr<OpCost> estimateUnmodeledCost(Operation *op);
+
+/// Returns the cost of `op`: through CostOpInterface when the op
+/// implements it, else the conservative estimate. `modeled` is set to
+/// whether a model was used.
+FailureOr<OpCost> getOpCost(Operation *op, bool *modeled = nullptr);
+
+/// Attaches CostOpInterface models to the upstream ops that transformer
+/// training graphs use: linalg, arith, math and tensor ops.
+void registerCostModelExternalModels(DialectRegistry &registry);
+
+} // namespace remat
+} // namespace mlir
+
+#include "remat/Analysis/CostInterface.h.inc"
+
+#endif // REMAT_ANALYSIS_COST_H

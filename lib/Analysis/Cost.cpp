@@ -1,0 +1,362 @@
+//===- Cost.cpp - op costs, external models and the roofline --------------===//
+//
+// Part of the remat project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "remat/Analysis/Cost.h"
+
+#include "remat/Dialect/Remat/IR/Remat.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/DialectRegistry.h"
+
+#include <algorithm>
+
+#define DEBUG_TYPE "remat-cost"
+
+using namespace mlir;
+using namespace mlir::remat;
+
+#include "remat/Analysis/CostInterface.cpp.inc"
+
+OpCost &OpCost::operator+=(const OpCost &other) {
+  flops += other.flops;
+  transcendentals += other.transcendentals;
+  bytesRead += other.bytesRead;
+  bytesWritten += other.bytesWritten;
+  estimated |= other.estimated;
+  return *this;
+}
+
+std::optional<int64_t> mlir::remat::getStaticSizeInBytes(Type type) {
+  Type element = type;
+  int64_t count = 1;
+  if (auto shaped = dyn_cast<ShapedType>(type)) {
+    if (!shaped.hasStaticShape())
+      return std::nullopt;
+    element = shaped.getElementType();
+    count = shaped.getNumElements();
+  }
+  if (!element.isIntOrIndexOrFloat() || element.isIndex())
+    return std::nullopt;
+  int64_t bits = element.getIntOrFloatBitWidth() * count;
+  return (bits + 7) / 8;
+}
+
+/// Returns the number of elements of a static shaped type, 1 for a scalar.
+static std::optional<int64_t> getNumElements(Type type) {
+  auto shaped = dyn_cast<ShapedType>(type);
+  if (!shaped)
+    return 1;
+  if (!shaped.hasStaticShape())
+    return std::nullopt;
+  return shaped.getNumElements();
+}
+
+/// Adds the sizes of `values` to `bytes`; false if one is not static.
+static bool addSizes(ValueRange values, int64_t &bytes) {
+  for (Value value : values) {
+    std::optional<int64_t> size = getStaticSizeInBytes(value.getType());
+    if (!size)
+      return false;
+    bytes += *size;
+  }
+  return true;
+}
+
+//===----------------------------------------------------------------------===//
+// Targets
+//===----------------------------------------------------------------------===//
+
+std::optional<TargetModel> TargetModel::getPreset(StringRef name) {
+  constexpr double tera = 1e12;
+  // Dense (non-sparse) peak rates and memory bandwidth from the vendors'
+  // datasheets; docs/CostModel.md gives the sources.
+  if (name == "h100")
+    return TargetModel{"h100",       66.9 * tera,   494.7 * tera,
+                       989.4 * tera, 1978.9 * tera, 3.35 * tera};
+  if (name == "h200")
+    return TargetModel{"h200",       66.9 * tera,   494.7 * tera,
+                       989.4 * tera, 1978.9 * tera, 4.8 * tera};
+  if (name == "a100")
+    return TargetModel{"a100",       19.5 * tera, 156.0 * tera,
+                       312.0 * tera, 0,           2.039 * tera};
+  if (name == "cpu")
+    return TargetModel{"cpu",      1.0 * tera, 1.0 * tera,
+                       2.0 * tera, 0,          0.1 * tera};
+  return std::nullopt;
+}
+
+FailureOr<TargetModel>
+mlir::remat::resolveTarget(StringRef name, const TargetOverrides &overrides,
+                           std::string &error) {
+  std::optional<TargetModel> target = TargetModel::getPreset(name);
+  if (!target) {
+    error = "unknown target '" + name.str() +
+            "'; expected one of h100, h200, a100, cpu";
+    return failure();
+  }
+  auto apply = [](double &field, double value) {
+    if (value > 0)
+      field = value;
+  };
+  apply(target->f32, overrides.f32);
+  apply(target->tf32, overrides.tf32);
+  apply(target->bf16, overrides.bf16);
+  apply(target->fp8, overrides.fp8);
+  apply(target->bandwidth, overrides.bandwidth);
+  return *target;
+}
+
+double TargetModel::getPeakFlops(Type elementType, bool contraction) const {
+  if (isa<Float8E4M3FNType, Float8E5M2Type, Float8E4M3FNUZType,
+          Float8E5M2FNUZType, Float8E4M3Type>(elementType))
+    return fp8 > 0 ? fp8 : bf16;
+  if (elementType.isBF16() || elementType.isF16())
+    return bf16;
+  if (elementType.isF32() && contraction && tf32 > 0)
+    return tf32;
+  return f32;
+}
+
+double mlir::remat::getRooflineSeconds(const OpCost &cost, Type elementType,
+                                       bool contraction,
+                                       const TargetModel &target) {
+  double peak = target.getPeakFlops(elementType, contraction);
+  double compute = peak > 0 ? double(cost.weightedFlops()) / peak : 0.0;
+  double memory =
+      target.bandwidth > 0
+          ? double(cost.bytesRead + cost.bytesWritten) / target.bandwidth
+          : 0.0;
+  return std::max(compute, memory);
+}
+
+Type mlir::remat::getComputeElementType(Operation *op) {
+  for (Type type : op->getResultTypes())
+    if (auto shaped = dyn_cast<ShapedType>(type))
+      return shaped.getElementType();
+  for (Type type : op->getOperandTypes())
+    if (auto shaped = dyn_cast<ShapedType>(type))
+      return shaped.getElementType();
+  if (op->getNumResults() == 1 && op->getResult(0).getType().isIntOrFloat())
+    return op->getResult(0).getType();
+  return Float32Type::get(op->getContext());
+}
+
+bool mlir::remat::isContraction(Operation *op) {
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  return linalgOp && linalg::isaContractionOpInterface(linalgOp);
+}
+
+//===----------------------------------------------------------------------===//
+// Fallback and entry point
+//===----------------------------------------------------------------------===//
+
+FailureOr<OpCost> mlir::remat::estimateUnmodeledCost(Operation *op) {
+  OpCost cost;
+  cost.estimated = true;
+  for (Type type : op->getResultTypes()) {
+    std::optional<int64_t> count = getNumElements(type);
+    if (!count)
+      return failure();
+    cost.flops += *count;
+  }
+  if (!addSizes(op->getOperands(), cost.bytesRead) ||
+      !addSizes(op->getResults(), cost.bytesWritten))
+    return failure();
+  return cost;
+}
+
+FailureOr<OpCost> mlir::remat::getOpCost(Operation *op, bool *modeled) {
+  auto costOp = dyn_cast<CostOpInterface>(op);
+  if (modeled)
+    *modeled = static_cast<bool>(costOp);
+  if (costOp)
+    return costOp.getCost();
+  return estimateUnmodeledCost(op);
+}
+
+//===----------------------------------------------------------------------===//
+// Models
+//===----------------------------------------------------------------------===//
+
+/// Returns true for math ops that a GPU evaluates on its special-function
+/// units or through a polynomial: they count as transcendental.
+static bool isTranscendental(Operation *op) {
+  return isa<math::ExpOp, math::Exp2Op, math::ExpM1Op, math::LogOp,
+             math::Log2Op, math::Log10Op, math::Log1pOp, math::TanhOp,
+             math::SinOp, math::CosOp, math::TanOp, math::AtanOp, math::Atan2Op,
+             math::ErfOp, math::PowFOp, math::FPowIOp, math::SqrtOp,
+             math::RsqrtOp, math::SinhOp, math::CoshOp, math::AsinOp,
+             math::AcosOp, math::CbrtOp, math::ErfcOp>(op);
+}
+
+/// Adds the per-element cost of one scalar op of a region body.
+static void addScalarOpCost(Operation *op, int64_t count, OpCost &cost) {
+  if (isa<arith::ConstantOp, linalg::IndexOp>(op) ||
+      op->hasTrait<OpTrait::IsTerminator>())
+    return;
+  int64_t perElement = isa<math::FmaOp>(op) ? 2 : 1;
+  cost.flops += perElement * count;
+  if (isTranscendental(op))
+    cost.transcendentals += count;
+}
+
+namespace {
+/// Linalg structured ops (named and generic): the iteration domain times
+/// the body's ops; inputs and the inits the body reads are read, inits are
+/// written. A 64x128x256 matmul is 64*128*256 iterations of mulf + addf.
+template <typename OpTy>
+struct LinalgCostModel
+    : public CostOpInterface::ExternalModel<LinalgCostModel<OpTy>, OpTy> {
+  FailureOr<OpCost> getCost(Operation *op) const {
+    auto linalgOp = cast<linalg::LinalgOp>(op);
+    int64_t domain = 1;
+    for (int64_t range : linalgOp.getStaticLoopRanges()) {
+      if (ShapedType::isDynamic(range))
+        return failure();
+      domain *= range;
+    }
+    OpCost cost;
+    for (Operation &bodyOp : linalgOp.getBlock()->getOperations())
+      addScalarOpCost(&bodyOp, domain, cost);
+    for (OpOperand *input : linalgOp.getDpsInputOperands())
+      if (!addSizes(input->get(), cost.bytesRead))
+        return failure();
+    for (OpOperand &init : linalgOp.getDpsInitsMutable()) {
+      if (linalgOp.payloadUsesValueFromOperand(&init) &&
+          !addSizes(init.get(), cost.bytesRead))
+        return failure();
+      if (!addSizes(init.get(), cost.bytesWritten))
+        return failure();
+    }
+    return cost;
+  }
+};
+
+/// linalg.softmax over n elements: a max reduction, a subtraction, an exp, a
+/// sum reduction and a division per element (5n FLOPs, n transcendental).
+struct SoftmaxCostModel
+    : public CostOpInterface::ExternalModel<SoftmaxCostModel,
+                                            linalg::SoftmaxOp> {
+  FailureOr<OpCost> getCost(Operation *op) const {
+    auto softmax = cast<linalg::SoftmaxOp>(op);
+    std::optional<int64_t> count = getNumElements(softmax.getInput().getType());
+    OpCost cost;
+    if (!count || !addSizes(softmax.getInput(), cost.bytesRead) ||
+        !addSizes(softmax.getOutput(), cost.bytesWritten))
+      return failure();
+    cost.flops = 5 * *count;
+    cost.transcendentals = *count;
+    return cost;
+  }
+};
+
+/// Element-wise arith and math ops, on scalars or whole tensors: the scalar
+/// op's cost per result element; operands read and results written.
+template <typename OpTy>
+struct ElementwiseCostModel
+    : public CostOpInterface::ExternalModel<ElementwiseCostModel<OpTy>, OpTy> {
+  FailureOr<OpCost> getCost(Operation *op) const {
+    std::optional<int64_t> count = getNumElements(op->getResult(0).getType());
+    OpCost cost;
+    if (!count || !addSizes(op->getOperands(), cost.bytesRead) ||
+        !addSizes(op->getResults(), cost.bytesWritten))
+      return failure();
+    addScalarOpCost(op, *count, cost);
+    return cost;
+  }
+};
+
+/// Views, constants and identities: free.
+template <typename OpTy>
+struct FreeCostModel
+    : public CostOpInterface::ExternalModel<FreeCostModel<OpTy>, OpTy> {
+  FailureOr<OpCost> getCost(Operation *) const { return OpCost(); }
+};
+
+/// Data movement (pad, concat, insert_slice): no FLOPs; the moved bytes.
+/// insert_slice reads and writes its source's bytes; the others read their
+/// operands and write their result.
+template <typename OpTy>
+struct MoveCostModel
+    : public CostOpInterface::ExternalModel<MoveCostModel<OpTy>, OpTy> {
+  FailureOr<OpCost> getCost(Operation *op) const {
+    OpCost cost;
+    if (auto insert = dyn_cast<tensor::InsertSliceOp>(op)) {
+      if (!addSizes(insert.getSource(), cost.bytesRead) ||
+          !addSizes(insert.getSource(), cost.bytesWritten))
+        return failure();
+      return cost;
+    }
+    for (Value operand : op->getOperands())
+      if (isa<ShapedType>(operand.getType()) &&
+          !addSizes(operand, cost.bytesRead))
+        return failure();
+    if (!addSizes(op->getResults(), cost.bytesWritten))
+      return failure();
+    return cost;
+  }
+};
+
+template <template <typename> class Model, typename... OpTys>
+void attach(MLIRContext *ctx) {
+  (OpTys::template attachInterface<Model<OpTys>>(*ctx), ...);
+}
+} // namespace
+
+void mlir::remat::registerCostModelExternalModels(DialectRegistry &registry) {
+  registry.addExtension(+[](MLIRContext *ctx, linalg::LinalgDialect *) {
+    attach<LinalgCostModel, linalg::GenericOp, linalg::MatmulOp,
+           linalg::BatchMatmulOp, linalg::BatchReduceMatmulOp, linalg::MatvecOp,
+           linalg::VecmatOp, linalg::BatchMatvecOp, linalg::DotOp,
+           linalg::ContractOp, linalg::FillOp, linalg::CopyOp,
+           linalg::TransposeOp, linalg::BroadcastOp, linalg::ReduceOp,
+           linalg::MapOp, linalg::ElementwiseOp, linalg::AddOp, linalg::SubOp,
+           linalg::MulOp, linalg::DivOp, linalg::DivUnsignedOp, linalg::MaxOp,
+           linalg::MinOp, linalg::ExpOp, linalg::LogOp, linalg::AbsOp,
+           linalg::CeilOp, linalg::FloorOp, linalg::NegFOp,
+           linalg::ReciprocalOp, linalg::RoundOp, linalg::SqrtOp,
+           linalg::RsqrtOp, linalg::SquareOp, linalg::TanhOp, linalg::ErfOp,
+           linalg::PowFOp, linalg::SelectOp>(ctx);
+    linalg::SoftmaxOp::attachInterface<SoftmaxCostModel>(*ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, arith::ArithDialect *) {
+    attach<ElementwiseCostModel, arith::AddFOp, arith::SubFOp, arith::MulFOp,
+           arith::DivFOp, arith::RemFOp, arith::NegFOp, arith::MaximumFOp,
+           arith::MinimumFOp, arith::MaxNumFOp, arith::MinNumFOp, arith::CmpFOp,
+           arith::CmpIOp, arith::SelectOp, arith::AddIOp, arith::SubIOp,
+           arith::MulIOp, arith::DivSIOp, arith::DivUIOp, arith::RemSIOp,
+           arith::AndIOp, arith::OrIOp, arith::XOrIOp, arith::ExtFOp,
+           arith::TruncFOp, arith::SIToFPOp, arith::UIToFPOp, arith::FPToSIOp,
+           arith::ExtSIOp, arith::ExtUIOp, arith::TruncIOp>(ctx);
+    attach<FreeCostModel, arith::ConstantOp, arith::IndexCastOp,
+           arith::BitcastOp>(ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, math::MathDialect *) {
+    attach<ElementwiseCostModel, math::ExpOp, math::Exp2Op, math::ExpM1Op,
+           math::LogOp, math::Log2Op, math::Log10Op, math::Log1pOp,
+           math::TanhOp, math::SinOp, math::CosOp, math::TanOp, math::AtanOp,
+           math::Atan2Op, math::ErfOp, math::PowFOp, math::FPowIOp,
+           math::SqrtOp, math::RsqrtOp, math::SinhOp, math::CoshOp,
+           math::AsinOp, math::AcosOp, math::CbrtOp, math::ErfcOp, math::AbsFOp,
+           math::CopySignOp, math::FloorOp, math::CeilOp, math::RoundOp,
+           math::TruncOp, math::FmaOp>(ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, tensor::TensorDialect *) {
+    attach<FreeCostModel, tensor::ExtractSliceOp, tensor::ExpandShapeOp,
+           tensor::CollapseShapeOp, tensor::CastOp, tensor::ReshapeOp,
+           tensor::EmptyOp, tensor::BitcastOp, tensor::DimOp>(ctx);
+    attach<MoveCostModel, tensor::PadOp, tensor::ConcatOp,
+           tensor::InsertSliceOp, tensor::ExtractOp, tensor::InsertOp,
+           tensor::FromElementsOp, tensor::SplatOp>(ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, RematDialect *) {
+    attach<FreeCostModel, NameOp, BarrierOp>(ctx);
+  });
+}
