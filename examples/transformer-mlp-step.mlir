@@ -144,6 +144,7 @@ func.func @train_step(%x: tensor<8x16xf32>, %w1: tensor<16x64xf32>,
 
 func.func private @rematPrintTensorF32(i64, tensor<*xf32>) attributes {llvm.emit_c_interface}
 func.func private @rematPrintHeapStats()
+func.func private @rematHeapResetPeak()
 
 /// Fills a tensor with 0.1 * sin(0.37 * i + 0.11 * j + phase).
 func.func @init(%phase: f32, %out: tensor<?x?xf32>) -> tensor<?x?xf32> {
@@ -202,9 +203,11 @@ func.func @main() {
   %x = tensor.cast %xd : tensor<?x?xf32> to tensor<8x16xf32>
   %w1 = tensor.cast %w1d : tensor<?x?xf32> to tensor<16x64xf32>
   %w2 = tensor.cast %w2d : tensor<?x?xf32> to tensor<64x16xf32>
+  call @rematHeapResetPeak() : () -> ()
   %loss, %dx, %dw1, %dw2 = call @train_step(%x, %w1, %w2)
       : (tensor<8x16xf32>, tensor<16x64xf32>, tensor<64x16xf32>)
      -> (tensor<f32>, tensor<8x16xf32>, tensor<16x64xf32>, tensor<64x16xf32>)
+  call @rematPrintHeapStats() : () -> ()
   %lu = tensor.cast %loss : tensor<f32> to tensor<*xf32>
   %id0 = arith.constant 0 : i64
   call @rematPrintTensorF32(%id0, %lu) : (i64, tensor<*xf32>) -> ()
@@ -217,6 +220,5 @@ func.func @main() {
   call @print_sum(%id1, %dxd) : (i64, tensor<?x?xf32>) -> ()
   call @print_sum(%id2, %dw1d) : (i64, tensor<?x?xf32>) -> ()
   call @print_sum(%id3, %dw2d) : (i64, tensor<?x?xf32>) -> ()
-  call @rematPrintHeapStats() : () -> ()
   return
 }

@@ -36,6 +36,9 @@ struct HeapStats {
   int64_t liveBuffers = 0;
   int64_t peakBuffers = 0;
   int64_t allocations = 0;
+  /// Bytes live when the peak was last reset: the peak of a phase is
+  /// peakBytes - baselineBytes.
+  int64_t baselineBytes = 0;
 
   void *record(void *ptr, size_t size) {
     if (!ptr)
@@ -111,12 +114,14 @@ MLIR_CRUNNERUTILS_EXPORT int64_t rematHeapLiveBytes() {
 }
 
 /// Restarts the high-water mark from the bytes live now, so that a program
-/// can measure the peak of each phase separately.
+/// can measure the peak of each phase separately; `phase_peak_bytes` is the
+/// high-water mark above what was live at the reset.
 MLIR_CRUNNERUTILS_EXPORT void rematHeapResetPeak() {
   HeapStats &heap = stats();
   std::lock_guard<std::mutex> lock(heap.mutex);
   heap.peakBytes = heap.liveBytes;
   heap.peakBuffers = heap.liveBuffers;
+  heap.baselineBytes = heap.liveBytes;
 }
 
 /// Prints one line with the heap's figures, for FileCheck.
@@ -125,9 +130,10 @@ MLIR_CRUNNERUTILS_EXPORT void rematPrintHeapStats() {
   std::lock_guard<std::mutex> lock(heap.mutex);
   std::printf("remat-heap: peak_bytes=%" PRId64 " peak_buffers=%" PRId64
               " live_bytes=%" PRId64 " live_buffers=%" PRId64
-              " allocations=%" PRId64 "\n",
+              " allocations=%" PRId64 " phase_peak_bytes=%" PRId64 "\n",
               heap.peakBytes, heap.peakBuffers, heap.liveBytes,
-              heap.liveBuffers, heap.allocations);
+              heap.liveBuffers, heap.allocations,
+              heap.peakBytes - heap.baselineBytes);
   std::fflush(stdout);
 }
 

@@ -19,7 +19,7 @@
 using namespace mlir;
 using namespace mlir::remat;
 
-void mlir::remat::buildLowerToLLVMPipeline(
+void mlir::remat::buildBufferizePipeline(
     OpPassManager &pm, const LowerToLLVMPipelineOptions &options) {
   // Tensor level: remove the remat ops, keeping recomputed values apart.
   pm.addPass(createRematFinalizePass());
@@ -50,6 +50,11 @@ void mlir::remat::buildLowerToLLVMPipeline(
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createCSEPass());
   pm.addPass(createCanonicalizerPass());
+}
+
+void mlir::remat::buildLowerToLLVMPipeline(
+    OpPassManager &pm, const LowerToLLVMPipelineOptions &options) {
+  buildBufferizePipeline(pm, options);
 
   // Loops and LLVM.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
@@ -73,6 +78,12 @@ void mlir::remat::buildLowerToLLVMPipeline(
 }
 
 void mlir::remat::registerRematPipelines() {
+  PassPipelineRegistration<LowerToLLVMPipelineOptions>(
+      "remat-bufferize",
+      "Finalize, one-shot bufferize and deallocate a remat training step, "
+      "freeing each buffer after its last use (the first half of "
+      "remat-lower-to-llvm; track-allocations has no effect here)",
+      buildBufferizePipeline);
   PassPipelineRegistration<LowerToLLVMPipelineOptions>(
       "remat-lower-to-llvm",
       "Lower a remat training step to the LLVM dialect for CPU execution: "

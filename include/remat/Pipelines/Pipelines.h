@@ -40,6 +40,12 @@ struct LowerToLLVMPipelineOptions
       llvm::cl::init(true)};
 };
 
+/// Builds the first half of remat-lower-to-llvm: finalize -> one-shot
+/// bufferize -> deallocation (with frees after last use). Its result is the
+/// program whose allocations the CPU run measures.
+void buildBufferizePipeline(OpPassManager &pm,
+                            const LowerToLLVMPipelineOptions &options);
+
 /// Builds finalize -> one-shot bufferize -> deallocation -> loops -> LLVM.
 void buildLowerToLLVMPipeline(OpPassManager &pm,
                               const LowerToLLVMPipelineOptions &options);

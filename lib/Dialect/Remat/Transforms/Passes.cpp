@@ -7,11 +7,13 @@
 #include "remat/Dialect/Remat/Transforms/Passes.h"
 
 #include "remat/Analysis/Cost.h"
+#include "remat/Analysis/MemoryAnalysis.h"
 #include "remat/Dialect/Remat/IR/Remat.h"
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -23,6 +25,7 @@ namespace remat {
 #define GEN_PASS_DEF_REMATPLACEDEALLOCSPASS
 #define GEN_PASS_DEF_REMATREPORTPASS
 #define GEN_PASS_DEF_REMATTESTPRINTCOSTSPASS
+#define GEN_PASS_DEF_REMATTESTPRINTLIVENESSPASS
 #include "remat/Dialect/Remat/Transforms/Passes.h.inc"
 } // namespace remat
 } // namespace mlir
@@ -153,6 +156,53 @@ struct RematTestPrintCostsPass
        << " read=" << cost->bytesRead << " written=" << cost->bytesWritten
        << " time[" << target.name << "]=" << llvm::format("%.4g", seconds * 1e6)
        << "us" << (cost->estimated ? " estimated" : "") << "\n";
+  }
+};
+
+/// Returns a label for the buffer rooted at `root`: the tag of a remat.name
+/// of it, the argument number, or its defining op's label.
+std::string getValueLabel(Value root) {
+  for (Operation *user : root.getUsers())
+    if (auto name = dyn_cast<NameOp>(user))
+      return name.getTag().str();
+  if (auto arg = dyn_cast<BlockArgument>(root))
+    return "arg" + std::to_string(arg.getArgNumber());
+  return getLabel(root.getDefiningOp());
+}
+
+struct RematTestPrintLivenessPass
+    : public remat::impl::RematTestPrintLivenessPassBase<
+          RematTestPrintLivenessPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    markAllAnalysesPreserved();
+    llvm::raw_ostream &os = llvm::outs();
+    getOperation()->walk([&](FunctionOpInterface function) {
+      if (function.isExternal())
+        return;
+      MemoryProfile profile = analyzeMemory(function);
+      os << "function @" << function.getName() << "\n";
+      for (const Buffer &buffer : profile.buffers) {
+        StringRef kind = buffer.kind == BufferKind::Allocated  ? "allocated"
+                         : buffer.kind == BufferKind::Resident ? "resident"
+                                                               : "constant";
+        os << "  buffer " << getValueLabel(buffer.root) << ": " << kind
+           << " bytes=" << buffer.bytes << " live=[" << buffer.start << ", "
+           << buffer.end << "]\n";
+      }
+      for (auto [point, bytes] : llvm::enumerate(profile.timeline))
+        os << "  point " << point << " " << getLabel(profile.points[point])
+           << ": " << bytes << "\n";
+      os << "  peak=" << profile.peakBytes << " at point " << profile.peakPoint
+         << " (" << getLabel(profile.points[profile.peakPoint]) << ")\n";
+      os << "  live at peak:";
+      for (unsigned index : profile.liveAtPeak)
+        os << " " << getValueLabel(profile.buffers[index].root) << "("
+           << profile.buffers[index].bytes << ")";
+      os << "\n  resident=" << profile.residentBytes
+         << " activations=" << profile.activationBytes
+         << " residuals=" << profile.residuals.size() << "\n";
+    });
   }
 };
 } // namespace

@@ -170,4 +170,14 @@ def RematTestPrintCostsPass : Pass<"remat-test-print-costs"> {
   let options = RematTargetOptions;
 }
 
+def RematTestPrintLivenessPass : Pass<"remat-test-print-liveness"> {
+  let summary = "Print the memory model of each function (for tests)";
+  let description = [{
+    Prints, for each function, its buffers in order of definition (label,
+    kind, bytes, live range in program points), the live bytes at every
+    program point, the peak and the buffers live at the peak (largest
+    first), the resident argument bytes and the activation bytes.
+  }];
+}
+
 #endif // REMAT_DIALECT_REMAT_TRANSFORMS_PASSES_TD

@@ -1,0 +1,81 @@
+//===- MemoryAnalysis.h - program-order liveness and peak -------*- C++ -*-===//
+//
+// Part of the remat project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The memory model of a training step on tensors. Ops are numbered in
+/// program order, nested regions flattened where they run. Each tensor value
+/// either materializes a buffer or aliases one (views, region arguments and
+/// results, and the in-place updates that bufferization makes). A buffer is
+/// live from its definition to the last use of any of its aliases; the peak
+/// is the largest sum of live bytes over the program points. Function
+/// arguments are resident for the whole step and reported apart.
+///
+//===----------------------------------------------------------------------===//
+
+#ifndef REMAT_ANALYSIS_MEMORYANALYSIS_H
+#define REMAT_ANALYSIS_MEMORYANALYSIS_H
+
+#include "mlir/IR/Operation.h"
+#include "mlir/IR/Value.h"
+#include "mlir/Support/LLVM.h"
+#include "llvm/ADT/DenseMap.h"
+
+#include <cstdint>
+
+namespace mlir {
+namespace remat {
+
+/// How a buffer comes to exist.
+enum class BufferKind {
+  Allocated, ///< a heap buffer the step allocates.
+  Resident,  ///< a function argument: live for the whole step.
+  Constant,  ///< a constant, global or stack buffer: not on the heap.
+};
+
+/// One buffer of the step.
+struct Buffer {
+  /// The value that materializes it.
+  Value root;
+  BufferKind kind = BufferKind::Allocated;
+  /// Size in bytes (0 when not static).
+  int64_t bytes = 0;
+  /// First and last program point at which it is live.
+  unsigned start = 0, end = 0;
+};
+
+/// The memory model's result for one function.
+struct MemoryProfile {
+  /// The op at each program point.
+  SmallVector<Operation *> points;
+  /// All buffers, in order of definition.
+  SmallVector<Buffer> buffers;
+  /// The buffer each tensor value lives in (index into `buffers`).
+  llvm::DenseMap<Value, unsigned> bufferOf;
+  /// Live heap bytes at each program point.
+  SmallVector<int64_t> timeline;
+  /// The highest entry of `timeline` and the first point that reaches it.
+  int64_t peakBytes = 0;
+  unsigned peakPoint = 0;
+  /// Allocated buffers live at `peakPoint`, largest first.
+  SmallVector<unsigned> liveAtPeak;
+  /// Bytes of the resident function arguments.
+  int64_t residentBytes = 0;
+  /// The values `remat.backward` ops read that the step allocates (the
+  /// residuals), and the bytes of their distinct buffers.
+  SmallVector<Value> residuals;
+  int64_t activationBytes = 0;
+  /// Values whose size is not static; they count 0 bytes.
+  SmallVector<Value> unsized;
+};
+
+/// Computes the memory profile of `function`, a function on tensors or, after
+/// bufferization, on memrefs.
+MemoryProfile analyzeMemory(Operation *function);
+
+} // namespace remat
+} // namespace mlir
+
+#endif // REMAT_ANALYSIS_MEMORYANALYSIS_H
