@@ -21,7 +21,7 @@ PACKAGES=(
   cmake ninja-build ccache g++
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   clang-format-22 clang-tidy-22
-  python3 python3-numpy python3-pytest python3-torch
+  python3 python3-numpy python3-pytest python3-torch python3-jsonschema
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -54,9 +54,9 @@ demo() {
   local example="$ROOT/examples/transformer-mlp-step.mlir"
   log "remat-opt $example -remat-report -remat-finalize -canonicalize -cse"
   "$BUILD/bin/remat-opt" "$example" \
-    -remat-report=report-file="$BUILD/demo-report.txt" \
-    -remat-finalize -canonicalize -cse
-  log "summary (the saved set of the backward pass)"
+    -remat-report=report-file="$BUILD/demo-report.json" \
+    -remat-finalize -canonicalize -cse 2>"$BUILD/demo-report.txt"
+  log "summary (peak memory, saved set, recompute costs; JSON in $BUILD/demo-report.json)"
   cat "$BUILD/demo-report.txt"
   log "running it on CPU (remat-lower-to-llvm | mlir-runner)"
   "$BUILD/bin/remat-opt" "$example" -remat-lower-to-llvm |

@@ -51,3 +51,10 @@ clang_format = lit.util.which("clang-format-22")
 if clang_format:
     config.available_features.add("clang-format")
     config.substitutions.append(("%clang_format", clang_format))
+
+# JSON Schema validation of the report (python3-jsonschema).
+import subprocess
+
+if subprocess.call([config.python3, "-c", "import jsonschema"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("jsonschema")

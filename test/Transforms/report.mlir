@@ -1,23 +1,45 @@
 // RUN: remat-opt %s -remat-report -o /dev/null 2>&1 | FileCheck %s
-// RUN: remat-opt %s -remat-report=report-file=%t.txt -o /dev/null
-// RUN: FileCheck %s < %t.txt
-// RUN: not remat-opt %s -remat-report=report-file=%t.missing/dir/r.txt -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADFILE
+// RUN: remat-opt %s -remat-report="report-file=%t.json target=cpu peak-f32=1e9 bandwidth=1e9" -o /dev/null 2>&1 | FileCheck %s --check-prefix=RATES
+// RUN: FileCheck %s --check-prefix=JSON < %t.json
+// RUN: not remat-opt %s -remat-report=report-file=%t.missing/dir/r.json -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADFILE
+// RUN: not remat-opt %s -remat-report=target=tpu -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADTARGET
 
-// The saved set: function arguments are resident, forward values are
-// activations; sizes come from shapes and element widths (bf16 is 2 bytes,
-// i1 rounds up to a byte); a value of dynamic shape has no static size.
+// The report of a small step: the memory model's peak and the buffers that
+// hold it, and the backward's saved set. Function arguments are resident,
+// forward values activations; sizes come from shapes and element widths
+// (bf16 is 2 bytes, i1 rounds up to a byte); a value of dynamic shape has
+// no static size; a constant is static storage, counted apart. Recompute cost is that of the defining op: tanh of 32
+// bf16 elements is 32 FLOPs, all transcendental; with 1 GFLOP/s for f32
+// and 1 GB/s, the bf16 tanh (bf16 rate left at the cpu preset's 2e12) is
+// memory-bound: 128 bytes / 1e9 = 0.128 us.
+//
+// Buffers (point: op): 0 tanh -> T (64), 1 name, 2 exp inside the
+// checkpoint -> E (64; T is still read later), 3 yield, 4 the checkpoint,
+// 5 mask constant (static), 6 backward, 7 mulf in place in T (T dies),
+// 8 yield, 9 return. Peak: T + E = 128 bytes from point 2.
 
-// CHECK: remat-report: backward #0 at loc({{.*}}report.mlir":{{[0-9]+}}:{{[0-9]+}})
-// CHECK-NEXT: # kind value type bytes defined by
-// CHECK-NEXT: 0 argument arg #0 tensor<4x8xbf16> 64 -
-// CHECK-NEXT: 1 activation "layer.act" tensor<4x8xbf16> 64 math.tanh
-// CHECK-NEXT: 2 activation "layer.inner" tensor<4x8xbf16> 64 math.exp
-// CHECK-NEXT: 3 activation loc({{.*}}) tensor<3xi1> 1 arith.constant
-// CHECK-NEXT: 4 argument arg #1 tensor<?xf32> ? -
-// CHECK-NEXT: activations: 3 values, 129 bytes
+// CHECK: remat-report: @step (target h100)
+// CHECK-NEXT: peak: 128 bytes at report.mlir:{{[0-9]+}}:{{[0-9]+}}
+// CHECK-NEXT: live at peak: layer.act (64) layer.inner (64)
+// CHECK-NEXT: backward #0 at report.mlir:{{[0-9]+}}:{{[0-9]+}}
+// CHECK-NEXT: # kind value type bytes defined by recompute time (us)
+// CHECK-NEXT: 0 argument arg #0 tensor<4x8xbf16> 64 - - -
+// CHECK-NEXT: 1 activation layer.act tensor<4x8xbf16> 64 math.tanh 32 {{.*}}
+// CHECK-NEXT: 2 activation layer.inner tensor<4x8xbf16> 64 math.exp 32 {{.*}}
+// CHECK-NEXT: 3 constant report.mlir:{{.*}} tensor<3xi1> 1 arith.constant 0 0
+// CHECK-NEXT: 4 argument arg #1 tensor<?xf32> ? - - -
+// CHECK-NEXT: activations: 2 values, 128 bytes
 // CHECK-NEXT: resident arguments: 2 values, 64 bytes
+// CHECK-NEXT: constants: 1 values, 1 bytes
 
-// BADFILE: error: cannot write the report to '{{.*}}r.txt'
+// RATES: remat-report: @step (target cpu)
+// RATES: 1 activation layer.act tensor<4x8xbf16> 64 math.tanh 32 0.128
+
+// JSON: "schema": "remat-report/1"
+// JSON: "name": "cpu"
+
+// BADFILE: error: cannot write the report to '{{.*}}r.json'
+// BADTARGET: error: unknown target 'tpu'; expected one of h100, h200, a100, cpu
 func.func @step(%x: tensor<4x8xbf16>, %d: tensor<?xf32>) -> tensor<4x8xbf16> {
   %t = math.tanh %x : tensor<4x8xbf16>
   %a = remat.name "layer.act" %t : tensor<4x8xbf16>

@@ -68,28 +68,6 @@ struct RematPlaceDeallocsPass
   }
 };
 
-struct RematReportPass
-    : public remat::impl::RematReportPassBase<RematReportPass> {
-  using Base::Base;
-  void runOnOperation() override {
-    markAllAnalysesPreserved();
-    if (reportFile.empty()) {
-      printSavedSetReport(getOperation(), llvm::errs());
-      return;
-    }
-    std::string error;
-    std::unique_ptr<llvm::ToolOutputFile> file =
-        openOutputFile(reportFile, &error);
-    if (!file) {
-      getOperation()->emitError()
-          << "cannot write the report to '" << reportFile << "': " << error;
-      return signalPassFailure();
-    }
-    printSavedSetReport(getOperation(), file->os());
-    file->keep();
-  }
-};
-
 /// Returns the target named by `name` with explicit rates applied, or
 /// reports an unknown preset on `op`.
 FailureOr<TargetModel> resolveTargetOrError(Operation *op, StringRef name,
@@ -203,6 +181,33 @@ struct RematTestPrintLivenessPass
          << " activations=" << profile.activationBytes
          << " residuals=" << profile.residuals.size() << "\n";
     });
+  }
+};
+
+struct RematReportPass
+    : public remat::impl::RematReportPassBase<RematReportPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    markAllAnalysesPreserved();
+    FailureOr<TargetModel> target =
+        resolveTargetOrError(getOperation(), this->target,
+                             {peakF32, peakTF32, peakBF16, peakFP8, bandwidth});
+    if (failed(target))
+      return signalPassFailure();
+    if (reportFile.empty()) {
+      printRematReport(getOperation(), *target, llvm::errs(), nullptr);
+      return;
+    }
+    std::string error;
+    std::unique_ptr<llvm::ToolOutputFile> file =
+        openOutputFile(reportFile, &error);
+    if (!file) {
+      getOperation()->emitError()
+          << "cannot write the report to '" << reportFile << "': " << error;
+      return signalPassFailure();
+    }
+    printRematReport(getOperation(), *target, llvm::errs(), &file->os());
+    file->keep();
   }
 };
 } // namespace

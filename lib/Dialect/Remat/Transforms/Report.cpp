@@ -1,15 +1,20 @@
-//===- Report.cpp - saved-set report of remat.backward ops ----------------===//
+//===- Report.cpp - the remat report: memory, saved set, recompute cost ---===//
 //
 // Part of the remat project.
 //
 //===----------------------------------------------------------------------===//
 
 #include "remat/Analysis/Cost.h"
+#include "remat/Analysis/MemoryAnalysis.h"
 #include "remat/Dialect/Remat/IR/Remat.h"
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
 
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #define DEBUG_TYPE "remat-report"
@@ -17,67 +22,233 @@
 using namespace mlir;
 using namespace mlir::remat;
 
-/// Looks through checkpoint results to the value yielded inside the body.
-static Value lookThroughCheckpoints(Value value) {
+/// Looks through checkpoint results to the value yielded inside the body,
+/// and through remat.name to the named value.
+static Value lookThroughRegions(Value value) {
   while (auto result = dyn_cast<OpResult>(value)) {
+    if (auto checkpoint = dyn_cast<CheckpointOp>(result.getOwner())) {
+      value = checkpoint.getYield().getValues()[result.getResultNumber()];
+      continue;
+    }
+    if (auto name = dyn_cast<NameOp>(result.getOwner())) {
+      value = name.getInput();
+      continue;
+    }
+    break;
+  }
+  return value;
+}
+
+/// Returns the tag of `value`: the name of a `remat.name` that defines it
+/// (looking through checkpoint results), else "arg #N", else "".
+static std::string getTag(Value value) {
+  while (true) {
+    if (auto name = value.getDefiningOp<NameOp>())
+      return name.getTag().str();
+    auto result = dyn_cast<OpResult>(value);
+    if (!result)
+      break;
     auto checkpoint = dyn_cast<CheckpointOp>(result.getOwner());
     if (!checkpoint)
       break;
     value = checkpoint.getYield().getValues()[result.getResultNumber()];
   }
-  return value;
+  if (auto arg = dyn_cast<BlockArgument>(value))
+    return "arg #" + std::to_string(arg.getArgNumber());
+  return "";
 }
 
-/// Returns the tag of `value`: the name of a `remat.name` that defines it,
-/// else its location.
-static std::string describe(Value value) {
-  value = lookThroughCheckpoints(value);
+/// Returns `name` for a name location, `file:line:col` (base name) for a
+/// file location, else the printed location.
+static std::string toString(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto file = dyn_cast<FileLineColLoc>(loc))
+    return (llvm::sys::path::filename(file.getFilename().getValue()) + ":" +
+            Twine(file.getLine()) + ":" + Twine(file.getColumn()))
+        .str();
   std::string text;
   llvm::raw_string_ostream os(text);
-  if (auto name = value.getDefiningOp<NameOp>()) {
-    os << '"' << name.getTag() << '"';
-    return text;
-  }
-  if (auto arg = dyn_cast<BlockArgument>(value)) {
-    os << "arg #" << arg.getArgNumber();
-    return text;
-  }
-  value.getLoc().print(os);
+  loc.print(os);
   return text;
 }
 
-void mlir::remat::printSavedSetReport(Operation *root, raw_ostream &os) {
-  unsigned index = 0;
-  root->walk([&](BackwardOp backward) {
-    os << "remat-report: backward #" << index++ << " at ";
-    backward.getLoc().print(os);
-    os << "\n";
-    os << llvm::format("  %-4s %-10s %-28s %-24s %12s  %s\n", "#", "kind",
-                       "value", "type", "bytes", "defined by");
-    int64_t activationBytes = 0, residentBytes = 0;
-    unsigned activations = 0, resident = 0;
-    for (auto [i, input] : llvm::enumerate(backward.getInputs())) {
-      bool isArgument = isa<BlockArgument>(input);
-      std::optional<int64_t> bytes = getStaticSizeInBytes(input.getType());
-      std::string type;
-      llvm::raw_string_ostream typeOs(type);
-      input.getType().print(typeOs);
-      Operation *def = lookThroughCheckpoints(input).getDefiningOp();
-      if (auto name = dyn_cast_or_null<NameOp>(def))
-        def = name.getInput().getDefiningOp();
-      os << llvm::format(
-          "  %-4u %-10s %-28s %-24s %12s  %s\n", unsigned(i),
-          isArgument ? "argument" : "activation", describe(input).c_str(),
-          type.c_str(), bytes ? std::to_string(*bytes).c_str() : "?",
-          def ? def->getName().getStringRef().str().c_str() : "-");
-      (isArgument ? residentBytes : activationBytes) += bytes.value_or(0);
-      ++(isArgument ? resident : activations);
+static std::string toString(Type type) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  type.print(os);
+  return text;
+}
+
+namespace {
+/// One row of the residual table.
+struct Row {
+  /// "argument", "activation" or "constant" (static storage, not heap).
+  StringRef kind = "activation";
+  std::string tag, location, type, definedBy;
+  std::optional<int64_t> bytes;
+  std::optional<OpCost> recompute;
+  double recomputeSeconds = 0;
+
+  std::string label() const { return tag.empty() ? location : tag; }
+};
+} // namespace
+
+static Row makeRow(Value input, const TargetModel &target) {
+  Row row;
+  Value defined = lookThroughRegions(input);
+  if (isa<BlockArgument>(input))
+    row.kind = "argument";
+  else if (matchPattern(defined, m_Constant()))
+    row.kind = "constant";
+  row.tag = getTag(input);
+  row.location = toString(defined.getLoc());
+  row.type = toString(input.getType());
+  row.bytes = getStaticSizeInBytes(input.getType());
+  if (Operation *def = defined.getDefiningOp()) {
+    row.definedBy = def->getName().getStringRef().str();
+    FailureOr<OpCost> cost = getOpCost(def);
+    if (succeeded(cost)) {
+      row.recompute = *cost;
+      row.recomputeSeconds = getRooflineSeconds(
+          *cost, getComputeElementType(def), isContraction(def), target);
     }
-    os << "  activations: " << activations << " values, " << activationBytes
-       << " bytes\n";
-    os << "  resident arguments: " << resident << " values, " << residentBytes
-       << " bytes\n";
+  }
+  return row;
+}
+
+/// Returns a label for the buffer rooted at `root`.
+static std::string bufferLabel(Value root) {
+  for (Operation *user : root.getUsers())
+    if (auto name = dyn_cast<NameOp>(user))
+      return name.getTag().str();
+  std::string tag = getTag(root);
+  return tag.empty() ? toString(root.getLoc()) : tag;
+}
+
+void mlir::remat::printRematReport(Operation *root, const TargetModel &target,
+                                   raw_ostream &os, raw_ostream *jsonOs) {
+  llvm::json::Array functions;
+  root->walk([&](FunctionOpInterface function) {
+    if (function.isExternal())
+      return;
+    SmallVector<BackwardOp> backwards;
+    function->walk([&](BackwardOp op) { backwards.push_back(op); });
+    if (backwards.empty())
+      return;
+    MemoryProfile profile = analyzeMemory(function);
+
+    os << "remat-report: @" << function.getName() << " (target " << target.name
+       << ")\n";
+    os << "  peak: " << profile.peakBytes << " bytes at "
+       << toString(profile.points[profile.peakPoint]->getLoc()) << "\n";
+    os << "  live at peak:";
+    llvm::json::Array liveAtPeak;
+    for (unsigned index : profile.liveAtPeak) {
+      const Buffer &buffer = profile.buffers[index];
+      os << " " << bufferLabel(buffer.root) << " (" << buffer.bytes << ")";
+      liveAtPeak.push_back(llvm::json::Object{
+          {"value", bufferLabel(buffer.root)}, {"bytes", buffer.bytes}});
+    }
+    os << "\n";
+
+    llvm::json::Array backwardsJson;
+    for (auto [index, backward] : llvm::enumerate(backwards)) {
+      os << "  backward #" << index << " at " << toString(backward.getLoc())
+         << "\n";
+      os << llvm::format("    %-3s %-10s %-24s %-22s %10s  %-16s %12s %12s\n",
+                         "#", "kind", "value", "type", "bytes", "defined by",
+                         "recompute", "time (us)");
+      llvm::json::Array residuals;
+      int64_t activationBytes = 0, residentBytes = 0, constantBytes = 0;
+      unsigned activations = 0, resident = 0, constants = 0;
+      for (auto [i, input] : llvm::enumerate(backward.getInputs())) {
+        Row row = makeRow(input, target);
+        std::string flops =
+            row.recompute ? std::to_string(row.recompute->flops) : "-";
+        std::string time =
+            row.recompute
+                ? llvm::formatv(
+                      "{0}", llvm::format("%.4g", row.recomputeSeconds * 1e6))
+                      .str()
+                : "-";
+        os << llvm::format("    %-3u %-10s %-24s %-22s %10s  %-16s %12s %12s\n",
+                           unsigned(i), row.kind.str().c_str(),
+                           row.label().c_str(), row.type.c_str(),
+                           row.bytes ? std::to_string(*row.bytes).c_str() : "?",
+                           row.definedBy.empty() ? "-" : row.definedBy.c_str(),
+                           flops.c_str(), time.c_str());
+        int64_t bytes = row.bytes.value_or(0);
+        if (row.kind == "argument") {
+          residentBytes += bytes;
+          ++resident;
+        } else if (row.kind == "constant") {
+          constantBytes += bytes;
+          ++constants;
+        } else {
+          activationBytes += bytes;
+          ++activations;
+        }
+        llvm::json::Object json{
+            {"index", int64_t(i)},
+            {"kind", row.kind},
+            {"value", row.label()},
+            {"location", row.location},
+            {"type", row.type},
+            {"bytes", row.bytes ? llvm::json::Value(*row.bytes) : nullptr},
+            {"defined_by", row.definedBy.empty()
+                               ? llvm::json::Value(nullptr)
+                               : llvm::json::Value(row.definedBy)},
+            {"recompute_flops",
+             row.recompute ? llvm::json::Value(row.recompute->flops) : nullptr},
+            {"recompute_seconds", row.recompute
+                                      ? llvm::json::Value(row.recomputeSeconds)
+                                      : nullptr}};
+        residuals.push_back(std::move(json));
+      }
+      os << "    activations: " << activations << " values, " << activationBytes
+         << " bytes\n";
+      os << "    resident arguments: " << resident << " values, "
+         << residentBytes << " bytes\n";
+      if (constants != 0)
+        os << "    constants: " << constants << " values, " << constantBytes
+           << " bytes\n";
+      backwardsJson.push_back(
+          llvm::json::Object{{"location", toString(backward.getLoc())},
+                             {"activation_bytes", activationBytes},
+                             {"resident_bytes", residentBytes},
+                             {"constant_bytes", constantBytes},
+                             {"residuals", std::move(residuals)}});
+    }
+
+    llvm::json::Array timeline;
+    for (int64_t bytes : profile.timeline)
+      timeline.push_back(bytes);
+    functions.push_back(llvm::json::Object{
+        {"name", function.getName().str()},
+        {"peak_bytes", profile.peakBytes},
+        {"peak_point", int64_t(profile.peakPoint)},
+        {"peak_location",
+         toString(profile.points[profile.peakPoint]->getLoc())},
+        {"live_at_peak", std::move(liveAtPeak)},
+        {"activation_bytes", profile.activationBytes},
+        {"resident_bytes", profile.residentBytes},
+        {"timeline", std::move(timeline)},
+        {"backwards", std::move(backwardsJson)}});
   });
-  if (index == 0)
+  if (functions.empty())
     os << "remat-report: no remat.backward\n";
+  if (!jsonOs)
+    return;
+  llvm::json::Object document{
+      {"schema", "remat-report/1"},
+      {"target", llvm::json::Object{{"name", target.name},
+                                    {"f32_flops", target.f32},
+                                    {"tf32_flops", target.tf32},
+                                    {"bf16_flops", target.bf16},
+                                    {"fp8_flops", target.fp8},
+                                    {"bandwidth", target.bandwidth}}},
+      {"functions", std::move(functions)}};
+  *jsonOs << llvm::formatv("{0:2}", llvm::json::Value(std::move(document)))
+          << "\n";
 }

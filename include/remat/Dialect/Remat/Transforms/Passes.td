@@ -121,26 +121,6 @@ def RematPlaceDeallocsPass : Pass<"remat-place-deallocs"> {
   ];
 }
 
-def RematReportPass : Pass<"remat-report"> {
-  let summary = "Print the saved set of each remat.backward";
-  let description = [{
-    Prints, for every `remat.backward`, the values it reads from the forward
-    pass: one row per operand with its tag (from `remat.name`, else its
-    location), type, size in bytes and defining op. Function arguments
-    (parameters, inputs, seeds) are resident for the whole step and counted
-    apart from activations, the forward values the backward keeps alive.
-    The IR is not changed. The report goes to the file named by
-    `report-file`, or to stderr.
-
-    Sizes come from static shapes and the element type's bit width; a value
-    of dynamic or unsized type counts 0 bytes and is marked `?`.
-  }];
-  let options = [
-    Option<"reportFile", "report-file", "std::string", /*default=*/"\"\"",
-           "Write the report to this file instead of stderr">
-  ];
-}
-
 /// Options that select the roofline target: a preset, with explicit rates
 /// overriding its fields.
 defvar RematTargetOptions = [
@@ -157,6 +137,26 @@ defvar RematTargetOptions = [
   Option<"bandwidth", "bandwidth", "double", /*default=*/"0",
          "Memory bandwidth in bytes/s">
 ];
+
+def RematReportPass : Pass<"remat-report"> {
+  let summary = "Report peak memory, the saved set and recompute costs";
+  let description = [{
+    For every function with a `remat.backward`, prints to stderr the memory
+    model's peak and the buffers live at the peak, and each backward's saved
+    set: one row per operand with its tag (from `remat.name`, else its
+    location), type, bytes, defining op, and the FLOPs and roofline time of
+    recomputing it with that op on the chosen target. Function arguments
+    (parameters, inputs, seeds) are resident and counted apart from
+    activations. The IR is not changed.
+
+    With `report-file`, the same report is written there as JSON, schema
+    `remat-report/1` (docs/report.schema.json).
+  }];
+  let options = !listconcat([
+    Option<"reportFile", "report-file", "std::string", /*default=*/"\"\"",
+           "Also write the report as JSON to this file">
+  ], RematTargetOptions);
+}
 
 def RematTestPrintCostsPass : Pass<"remat-test-print-costs"> {
   let summary = "Print the cost model's figures for every op (for tests)";

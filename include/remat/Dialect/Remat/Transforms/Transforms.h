@@ -60,9 +60,15 @@ struct PlaceDeallocsStats {
 /// its buffer and of all the buffer's aliases within the dealloc's block.
 PlaceDeallocsStats placeDeallocsAfterLastUse(Operation *root);
 
-/// Writes the saved set of every `remat.backward` under `root` to `os`, as
-/// -remat-report prints it.
-void printSavedSetReport(Operation *root, llvm::raw_ostream &os);
+struct TargetModel;
+
+/// Writes the remat report of every function under `root` that has a
+/// `remat.backward`: its peak and the buffers that hold it, and each
+/// backward's saved set with bytes and recompute cost on `target`. The
+/// human summary goes to `os`; when `jsonOs` is set, the same as JSON
+/// (schema `remat-report/1`, docs/report.schema.json) goes to it.
+void printRematReport(Operation *root, const TargetModel &target,
+                      llvm::raw_ostream &os, llvm::raw_ostream *jsonOs);
 
 /// Registers the BufferizableOpInterface models of remat ops: a
 /// `remat.barrier` result is an alias of its operand, with no copy.
