@@ -304,11 +304,12 @@ struct MoveCostModel
   }
 };
 
+} // namespace
+
 template <template <typename> class Model, typename... OpTys>
-void attach(MLIRContext *ctx) {
+static void attach(MLIRContext *ctx) {
   (OpTys::template attachInterface<Model<OpTys>>(*ctx), ...);
 }
-} // namespace
 
 void mlir::remat::registerCostModelExternalModels(DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, linalg::LinalgDialect *) {

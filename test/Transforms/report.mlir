@@ -57,3 +57,4 @@ func.func @step(%x: tensor<4x8xbf16>, %d: tensor<?xf32>) -> tensor<4x8xbf16> {
   }
   return %g : tensor<4x8xbf16>
 }
+

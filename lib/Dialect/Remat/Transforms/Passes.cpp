@@ -33,6 +33,41 @@ namespace remat {
 using namespace mlir;
 using namespace mlir::remat;
 
+/// Returns the target named by `name` with explicit rates applied, or
+/// reports an unknown preset on `op`.
+static FailureOr<TargetModel>
+resolveTargetOrError(Operation *op, StringRef name,
+                     const TargetOverrides &overrides) {
+  std::string error;
+  FailureOr<TargetModel> target = resolveTarget(name, overrides, error);
+  if (failed(target))
+    op->emitError() << error;
+  return target;
+}
+
+/// Returns a short, stable label for `op`: its name location if it has one,
+/// else line:column.
+static std::string getLabel(Operation *op) {
+  Location loc = op->getLoc();
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto file = dyn_cast<FileLineColLoc>(loc))
+    return std::to_string(file.getLine()) + ":" +
+           std::to_string(file.getColumn());
+  return "?";
+}
+
+/// Returns a label for the buffer rooted at `root`: the tag of a remat.name
+/// of it, the argument number, or its defining op's label.
+static std::string getValueLabel(Value root) {
+  for (Operation *user : root.getUsers())
+    if (auto name = dyn_cast<NameOp>(user))
+      return name.getTag().str();
+  if (auto arg = dyn_cast<BlockArgument>(root))
+    return "arg" + std::to_string(arg.getArgNumber());
+  return getLabel(root.getDefiningOp());
+}
+
 namespace {
 struct RematFinalizePass
     : public remat::impl::RematFinalizePassBase<RematFinalizePass> {
@@ -67,29 +102,6 @@ struct RematPlaceDeallocsPass
     numKept += stats.kept;
   }
 };
-
-/// Returns the target named by `name` with explicit rates applied, or
-/// reports an unknown preset on `op`.
-FailureOr<TargetModel> resolveTargetOrError(Operation *op, StringRef name,
-                                            const TargetOverrides &overrides) {
-  std::string error;
-  FailureOr<TargetModel> target = resolveTarget(name, overrides, error);
-  if (failed(target))
-    op->emitError() << error;
-  return target;
-}
-
-/// Returns a short, stable label for `op`: its name location if it has one,
-/// else line:column.
-std::string getLabel(Operation *op) {
-  Location loc = op->getLoc();
-  if (auto name = dyn_cast<NameLoc>(loc))
-    return name.getName().str();
-  if (auto file = dyn_cast<FileLineColLoc>(loc))
-    return std::to_string(file.getLine()) + ":" +
-           std::to_string(file.getColumn());
-  return "?";
-}
 
 struct RematTestPrintCostsPass
     : public remat::impl::RematTestPrintCostsPassBase<RematTestPrintCostsPass> {
@@ -136,17 +148,6 @@ struct RematTestPrintCostsPass
        << "us" << (cost->estimated ? " estimated" : "") << "\n";
   }
 };
-
-/// Returns a label for the buffer rooted at `root`: the tag of a remat.name
-/// of it, the argument number, or its defining op's label.
-std::string getValueLabel(Value root) {
-  for (Operation *user : root.getUsers())
-    if (auto name = dyn_cast<NameOp>(user))
-      return name.getTag().str();
-  if (auto arg = dyn_cast<BlockArgument>(root))
-    return "arg" + std::to_string(arg.getArgNumber());
-  return getLabel(root.getDefiningOp());
-}
 
 struct RematTestPrintLivenessPass
     : public remat::impl::RematTestPrintLivenessPassBase<

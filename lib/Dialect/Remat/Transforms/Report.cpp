@@ -107,7 +107,12 @@ static Row makeRow(Value input, const TargetModel &target) {
   row.bytes = getStaticSizeInBytes(input.getType());
   if (Operation *def = defined.getDefiningOp()) {
     row.definedBy = def->getName().getStringRef().str();
-    FailureOr<OpCost> cost = getOpCost(def);
+    bool modeled = false;
+    FailureOr<OpCost> cost = getOpCost(def, &modeled);
+    if (succeeded(cost) && !modeled)
+      def->emitRemark() << "no cost model for '" << def->getName()
+                        << "'; its recompute cost is estimated "
+                           "conservatively";
     if (succeeded(cost)) {
       row.recompute = *cost;
       row.recomputeSeconds = getRooflineSeconds(
