@@ -33,18 +33,6 @@ namespace remat {
 using namespace mlir;
 using namespace mlir::remat;
 
-/// Returns the target named by `name` with explicit rates applied, or
-/// reports an unknown preset on `op`.
-static FailureOr<TargetModel>
-resolveTargetOrError(Operation *op, StringRef name,
-                     const TargetOverrides &overrides) {
-  std::string error;
-  FailureOr<TargetModel> target = resolveTarget(name, overrides, error);
-  if (failed(target))
-    op->emitError() << error;
-  return target;
-}
-
 /// Returns a short, stable label for `op`: its name location if it has one,
 /// else line:column.
 static std::string getLabel(Operation *op) {
@@ -69,6 +57,27 @@ static std::string getValueLabel(Value root) {
 }
 
 namespace {
+/// Base of the passes that take the roofline target options
+/// (RematTargetOptions in Passes.td): resolves them into a TargetModel.
+template <typename Derived, template <typename> class GeneratedBase>
+struct TargetOptionsPass : public GeneratedBase<Derived> {
+  using GeneratedBase<Derived>::GeneratedBase;
+
+protected:
+  /// Returns the chosen preset with explicit rates applied, or reports an
+  /// unknown preset on the pass's operation.
+  FailureOr<TargetModel> resolveTargetOptions() {
+    TargetOverrides overrides{this->peakF32, this->peakTF32, this->peakBF16,
+                              this->peakFP8, this->bandwidth};
+    std::string error;
+    FailureOr<TargetModel> target =
+        resolveTarget(this->target, overrides, error);
+    if (failed(target))
+      this->getOperation()->emitError() << error;
+    return target;
+  }
+};
+
 struct RematFinalizePass
     : public remat::impl::RematFinalizePassBase<RematFinalizePass> {
   using Base::Base;
@@ -104,13 +113,12 @@ struct RematPlaceDeallocsPass
 };
 
 struct RematTestPrintCostsPass
-    : public remat::impl::RematTestPrintCostsPassBase<RematTestPrintCostsPass> {
-  using Base::Base;
+    : public TargetOptionsPass<RematTestPrintCostsPass,
+                               remat::impl::RematTestPrintCostsPassBase> {
+  using TargetOptionsPass::TargetOptionsPass;
   void runOnOperation() override {
     markAllAnalysesPreserved();
-    FailureOr<TargetModel> target =
-        resolveTargetOrError(getOperation(), this->target,
-                             {peakF32, peakTF32, peakBF16, peakFP8, bandwidth});
+    FailureOr<TargetModel> target = resolveTargetOptions();
     if (failed(target))
       return signalPassFailure();
     llvm::raw_ostream &os = llvm::outs();
@@ -186,13 +194,12 @@ struct RematTestPrintLivenessPass
 };
 
 struct RematReportPass
-    : public remat::impl::RematReportPassBase<RematReportPass> {
-  using Base::Base;
+    : public TargetOptionsPass<RematReportPass,
+                               remat::impl::RematReportPassBase> {
+  using TargetOptionsPass::TargetOptionsPass;
   void runOnOperation() override {
     markAllAnalysesPreserved();
-    FailureOr<TargetModel> target =
-        resolveTargetOrError(getOperation(), this->target,
-                             {peakF32, peakTF32, peakBF16, peakFP8, bandwidth});
+    FailureOr<TargetModel> target = resolveTargetOptions();
     if (failed(target))
       return signalPassFailure();
     if (reportFile.empty()) {

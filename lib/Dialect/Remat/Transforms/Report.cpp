@@ -22,21 +22,28 @@
 using namespace mlir;
 using namespace mlir::remat;
 
+/// Returns the value a checkpoint yields for `value` if `value` is a
+/// checkpoint result, else null.
+static Value throughCheckpoint(Value value) {
+  auto result = dyn_cast<OpResult>(value);
+  auto checkpoint =
+      result ? dyn_cast<CheckpointOp>(result.getOwner()) : CheckpointOp();
+  return checkpoint
+             ? checkpoint.getYield().getValues()[result.getResultNumber()]
+             : Value();
+}
+
 /// Looks through checkpoint results to the value yielded inside the body,
 /// and through remat.name to the named value.
 static Value lookThroughRegions(Value value) {
-  while (auto result = dyn_cast<OpResult>(value)) {
-    if (auto checkpoint = dyn_cast<CheckpointOp>(result.getOwner())) {
-      value = checkpoint.getYield().getValues()[result.getResultNumber()];
-      continue;
-    }
-    if (auto name = dyn_cast<NameOp>(result.getOwner())) {
+  while (true) {
+    if (Value yielded = throughCheckpoint(value))
+      value = yielded;
+    else if (auto name = value.getDefiningOp<NameOp>())
       value = name.getInput();
-      continue;
-    }
-    break;
+    else
+      return value;
   }
-  return value;
 }
 
 /// Returns the tag of `value`: the name of a `remat.name` that defines it
@@ -45,13 +52,10 @@ static std::string getTag(Value value) {
   while (true) {
     if (auto name = value.getDefiningOp<NameOp>())
       return name.getTag().str();
-    auto result = dyn_cast<OpResult>(value);
-    if (!result)
+    Value yielded = throughCheckpoint(value);
+    if (!yielded)
       break;
-    auto checkpoint = dyn_cast<CheckpointOp>(result.getOwner());
-    if (!checkpoint)
-      break;
-    value = checkpoint.getYield().getValues()[result.getResultNumber()];
+    value = yielded;
   }
   if (auto arg = dyn_cast<BlockArgument>(value))
     return "arg #" + std::to_string(arg.getArgNumber());
