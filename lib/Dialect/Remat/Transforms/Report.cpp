@@ -47,7 +47,8 @@ static Value lookThroughRegions(Value value) {
 }
 
 /// Returns the tag of `value`: the name of a `remat.name` that defines it
-/// (looking through checkpoint results), else "arg #N", else "".
+/// (looking through checkpoint results), else an argument's name location
+/// or "arg #N", else "".
 static std::string getTag(Value value) {
   while (true) {
     if (auto name = value.getDefiningOp<NameOp>())
@@ -57,8 +58,12 @@ static std::string getTag(Value value) {
       break;
     value = yielded;
   }
-  if (auto arg = dyn_cast<BlockArgument>(value))
+  if (auto arg = dyn_cast<BlockArgument>(value)) {
+    // Importers name arguments with a name location (`wte.weight`).
+    if (auto name = dyn_cast<NameLoc>(arg.getLoc()))
+      return name.getName().str();
     return "arg #" + std::to_string(arg.getArgNumber());
+  }
   return "";
 }
 
@@ -165,14 +170,20 @@ void mlir::remat::printRematReport(Operation *root, const TargetModel &target,
     for (auto [index, backward] : llvm::enumerate(backwards)) {
       os << "  backward #" << index << " at " << toString(backward.getLoc())
          << "\n";
-      os << llvm::format("    %-3s %-10s %-24s %-22s %10s  %-16s %12s %12s\n",
-                         "#", "kind", "value", "type", "bytes", "defined by",
-                         "recompute", "time (us)");
+      // The value column fits the longest label (module paths get long).
+      SmallVector<Row> rows;
+      int width = 24;
+      for (Value input : backward.getInputs()) {
+        rows.push_back(makeRow(input, target));
+        width = std::max(width, static_cast<int>(rows.back().label().size()));
+      }
+      os << llvm::format("    %-3s %-10s %-*s %-22s %10s  %-16s %12s %12s\n",
+                         "#", "kind", width, "value", "type", "bytes",
+                         "defined by", "recompute", "time (us)");
       llvm::json::Array residuals;
       int64_t activationBytes = 0, residentBytes = 0, constantBytes = 0;
       unsigned activations = 0, resident = 0, constants = 0;
-      for (auto [i, input] : llvm::enumerate(backward.getInputs())) {
-        Row row = makeRow(input, target);
+      for (auto [i, row] : llvm::enumerate(rows)) {
         std::string flops =
             row.recompute ? std::to_string(row.recompute->flops) : "-";
         std::string time =
@@ -181,8 +192,8 @@ void mlir::remat::printRematReport(Operation *root, const TargetModel &target,
                       "{0}", llvm::format("%.4g", row.recomputeSeconds * 1e6))
                       .str()
                 : "-";
-        os << llvm::format("    %-3u %-10s %-24s %-22s %10s  %-16s %12s %12s\n",
-                           unsigned(i), row.kind.str().c_str(),
+        os << llvm::format("    %-3u %-10s %-*s %-22s %10s  %-16s %12s %12s\n",
+                           unsigned(i), row.kind.str().c_str(), width,
                            row.label().c_str(), row.type.c_str(),
                            row.bytes ? std::to_string(*row.bytes).c_str() : "?",
                            row.definedBy.empty() ? "-" : row.definedBy.c_str(),
