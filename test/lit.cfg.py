@@ -12,7 +12,7 @@ config.name = "REMAT"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test", ".py"]
 config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "utils",
-                   "CMakeLists.txt", "README.md"]
+                   "CMakeLists.txt", "README.md", "Fixtures"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.remat_obj_root, "test")
 
@@ -33,6 +33,12 @@ config.substitutions.extend([
     ("%mlir_c_runner_utils", mlir_lib("mlir_c_runner_utils")),
     ("%mlir_include", config.mlir_include_dir.split(";")[0]),
     ("%mlir_tblgen", config.mlir_tablegen),
+    ("%remat_import", config.python3 + " -m remat"),
+    ("%run_main", "mlir-runner -e main -entry-point-result=void "
+     "-shared-libs=%s,%s,%s" % (
+         mlir_lib("mlir_runner_utils"), mlir_lib("mlir_c_runner_utils"),
+         os.path.join(config.remat_lib_dir,
+                      "libRematRuntime" + config.shlib_ext))),
     ("%python", config.python3),
     ("%check_close", config.python3 + " " +
      os.path.join(config.remat_src_root, "test", "utils", "check_close.py")),
@@ -58,3 +64,18 @@ import subprocess
 if subprocess.call([config.python3, "-c", "import jsonschema"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
     config.available_features.add("jsonschema")
+
+# The PyTorch importer (python/remat) runs on Debian's python3-torch; the
+# setup command installs it. Without it the importer tests are skipped, and
+# the committed fixtures are still lowered and run.
+config.environment["PYTHONPATH"] = os.path.join(config.remat_src_root, "python")
+if subprocess.call([config.python3, "-c", "import torch, functorch"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("torch")
+else:
+    lit_config.note("python3-torch is not installed: the importer tests "
+                    "(REQUIRES: torch) are skipped; `scripts/dev.sh deps` "
+                    "installs it")
+if subprocess.call([config.python3, "-c", "import pytest"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("pytest")

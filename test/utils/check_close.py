@@ -21,6 +21,9 @@ def parse_args():
                    'keys starting with "_" are ignored')
     p.add_argument("--rtol", type=float, required=True)
     p.add_argument("--atol", type=float, default=1e-7)
+    p.add_argument("--atol-rel", type=float, default=0.0, metavar="X",
+                   help="add X * max|ref| of each tensor to its atol: "
+                   "errors relative to the tensor's scale (default 0)")
     return p.parse_args()
 
 
@@ -62,8 +65,10 @@ def read_output(stream):
     return got
 
 
-def compare(name, got, ref, rtol, atol):
+def compare(name, got, ref, rtol, atol, atol_rel=0.0):
     """Returns (ok, report line)."""
+    scale = max((abs(r) for r in ref), default=0.0)
+    atol = atol + atol_rel * scale
     if len(got) != len(ref):
         return False, ("%s: MISMATCH element count: got %d, reference has %d"
                        % (name, len(got), len(ref)))
@@ -84,7 +89,8 @@ def compare(name, got, ref, rtol, atol):
             worst = (ratio, i)
         if not err <= tol:
             bad += 1
-    summary = "%s: max_rel_err=%.3g max_abs_err=%.3g" % (name, max_rel, max_abs)
+    summary = "%s: max_rel_err=%.3g max_abs_err=%.3g max_abs_err/max|ref|=%.3g" % (
+        name, max_rel, max_abs, max_abs / scale if scale else max_abs)
     if bad == 0:
         return True, summary + " OK"
     i = worst[1]
@@ -108,7 +114,8 @@ def main():
         elif isinstance(got[ident], str):
             ok, line = False, "%s: ERROR: %s" % (label, got[ident])
         else:
-            ok, line = compare(label, got[ident], values, args.rtol, args.atol)
+            ok, line = compare(label, got[ident], values, args.rtol, args.atol,
+                               args.atol_rel)
         print(line)
         if ok:
             passed += 1

@@ -1,0 +1,1 @@
+"""remat's Python side: the PyTorch importer and the model corpus."""

@@ -1,0 +1,264 @@
+"""Capture a module's joint forward+backward graph through AOTAutograd.
+
+``capture(model, inputs)`` traces one training step with functorch's
+``create_joint_forward_backward`` (the function AOTAutograd traces) under
+``make_fx``, in fake-tensor mode by default so that large configurations cost
+no compute or memory. Every FX node is annotated with the module it came from:
+
+* ``node.meta["remat_scope"]``: the dotted module path (``blocks.3.attn``)
+  active when the node was created. Forward nodes get the innermost module
+  whose ``forward`` was running; backward nodes get the module of the forward
+  op whose gradient formula produced them (through autograd pre-hooks).
+* ``node.meta["remat_phase"]``: ``"forward"`` or ``"backward"`` by creation.
+
+The partition into forward and backward follows functorch's
+``default_partition``: forward nodes are those the forward outputs depend on;
+everything else is backward; the saved values are the forward nodes (including
+primal inputs) that a backward node reads.
+"""
+
+import contextlib
+import operator
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+from torch.fx.experimental.proxy_tensor import make_fx
+
+from functorch._src.aot_autograd import create_joint_forward_backward
+
+try:  # torch >= 1.13
+    from torch.nn.utils.stateless import functional_call
+except ImportError:  # pragma: no cover
+    from torch.func import functional_call
+
+
+@dataclass
+class Primal:
+    """A function argument: a parameter, a buffer or a batch input."""
+
+    name: str
+    kind: str  # "param" | "buffer" | "input"
+    node: fx.Node
+    requires_grad: bool
+
+
+@dataclass
+class JointGraph:
+    graph: fx.Graph
+    primals: List[Primal]
+    tangents: List[fx.Node]
+    outputs: List[fx.Node]  # forward outputs (the loss)
+    grads: List[Tuple[Primal, fx.Node]]  # gradient of each trainable primal
+    forward: List[fx.Node] = field(default_factory=list)
+    backward: List[fx.Node] = field(default_factory=list)
+    saved: List[fx.Node] = field(default_factory=list)
+
+    def partition(self) -> None:
+        """Split the nodes as ``default_partition`` does; fill ``saved``."""
+        needed = set()
+        stack = list(self.outputs)
+        while stack:
+            n = stack.pop()
+            if n in needed or n.op == "placeholder":
+                continue
+            needed.add(n)
+            stack.extend(n.all_input_nodes)
+        # Unpacking a forward tuple is forward too: like default_partition,
+        # save the tuple's elements, never the tuple.
+        for n in list(needed):
+            if "val" not in n.meta:
+                needed.update(u for u in n.users
+                              if u.target is operator.getitem)
+        primal_nodes = {p.node for p in self.primals}
+        # Backward: what the gradients need beyond the forward (dead nodes
+        # such as is_same_size checks are dropped, as fx extraction does).
+        live = set()
+        stack = [g for _, g in self.grads if g is not None]
+        while stack:
+            n = stack.pop()
+            if n in live or n in needed or n.op == "placeholder":
+                continue
+            live.add(n)
+            stack.extend(n.all_input_nodes)
+        self.forward, self.backward = [], []
+        for n in self.graph.nodes:
+            if n.op != "call_function":
+                continue
+            if n in needed:
+                self.forward.append(n)
+            elif n in live:
+                self.backward.append(n)
+        fwd = needed | primal_nodes
+        saved, seen = [], set()
+        for n in self.backward:
+            for a in n.all_input_nodes:
+                if a in fwd and a not in seen:
+                    seen.add(a)
+                    saved.append(a)
+        # Program order: primals first, then forward nodes.
+        order = {n: i for i, n in enumerate(self.graph.nodes)}
+        self.saved = sorted(saved, key=order.__getitem__)
+
+
+class _Scopes:
+    """Module-path bookkeeping shared by the hooks and the node factory."""
+
+    def __init__(self):
+        self.stack: List[str] = [""]
+        self.phase = "forward"
+        self.bwd_scope = ""
+        self.labels: Dict[object, str] = {}  # grad_fn -> module path
+        self.handles = []
+
+    @property
+    def current(self) -> str:
+        return self.stack[-1] if self.phase == "forward" else self.bwd_scope
+
+    def label_from(self, tensors, scope: str) -> None:
+        """Label every unlabeled autograd node reachable from ``tensors``."""
+        work = [t.grad_fn for t in tensors
+                if isinstance(t, torch.Tensor) and t.grad_fn is not None]
+        while work:
+            fn = work.pop()
+            if fn is None or fn in self.labels:
+                continue
+            self.labels[fn] = scope
+            fn.register_prehook(self._prehook(scope))
+            work.extend(nxt for nxt, _ in fn.next_functions)
+
+    def _prehook(self, scope: str):
+        def hook(grad_outputs):
+            self.bwd_scope = scope
+        return hook
+
+    def install(self, model: nn.Module) -> None:
+        for name, mod in model.named_modules():
+            self.handles.append(mod.register_forward_pre_hook(
+                self._pre(name)))
+            self.handles.append(mod.register_forward_hook(self._post(name)))
+
+    def _pre(self, name: str):
+        def hook(mod, args):
+            self.label_from(_flatten(args), self.stack[-1])
+            self.stack.append(name)
+        return hook
+
+    def _post(self, name: str):
+        def hook(mod, args, out):
+            self.label_from(_flatten(out), name)
+            self.stack.pop()
+        return hook
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+def _flatten(x) -> List[torch.Tensor]:
+    if isinstance(x, torch.Tensor):
+        return [x]
+    if isinstance(x, (list, tuple)):
+        return [t for e in x for t in _flatten(e)]
+    if isinstance(x, dict):
+        return [t for e in x.values() for t in _flatten(e)]
+    return []
+
+
+@contextlib.contextmanager
+def _annotate_nodes(scopes: _Scopes):
+    """Stamp each node the tracer creates with the active module path."""
+    original = fx.Graph.create_node
+
+    def create_node(graph, op, target, *args, **kwargs):
+        node = original(graph, op, target, *args, **kwargs)
+        node.meta["remat_scope"] = scopes.current
+        node.meta["remat_phase"] = scopes.phase
+        return node
+
+    fx.Graph.create_node = create_node
+    try:
+        yield
+    finally:
+        fx.Graph.create_node = original
+
+
+def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
+            input_names: Optional[Sequence[str]] = None,
+            tracing_mode: str = "fake") -> JointGraph:
+    """Trace one training step of ``model(*inputs)`` (a scalar loss)."""
+    params = dict(model.named_parameters())
+    buffers = dict(model.named_buffers())
+    input_names = list(input_names or
+                       [f"input{i}" for i in range(len(inputs))])
+    pnames, bnames = list(params), list(buffers)
+    np_, nb = len(pnames), len(bnames)
+
+    def step(*flat):
+        state = dict(zip(pnames, flat[:np_]))
+        state.update(zip(bnames, flat[np_:np_ + nb]))
+        loss = functional_call(model, state, tuple(flat[np_ + nb:]))
+        scopes.label_from([loss], "")
+        return (loss,)
+
+    joint = create_joint_forward_backward(step)
+    scopes = _Scopes()
+
+    def traced(primals, tangents):
+        scopes.stack, scopes.phase = [""], "forward"
+        outs, grads = joint(primals, tangents)
+        return outs, grads
+
+    def wrapped(primals, tangents):
+        # The phase flips when autograd starts: the first pre-hook call.
+        return traced(primals, tangents)
+
+    primals = [p.detach().requires_grad_(True) for p in params.values()]
+    primals += [b for b in buffers.values()]
+    primals += list(inputs)
+    loss_like = torch.empty((), dtype=torch.float32,
+                            device=primals[0].device)
+    scopes.install(model)
+    orig_prehook = scopes._prehook
+
+    def prehook(scope):
+        def hook(grad_outputs):
+            scopes.phase = "backward"
+            scopes.bwd_scope = scope
+        return hook
+
+    scopes._prehook = prehook
+    try:
+        with _annotate_nodes(scopes):
+            gm = make_fx(wrapped, tracing_mode=tracing_mode)(
+                primals, [torch.ones_like(loss_like)])
+    finally:
+        scopes.remove()
+        scopes._prehook = orig_prehook
+
+    graph = gm.graph
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    names = pnames + bnames + input_names
+    kinds = ["param"] * np_ + ["buffer"] * nb + ["input"] * len(inputs)
+    prims = [Primal(nm, kd, nd, kd == "param")
+             for nm, kd, nd in zip(names, kinds, placeholders)]
+    tangents = placeholders[len(prims):]
+    out_node = next(n for n in graph.nodes if n.op == "output")
+    flat_out = list(_flatten_nodes(out_node.args[0]))
+    outputs = flat_out[:1]
+    grad_nodes = flat_out[1:1 + np_]
+    jg = JointGraph(graph, prims, tangents, outputs,
+                    list(zip(prims[:np_], grad_nodes)))
+    jg.module = gm
+    jg.partition()
+    return jg
+
+
+def _flatten_nodes(x):
+    if isinstance(x, (list, tuple)):
+        for e in x:
+            yield from _flatten_nodes(e)
+    else:
+        yield x
