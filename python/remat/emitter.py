@@ -1004,6 +1004,17 @@ def _slice_backward(em, node, g, input_sizes, dim, start, end, step):
     return em.insert_slice(g, zeros, offsets)
 
 
+@lowers("aten.select_backward.default")
+def _select_backward(em, node, g, input_sizes, dim, index):
+    dim %= len(input_sizes)
+    index %= input_sizes[dim]
+    zeros = em.full(input_sizes, g.elem, 0.0)
+    row = em.reshape(g, [1 if i == dim else s
+                         for i, s in enumerate(input_sizes)])
+    return em.insert_slice(row, zeros, [index if i == dim else 0
+                                        for i in range(len(input_sizes))])
+
+
 @lowers("aten.split.Tensor", "aten.split_with_sizes.default")
 def _split(em, node, x, size_or_sizes, dim=0):
     dim %= len(x.shape)
