@@ -27,6 +27,12 @@ static void inlineBody(RewriterBase &rewriter, Operation *op, Region &body,
   rewriter.replaceOp(op, yielded);
 }
 
+void mlir::remat::inlineCheckpoint(RewriterBase &rewriter,
+                                   CheckpointOp checkpoint) {
+  inlineBody(rewriter, checkpoint, checkpoint.getBody(),
+             checkpoint.getInputs());
+}
+
 FinalizeStats mlir::remat::finalizeRematOps(RewriterBase &rewriter,
                                             Operation *root,
                                             const FinalizeOptions &options) {
@@ -46,8 +52,7 @@ FinalizeStats mlir::remat::finalizeRematOps(RewriterBase &rewriter,
       continue;
     }
     if (auto checkpoint = dyn_cast<CheckpointOp>(op)) {
-      inlineBody(rewriter, checkpoint, checkpoint.getBody(),
-                 checkpoint.getInputs());
+      inlineCheckpoint(rewriter, checkpoint);
       ++stats.checkpoints;
       continue;
     }

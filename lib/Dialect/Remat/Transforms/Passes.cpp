@@ -21,6 +21,7 @@
 namespace mlir {
 namespace remat {
 #define GEN_PASS_DEF_REMATFINALIZEPASS
+#define GEN_PASS_DEF_REMATAPPLYCHECKPOINTSPASS
 #define GEN_PASS_DEF_REMATSTRIPBARRIERSPASS
 #define GEN_PASS_DEF_REMATPLACEDEALLOCSPASS
 #define GEN_PASS_DEF_REMATREPORTPASS
@@ -90,6 +91,20 @@ struct RematFinalizePass
     numCheckpoints += stats.checkpoints;
     numBackwards += stats.backwards;
     numBarriers += stats.barriers;
+  }
+};
+
+struct RematApplyCheckpointsPass
+    : public remat::impl::RematApplyCheckpointsPassBase<
+          RematApplyCheckpointsPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    IRRewriter rewriter(&getContext());
+    ApplyCheckpointsStats stats =
+        applyCheckpointPolicies(rewriter, getOperation());
+    numCheckpoints += stats.checkpoints;
+    numRecomputed += stats.recompute.recomputed;
+    numCloned += stats.recompute.cloned;
   }
 };
 

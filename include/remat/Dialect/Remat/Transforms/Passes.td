@@ -59,6 +59,37 @@ def RematFinalizePass : Pass<"remat-finalize"> {
   ];
 }
 
+def RematApplyCheckpointsPass : Pass<"remat-apply-checkpoints"> {
+  let summary = "Recompute what remat.checkpoint policies do not save";
+  let description = [{
+    Manual mode: the semantics of `torch.utils.checkpoint` and
+    `jax.checkpoint` on the IR. For every `remat.checkpoint`, the inner
+    values its policy does not save become recomputable:
+
+    - `nothing` (the default) saves only the checkpoint's inputs;
+    - `dots` saves contraction outputs (matmuls and the like);
+    - `names = [...]` saves the values tagged with those `remat.name`s;
+    - `everything` saves all (the checkpoint is off).
+
+    The checkpoints are then inlined, and every `remat.backward` drops its
+    recomputable operands from the saved set: the forward ops computing them
+    are cloned into its body, each clone just before its first use, reading
+    other clones or saved values (the checkpoint inputs and what the policy
+    saves), which are added to the operand list as needed. A value needed
+    by several residuals is cloned once.
+
+    Example: with `policy(#remat.policy<nothing>)` around
+    `%h = math.exp %x`, a backward that read `%h` reads `%x` instead and
+    recomputes `math.exp` in its body.
+  }];
+  let dependentDialects = ["::mlir::remat::RematDialect"];
+  let statistics = [
+    Statistic<"numCheckpoints", "checkpoints", "remat.checkpoint regions applied">,
+    Statistic<"numRecomputed", "recomputed", "residuals recomputed in a backward">,
+    Statistic<"numCloned", "cloned", "forward ops cloned into a backward">,
+  ];
+}
+
 def RematStripBarriersPass : Pass<"remat-strip-barriers"> {
   let summary = "Replace each remat.barrier by its operands";
   let description = [{

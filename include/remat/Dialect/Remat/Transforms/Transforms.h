@@ -14,7 +14,9 @@
 #define REMAT_DIALECT_REMAT_TRANSFORMS_TRANSFORMS_H
 
 #include "mlir/IR/Operation.h"
+#include "mlir/IR/Value.h"
 #include "mlir/Support/LLVM.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 
 #include <optional>
 
@@ -49,6 +51,49 @@ FinalizeStats finalizeRematOps(RewriterBase &rewriter, Operation *root,
 /// Replaces every `remat.barrier` under `root` by its operands. Returns the
 /// number of barriers removed.
 unsigned stripBarriers(RewriterBase &rewriter, Operation *root);
+
+class CheckpointOp;
+class BackwardOp;
+
+/// Inlines the body of `checkpoint` at its position: block arguments become
+/// the inputs, results the yielded values. The body's ops are moved, so
+/// their result values keep their identity.
+void inlineCheckpoint(RewriterBase &rewriter, CheckpointOp checkpoint);
+
+struct RecomputeStats {
+  unsigned recomputed = 0; ///< residuals dropped from the operand list.
+  unsigned cloned = 0;     ///< forward ops cloned into the backward body.
+  unsigned added = 0;      ///< operands added (what the clones read).
+};
+
+/// The rematerialization rewrite on one `remat.backward`. Every operand `v`
+/// with `shouldRecompute(v)` is dropped from the operand list (the saved
+/// set); the forward ops that compute it are cloned into the body, each
+/// clone just before its first use, and the clones read:
+/// - other clones, when `shouldRecompute` holds for their operands too (a
+///   value is cloned once however many residuals need it);
+/// - otherwise saved values: existing operands, or new operands added to
+///   the list (function arguments are always read as saved).
+/// Constants are always cloned. Ops that are not free of memory effects or
+/// that are not in the backward's block are never cloned: their results
+/// stay saved. Values used inside a cloned op's regions are materialized
+/// like operands.
+RecomputeStats
+recomputeBackwardInputs(RewriterBase &rewriter, BackwardOp backward,
+                        llvm::function_ref<bool(Value)> shouldRecompute);
+
+struct ApplyCheckpointsStats {
+  unsigned checkpoints = 0; ///< remat.checkpoint regions applied.
+  RecomputeStats recompute;
+};
+
+/// Applies the policy of every `remat.checkpoint` under `root` (manual
+/// mode, `torch.utils.checkpoint` semantics): inner values the policy does
+/// not save become recomputable, the checkpoints are inlined, and every
+/// `remat.backward` recomputes its recomputable operands from what is saved
+/// (the checkpoint inputs and the values the policy saves).
+ApplyCheckpointsStats applyCheckpointPolicies(RewriterBase &rewriter,
+                                              Operation *root);
 
 /// What placeDeallocsAfterLastUse did.
 struct PlaceDeallocsStats {

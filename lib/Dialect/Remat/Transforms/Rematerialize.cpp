@@ -1,0 +1,205 @@
+//===- Rematerialize.cpp - recompute residuals in the backward -----------===//
+//
+// The rematerialization rewrite on remat.backward, and manual mode: applying
+// the save policies of remat.checkpoint regions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "remat/Analysis/Cost.h"
+#include "remat/Dialect/Remat/IR/Remat.h"
+#include "remat/Dialect/Remat/Transforms/Transforms.h"
+
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SetVector.h"
+
+using namespace mlir;
+using namespace mlir::remat;
+
+namespace {
+/// Clones forward computations into one backward body.
+class Recomputer {
+public:
+  Recomputer(RewriterBase &rewriter, BackwardOp backward,
+             function_ref<bool(Value)> shouldRecompute, RecomputeStats &stats)
+      : rewriter(rewriter), backward(backward),
+        shouldRecompute(shouldRecompute), stats(stats) {}
+
+  /// Returns the value standing for forward value `value` inside the body
+  /// at the current insertion point: a clone or a block argument.
+  Value materialize(Value value) {
+    if (Value mapped = mapping.lookupOrNull(value))
+      return mapped;
+    Operation *def = value.getDefiningOp();
+    bool clone =
+        def && isCloneable(def) &&
+        (shouldRecompute(value) || def->hasTrait<OpTrait::ConstantLike>());
+    if (!clone)
+      return saved(value);
+    // Operands first, then values the op's regions capture from above.
+    for (Value operand : def->getOperands())
+      materialize(operand);
+    llvm::SetVector<Value> captured;
+    getUsedValuesDefinedAbove(def->getRegions(), captured);
+    for (Value v : captured)
+      materialize(v);
+    rewriter.clone(*def, mapping);
+    ++stats.cloned;
+    return mapping.lookup(value);
+  }
+
+  /// The block argument for saved forward value `value`, adding an operand
+  /// when it is not one yet.
+  Value saved(Value value) {
+    Block &body = backward.getBody().front();
+    for (auto [input, arg] :
+         llvm::zip(backward.getInputs(), body.getArguments()))
+      if (input == value) {
+        mapping.map(value, arg);
+        return arg;
+      }
+    backward.getInputsMutable().append(value);
+    BlockArgument arg = body.addArgument(value.getType(), value.getLoc());
+    mapping.map(value, arg);
+    ++stats.added;
+    return arg;
+  }
+
+  void map(Value from, Value to) { mapping.map(from, to); }
+
+private:
+  bool isCloneable(Operation *def) const {
+    return def->getBlock() == backward->getBlock() && isMemoryEffectFree(def);
+  }
+
+  RewriterBase &rewriter;
+  BackwardOp backward;
+  function_ref<bool(Value)> shouldRecompute;
+  RecomputeStats &stats;
+  IRMapping mapping;
+};
+} // namespace
+
+/// Returns the op of `block` that contains the first use of `arg`, or null.
+static Operation *getFirstUser(Block &block, BlockArgument arg) {
+  Operation *first = nullptr;
+  for (Operation *user : arg.getUsers()) {
+    Operation *ancestor = block.findAncestorOpInBlock(*user);
+    if (ancestor && (!first || ancestor->isBeforeInBlock(first)))
+      first = ancestor;
+  }
+  return first;
+}
+
+RecomputeStats mlir::remat::recomputeBackwardInputs(
+    RewriterBase &rewriter, BackwardOp backward,
+    function_ref<bool(Value)> shouldRecompute) {
+  RecomputeStats stats;
+  Block &body = backward.getBody().front();
+  // The residuals to drop, by the position of their first use.
+  SmallVector<std::pair<unsigned, Operation *>> dropped;
+  for (auto [index, input] : llvm::enumerate(backward.getInputs())) {
+    Operation *def = input.getDefiningOp();
+    if (!def || !shouldRecompute(input) ||
+        def->getBlock() != backward->getBlock() || !isMemoryEffectFree(def))
+      continue;
+    dropped.push_back({static_cast<unsigned>(index),
+                       getFirstUser(body, body.getArgument(index))});
+  }
+  // Unused residuals (no first user) go last; ties keep operand order.
+  llvm::sort(dropped, [](const auto &a, const auto &b) {
+    if (a.second != b.second) {
+      if (!a.second || !b.second)
+        return b.second == nullptr;
+      return a.second->isBeforeInBlock(b.second);
+    }
+    return a.first < b.first;
+  });
+
+  Recomputer recomputer(rewriter, backward, shouldRecompute, stats);
+  // Residuals that stay saved map to their own block arguments.
+  llvm::DenseSet<unsigned> droppedIndices;
+  for (const auto &d : dropped)
+    droppedIndices.insert(d.first);
+  for (auto [index, input] : llvm::enumerate(backward.getInputs()))
+    if (!droppedIndices.contains(index))
+      recomputer.map(input, body.getArgument(index));
+
+  OpBuilder::InsertionGuard guard(rewriter);
+  for (auto [index, firstUser] : dropped) {
+    BlockArgument arg = body.getArgument(index);
+    if (!firstUser)
+      continue;
+    rewriter.setInsertionPoint(firstUser);
+    Value clone = recomputer.materialize(backward.getInputs()[index]);
+    rewriter.replaceAllUsesWith(arg, clone);
+  }
+  // Drop the recomputed operands, last first so indices stay valid.
+  SmallVector<unsigned> indices;
+  for (auto &d : dropped)
+    indices.push_back(d.first);
+  llvm::sort(indices, std::greater<unsigned>());
+  for (unsigned index : indices) {
+    backward.getInputsMutable().erase(index);
+    body.eraseArgument(index);
+    ++stats.recomputed;
+  }
+  return stats;
+}
+
+/// Returns true if `policy` saves inner value `value`.
+static bool policySaves(PolicyAttr policy, Value value) {
+  switch (policy.getKind()) {
+  case PolicyKind::Everything:
+    return true;
+  case PolicyKind::Nothing:
+    return false;
+  case PolicyKind::Dots: {
+    Operation *def = value.getDefiningOp();
+    while (auto name = dyn_cast_or_null<NameOp>(def))
+      def = name.getInput().getDefiningOp();
+    return def && isContraction(def);
+  }
+  case PolicyKind::Names:
+    if (auto name = value.getDefiningOp<NameOp>())
+      return policy.savesName(name.getTag());
+    return llvm::any_of(value.getUsers(), [&](Operation *user) {
+      auto name = dyn_cast<NameOp>(user);
+      return name && policy.savesName(name.getTag());
+    });
+  }
+  return false;
+}
+
+ApplyCheckpointsStats
+mlir::remat::applyCheckpointPolicies(RewriterBase &rewriter, Operation *root) {
+  ApplyCheckpointsStats stats;
+  // Collect, before inlining, the inner values each policy leaves unsaved.
+  llvm::DenseSet<Value> recomputable;
+  SmallVector<CheckpointOp> checkpoints;
+  root->walk([&](CheckpointOp checkpoint) {
+    checkpoints.push_back(checkpoint);
+    PolicyAttr policy = checkpoint.getEffectivePolicy();
+    for (Operation &op : checkpoint.getBody().front().without_terminator())
+      for (Value result : op.getResults())
+        if (!policySaves(policy, result))
+          recomputable.insert(result);
+  });
+  // Post-order walk: nested checkpoints are inlined before their parents.
+  for (CheckpointOp checkpoint : checkpoints) {
+    inlineCheckpoint(rewriter, checkpoint);
+    ++stats.checkpoints;
+  }
+  root->walk([&](BackwardOp backward) {
+    RecomputeStats s = recomputeBackwardInputs(
+        rewriter, backward, [&](Value v) { return recomputable.contains(v); });
+    stats.recompute.recomputed += s.recomputed;
+    stats.recompute.cloned += s.cloned;
+    stats.recompute.added += s.added;
+  });
+  return stats;
+}
