@@ -7,6 +7,8 @@
 #include "remat/Dialect/Remat/IR/Remat.h"
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
 #define DEBUG_TYPE "remat-finalize"
@@ -57,6 +59,18 @@ FinalizeStats mlir::remat::finalizeRematOps(RewriterBase &rewriter,
       continue;
     }
     auto backward = cast<BackwardOp>(op);
+    // The backward's fresh tensors become bufferization.alloc_tensor: unlike
+    // tensor.empty they are not CSE'd with identical forward ones, which
+    // would hoist a recomputed value's buffer back to the forward and keep
+    // it alive across the step.
+    SmallVector<tensor::EmptyOp> empties;
+    backward.getBody().walk([&](tensor::EmptyOp e) { empties.push_back(e); });
+    for (tensor::EmptyOp empty : empties) {
+      rewriter.setInsertionPoint(empty);
+      rewriter.replaceOpWithNewOp<bufferization::AllocTensorOp>(
+          empty, empty.getType(), empty.getDynamicSizes());
+      ++stats.allocTensors;
+    }
     SmallVector<Value> args(backward.getInputs());
     if (options.barriers && !args.empty()) {
       rewriter.setInsertionPoint(backward);

@@ -9,18 +9,22 @@
 #include "remat/Analysis/Cost.h"
 #include "remat/Analysis/MemoryAnalysis.h"
 #include "remat/Dialect/Remat/IR/Remat.h"
+#include "remat/Dialect/Remat/Transforms/Planner.h"
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 namespace mlir {
 namespace remat {
 #define GEN_PASS_DEF_REMATFINALIZEPASS
+#define GEN_PASS_DEF_REMATREMATERIALIZEPASS
 #define GEN_PASS_DEF_REMATAPPLYCHECKPOINTSPASS
 #define GEN_PASS_DEF_REMATSTRIPBARRIERSPASS
 #define GEN_PASS_DEF_REMATPLACEDEALLOCSPASS
@@ -105,6 +109,89 @@ struct RematApplyCheckpointsPass
     numCheckpoints += stats.checkpoints;
     numRecomputed += stats.recompute.recomputed;
     numCloned += stats.recompute.cloned;
+  }
+};
+
+struct RematRematerializePass
+    : public TargetOptionsPass<RematRematerializePass,
+                               remat::impl::RematRematerializePassBase> {
+  using TargetOptionsPass::TargetOptionsPass;
+  void runOnOperation() override {
+    Operation *root = getOperation();
+    FailureOr<TargetModel> target = resolveTargetOptions();
+    if (failed(target))
+      return signalPassFailure();
+    PlanOptions options;
+    options.target = *target;
+    if (strategy == "none") {
+      options.strategy = PlanStrategy::None;
+    } else if (strategy == "greedy") {
+      options.strategy = PlanStrategy::Greedy;
+    } else {
+      root->emitError("remat-rematerialize: unknown strategy '")
+          << strategy << "' (expected none or greedy)";
+      return signalPassFailure();
+    }
+    if (cost == "time") {
+      options.cost = PlanCost::Time;
+    } else if (cost == "flops") {
+      options.cost = PlanCost::Flops;
+    } else {
+      root->emitError("remat-rematerialize: unknown cost '")
+          << cost << "' (expected time or flops)";
+      return signalPassFailure();
+    }
+    if (!budget.empty()) {
+      options.budget = parseBudget(budget);
+      if (!options.budget) {
+        root->emitError("remat-rematerialize: malformed budget '")
+            << budget << "' (expected e.g. 512MiB, 6GiB, 4096 or 40%)";
+        return signalPassFailure();
+      }
+    }
+    SmallVector<func::FuncOp> functions;
+    root->walk([&](func::FuncOp f) {
+      if (!f.getOps<BackwardOp>().empty() || !f.getBody().empty())
+        functions.push_back(f);
+    });
+    IRRewriter rewriter(&getContext());
+    for (func::FuncOp function : functions) {
+      bool hasBackward = false;
+      function.walk([&](BackwardOp) { hasBackward = true; });
+      if (!hasBackward)
+        continue;
+      FailureOr<RematPlan> plan = planRematerialization(function, options);
+      if (failed(plan))
+        return signalPassFailure();
+      if (remarks)
+        emitPlanRemarks(function, *plan);
+      applyRematPlan(rewriter, function, *plan);
+      numRecomputed += plan->recomputed.size();
+    }
+  }
+
+  static std::string formatMicroseconds(double seconds) {
+    return llvm::formatv("{0}", llvm::format("%.4g", seconds * 1e6)).str();
+  }
+
+  void emitPlanRemarks(func::FuncOp function, const RematPlan &plan) {
+    for (const PlanDecision &d : plan.decisions) {
+      InFlightDiagnostic remark = mlir::emitRemark(d.value.getLoc());
+      if (d.recompute)
+        remark << "remat: recompute '" << d.label << "' (" << d.bytes
+               << " bytes; " << d.flops << " FLOPs, "
+               << formatMicroseconds(d.seconds) << " us): " << d.reason;
+      else
+        remark << "remat: save '" << d.label << "' (" << d.bytes
+               << " bytes): " << d.reason;
+    }
+    function.emitRemark("remat: predicted peak ")
+        << plan.predictedPeak << " bytes (without remat " << plan.baselinePeak
+        << ", budget " << plan.budgetBytes << "); recompute "
+        << plan.recomputed.size() << " of " << plan.decisions.size()
+        << " residuals, " << plan.recomputeFlops << " FLOPs, "
+        << formatMicroseconds(plan.recomputeSeconds)
+        << " us; saved activations " << plan.activationBytes << " bytes";
   }
 };
 

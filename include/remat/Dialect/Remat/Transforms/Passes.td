@@ -25,7 +25,12 @@ def RematFinalizePass : Pass<"remat-finalize"> {
       the rematerialization.
 
     Barriers bufferize as aliases with no copy; `-remat-strip-barriers`
-    removes them after bufferization.
+    removes them after bufferization. For the same reason, the
+    `tensor.empty` ops of backward bodies become
+    `bufferization.alloc_tensor`: CSE would merge a backward temporary (or a
+    recomputed value's init) with an identical forward `tensor.empty`, and
+    bufferization would then keep one buffer alive from the forward to the
+    backward.
 
     Example:
 
@@ -57,6 +62,7 @@ def RematFinalizePass : Pass<"remat-finalize"> {
               "Number of remat.backward regions inlined">,
     Statistic<"numBarriers", "barriers", "Number of remat.barrier ops created">
   ];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
 }
 
 def RematApplyCheckpointsPass : Pass<"remat-apply-checkpoints"> {
@@ -187,6 +193,48 @@ def RematReportPass : Pass<"remat-report"> {
     Option<"reportFile", "report-file", "std::string", /*default=*/"\"\"",
            "Also write the report as JSON to this file">
   ], RematTargetOptions);
+}
+
+def RematRematerializePass : Pass<"remat-rematerialize"> {
+  let summary = "Choose what to recompute under a memory budget";
+  let description = [{
+    Automatic mode. For every function with a `remat.backward`, the planner
+    (`planRematerialization` in `Planner.h`) decides which residuals to
+    recompute so that the predicted peak meets `budget` at the least
+    recompute cost, and the rewrite of `-remat-apply-checkpoints` applies
+    the plan (clones just before their first use).
+
+    Peaks are predicted on the bufferized program: the function alone,
+    through `-remat-bufferize`, then the memory analysis. This is what the
+    CPU run allocates, so a budget that holds on the prediction holds on
+    the measured heap.
+
+    Strategies:
+    - `none`: keep autograd's saved set (the plan reports the baseline);
+    - `greedy` (default): rank the residuals by bytes freed per recompute
+      second (`cost=time`) or FLOP (`cost=flops`), each against the ops it
+      adds to what is already recomputed, and recompute the shortest prefix
+      of that ranking whose peak meets the budget.
+
+    A budget the strategy cannot meet is an error that names the lowest
+    peak it reached and what is live at it. `remarks` explains every
+    decision: value, bytes, recompute cost, and why.
+  }];
+  let dependentDialects = ["::mlir::remat::RematDialect"];
+  let options = !listconcat([
+    Option<"budget", "budget", "std::string", /*default=*/"\"\"",
+           "Peak budget: bytes with an optional KiB/MiB/GiB/KB/MB/GB suffix, "
+           "or a percentage of the peak without remat (`40%`); empty: none">,
+    Option<"strategy", "strategy", "std::string", /*default=*/"\"greedy\"",
+           "none or greedy">,
+    Option<"cost", "cost", "std::string", /*default=*/"\"time\"",
+           "What to minimize: time (roofline seconds) or flops">,
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Emit a remark for every decision and a summary per function">,
+  ], RematTargetOptions);
+  let statistics = [
+    Statistic<"numRecomputed", "recomputed", "residuals recomputed">,
+  ];
 }
 
 def RematTestPrintCostsPass : Pass<"remat-test-print-costs"> {

@@ -40,6 +40,8 @@ struct FinalizeStats {
   unsigned checkpoints = 0; ///< remat.checkpoint regions inlined.
   unsigned backwards = 0;   ///< remat.backward regions inlined.
   unsigned barriers = 0;    ///< remat.barrier ops created.
+  /// tensor.empty ops of backward bodies turned into alloc_tensor.
+  unsigned allocTensors = 0;
 };
 
 /// Lowers `remat.name`, `remat.checkpoint` and `remat.backward` ops nested

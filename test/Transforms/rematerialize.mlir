@@ -1,0 +1,89 @@
+// RUN: remat-opt %s "-remat-rematerialize=budget=24KiB remarks=true" \
+// RUN:     -verify-diagnostics | FileCheck %s
+// RUN: remat-opt %s "-remat-rematerialize=budget=24KiB cost=flops" | FileCheck %s
+// RUN: remat-opt %s -remat-rematerialize=strategy=none | FileCheck %s --check-prefix=KEEP
+// RUN: remat-opt %s "-remat-rematerialize=strategy=none budget=1KiB" | FileCheck %s --check-prefix=KEEP
+// RUN: remat-opt %s -remat-rematerialize | FileCheck %s --check-prefix=KEEP
+// RUN: remat-opt %s "-remat-rematerialize=budget=100%" | FileCheck %s --check-prefix=KEEP
+// RUN: remat-opt %s "-remat-rematerialize=budget=86%" | FileCheck %s
+// RUN: not remat-opt %s "-remat-rematerialize=budget=20KiB" 2>&1 \
+// RUN: | FileCheck %s --check-prefix=INFEASIBLE
+// RUN: not remat-opt %s "-remat-rematerialize=budget=lots" 2>&1 \
+// RUN: | FileCheck %s --check-prefix=BADBUDGET
+// RUN: not remat-opt %s "-remat-rematerialize=budget=-5%" 2>&1 \
+// RUN: | FileCheck %s --check-prefix=BADBUDGET
+// RUN: not remat-opt %s -remat-rematerialize=strategy=magic 2>&1 \
+// RUN: | FileCheck %s --check-prefix=BADSTRATEGY
+// RUN: not remat-opt %s -remat-rematerialize=cost=joules 2>&1 \
+// RUN: | FileCheck %s --check-prefix=BADCOST
+// RUN: not remat-opt %s -remat-rematerialize=target=tpu 2>&1 \
+// RUN: | FileCheck %s --check-prefix=BADTARGET
+
+// Two 4 KiB residuals: a matmul and an exp. The backward first builds two
+// large temporaries from the matmul, then uses the exp. The bufferized peak
+// without remat is 28 KiB (exp held across the temporaries). Recomputing the
+// exp just before its use lowers it to 24 KiB; recomputing the matmul would
+// not (its first use is where the peak is). So a 24 KiB budget recomputes
+// the exp, the cheaper one by bytes per second and per FLOP, and keeps the
+// matmul; 20 KiB is infeasible.
+
+// CHECK-LABEL: func.func @step
+// CHECK: %[[MM:.*]] = remat.name "mm"
+// CHECK: remat.backward(%[[MM]], %arg2, %arg3, %arg1)
+// CHECK: linalg.matmul
+// CHECK: linalg.matmul
+// CHECK: %[[E:.*]] = linalg.generic
+// CHECK: math.exp
+// CHECK: %[[R:.*]] = remat.name "exp" %[[E]]
+// CHECK: arith.addf %[[R]], %[[R]]
+// KEEP-LABEL: func.func @step
+// KEEP: remat.backward(%{{.*}}, %{{.*}}, %arg2, %arg3) :
+// KEEP-NOT: math.exp
+// KEEP: remat.yield
+// INFEASIBLE: error: remat: budget of 20480 bytes is infeasible: the lowest peak the greedy planner reaches is 24576 bytes (recomputing all 2 activation residuals; without remat: 28672 bytes); at that peak live: {{.*}}(16384), {{.*}}(8192)
+// BADBUDGET: error: remat-rematerialize: malformed budget
+// BADBUDGET-SAME: (expected e.g. 512MiB, 6GiB, 4096 or 40%)
+// BADSTRATEGY: error: remat-rematerialize: unknown strategy 'magic' (expected none or greedy)
+// BADCOST: error: remat-rematerialize: unknown cost 'joules' (expected time or flops)
+// BADTARGET: unknown target 'tpu'
+
+// expected-remark @below {{remat: predicted peak 24576 bytes (without remat 28672, budget 24576); recompute 1 of 2 residuals, 8192 FLOPs}}
+func.func @step(%x: tensor<32x32xf32> {bufferization.writable = false},
+                %w: tensor<32x32xf32> {bufferization.writable = false},
+                %v: tensor<32x64xf32>, %u: tensor<64x128xf32>)
+    -> (tensor<32x128xf32>, tensor<32x32xf32>) {
+  %z = arith.constant 0.0 : f32
+  %e0 = tensor.empty() : tensor<32x32xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e0 : tensor<32x32xf32>) -> tensor<32x32xf32>
+  %mm0 = linalg.matmul ins(%x, %w : tensor<32x32xf32>, tensor<32x32xf32>)
+                       outs(%f : tensor<32x32xf32>) -> tensor<32x32xf32>
+  // expected-remark @below {{remat: save 'mm' (4096 bytes): the budget is met before it in the ranking}}
+  %mm = remat.name "mm" %mm0 : tensor<32x32xf32>
+  %ee = tensor.empty() : tensor<32x32xf32>
+  %e1 = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                        iterator_types = ["parallel", "parallel"]}
+      ins(%w : tensor<32x32xf32>) outs(%ee : tensor<32x32xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %ex = math.exp %in : f32
+    linalg.yield %ex : f32
+  } -> tensor<32x32xf32>
+  // expected-remark @below {{remat: recompute 'exp' (4096 bytes; 8192 FLOPs, 0.002445 us): rank 1 by bytes per recompute second among the saved residuals}}
+  %e = remat.name "exp" %e1 : tensor<32x32xf32>
+  %g:2 = remat.backward(%mm, %e, %v, %u)
+      : (tensor<32x32xf32>, tensor<32x32xf32>, tensor<32x64xf32>, tensor<64x128xf32>)
+     -> (tensor<32x128xf32>, tensor<32x32xf32>) {
+  ^bb0(%a: tensor<32x32xf32>, %b: tensor<32x32xf32>, %bv: tensor<32x64xf32>, %bu: tensor<64x128xf32>):
+    %zb = arith.constant 0.0 : f32
+    %ep = tensor.empty() : tensor<32x64xf32>
+    %fp = linalg.fill ins(%zb : f32) outs(%ep : tensor<32x64xf32>) -> tensor<32x64xf32>
+    %p = linalg.matmul ins(%a, %bv : tensor<32x32xf32>, tensor<32x64xf32>)
+                       outs(%fp : tensor<32x64xf32>) -> tensor<32x64xf32>
+    %eq = tensor.empty() : tensor<32x128xf32>
+    %fq = linalg.fill ins(%zb : f32) outs(%eq : tensor<32x128xf32>) -> tensor<32x128xf32>
+    %q = linalg.matmul ins(%p, %bu : tensor<32x64xf32>, tensor<64x128xf32>)
+                       outs(%fq : tensor<32x128xf32>) -> tensor<32x128xf32>
+    %r = arith.addf %b, %b : tensor<32x32xf32>
+    remat.yield %q, %r : tensor<32x128xf32>, tensor<32x32xf32>
+  }
+  return %g#0, %g#1 : tensor<32x128xf32>, tensor<32x32xf32>
+}

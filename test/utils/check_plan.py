@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Holds a -remat-rematerialize plan against its CPU run.
+
+Reads the planner's summary remark (--remarks), the run's output (--run) and
+the run without remat (--base). Checks that the measured phase peak of the
+step is at or under the budget and within --tolerance of the prediction, and
+that every printed tensor is bitwise equal (same %.9g text) to the base run.
+Prints one line; exits 1 on any failure.
+"""
+
+import argparse
+import re
+import sys
+
+SUMMARY = re.compile(r"remat: predicted peak (\d+) bytes \(without remat (\d+), "
+                     r"budget (\d+)\); recompute (\d+) of (\d+) residuals, (\d+) FLOPs")
+PHASE = re.compile(r"phase_peak_bytes=(\d+)")
+
+
+def tensors(path):
+    with open(path) as f:
+        return [l.rstrip("\n") for l in f if l.startswith("tensor ")]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--label", required=True)
+    p.add_argument("--remarks", required=True)
+    p.add_argument("--run", required=True)
+    p.add_argument("--base", required=True)
+    p.add_argument("--tolerance", type=float, default=0.05)
+    a = p.parse_args()
+    with open(a.remarks) as f:
+        m = SUMMARY.search(f.read())
+    if not m:
+        sys.exit(f"{a.label}: no planner summary remark in {a.remarks}")
+    pred, base, budget, rec, total, flops = map(int, m.groups())
+    with open(a.run) as f:
+        pm = PHASE.search(f.read())
+    if not pm:
+        sys.exit(f"{a.label}: no phase_peak_bytes in {a.run}")
+    measured = int(pm.group(1))
+    err = abs(measured - pred) / pred
+    same = tensors(a.run) == tensors(a.base) and tensors(a.base)
+    ok = measured <= budget and err <= a.tolerance and same
+    print(f"{a.label}: budget {budget}, predicted {pred}, measured {measured} "
+          f"(error {100 * err:.2f}%), without remat {base}, recomputed "
+          f"{rec}/{total}, {flops} FLOPs, outputs "
+          f"{'bitwise equal' if same else 'DIFFERENT'}: "
+          f"{'OK' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
