@@ -130,7 +130,10 @@ class _Scopes:
             work.extend(nxt for nxt, _ in fn.next_functions)
 
     def _prehook(self, scope: str):
+        # Autograd runs this before the node's backward: from the first call
+        # on, the trace is in the backward phase.
         def hook(grad_outputs):
+            self.phase = "backward"
             self.bwd_scope = scope
         return hook
 
@@ -206,37 +209,16 @@ def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
     joint = create_joint_forward_backward(step)
     scopes = _Scopes()
 
-    def traced(primals, tangents):
-        scopes.stack, scopes.phase = [""], "forward"
-        outs, grads = joint(primals, tangents)
-        return outs, grads
-
-    def wrapped(primals, tangents):
-        # The phase flips when autograd starts: the first pre-hook call.
-        return traced(primals, tangents)
-
     primals = [p.detach().requires_grad_(True) for p in params.values()]
     primals += [b for b in buffers.values()]
     primals += list(inputs)
-    loss_like = torch.empty((), dtype=torch.float32,
-                            device=primals[0].device)
+    seeds = [torch.ones((), dtype=torch.float32, device=primals[0].device)]
     scopes.install(model)
-    orig_prehook = scopes._prehook
-
-    def prehook(scope):
-        def hook(grad_outputs):
-            scopes.phase = "backward"
-            scopes.bwd_scope = scope
-        return hook
-
-    scopes._prehook = prehook
     try:
         with _annotate_nodes(scopes):
-            gm = make_fx(wrapped, tracing_mode=tracing_mode)(
-                primals, [torch.ones_like(loss_like)])
+            gm = make_fx(joint, tracing_mode=tracing_mode)(primals, seeds)
     finally:
         scopes.remove()
-        scopes._prehook = orig_prehook
 
     graph = gm.graph
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]

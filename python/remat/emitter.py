@@ -259,20 +259,18 @@ class Emitter:
         return v
 
     def ew(self, out_shape, out_elem, ins: Sequence[V],
-           body: Callable[..., str], compute: Optional[str] = None) -> V:
+           body: Callable[..., str], convert: bool = True) -> V:
         """Element-wise op with broadcasting; ``body(s, *args)`` gets the
-        inputs converted to the compute type (default: the output's)."""
-        compute = compute or out_elem
+        inputs converted to the output's element type, or as they are with
+        ``convert=False`` (i1 masks for ``select``, casts)."""
         rank = len(out_shape)
 
         def wrapped(s: Scalar, args, _out):
-            s.elem = compute
-            conv = [s.convert(a, x.elem, compute) if x.elem in FLOATS or
-                    compute in FLOATS else a for a, x in zip(args, ins)]
-            r = body(s, *conv)
-            s.elem = out_elem
-            return s.convert(r, compute, out_elem) if compute != out_elem \
-                else r
+            if convert:
+                args = [s.convert(a, x.elem, out_elem)
+                        if x.elem in FLOATS or out_elem in FLOATS else a
+                        for a, x in zip(args, ins)]
+            return body(s, *args)
 
         return self.generic(out_shape, out_elem, ins,
                             [broadcast_map(x.shape, out_shape) for x in ins],
@@ -717,11 +715,6 @@ def lowers(*names):
     def deco(fn):
         for n in names:
             LOWERINGS[n] = fn
-            base, _, overload = n.rpartition(".")
-            # In-place twins (add_.Tensor, ...) lower the same way.
-            if base.startswith("aten.") and not base.split(".")[1].startswith(
-                    "_"):
-                LOWERINGS.setdefault(f"{base}_.{overload}", fn)
         return fn
     return deco
 
@@ -735,14 +728,13 @@ def binary(fn):
     def lower(em: Emitter, node, a, b, *, alpha=1, **_):
         shape, elem = out_meta(em)
         ins = [x for x in (a, b) if isinstance(x, V)]
-        compute = elem
 
         def body(s, *args):
             it = iter(args)
             x = next(it) if isinstance(a, V) else s.c(a)
             y = next(it) if isinstance(b, V) else s.c(b)
             return fn(s, x, y, alpha)
-        return em.ew(shape, elem, ins, body, compute)
+        return em.ew(shape, elem, ins, body)
     return lower
 
 
@@ -764,9 +756,6 @@ LOWERINGS.update({
     "aten.div.Tensor": binary(lambda s, x, y, al: s.div(x, y)),
     "aten.div.Scalar": binary(lambda s, x, y, al: s.div(x, y)),
 })
-for _k in list(LOWERINGS):
-    _b, _, _o = _k.rpartition(".")
-    LOWERINGS.setdefault(f"{_b}_.{_o}", LOWERINGS[_k])
 
 
 def unary(fn):
@@ -881,19 +870,7 @@ def _masked_fill(em, node, x, mask, value):
         fill = vv[0] if vv else s.c(value)
         return s.select(mv, fill, xv)
     # The mask is i1: do not convert it to the float compute type.
-    return _ew_raw(em, shape, elem, ins, body)
-
-
-def _ew_raw(em, shape, elem, ins, body):
-    """Element-wise generic without converting the inputs."""
-    rank = len(shape)
-
-    def wrapped(s, args, _out):
-        return body(s, *args)
-    return em.generic(shape, elem, ins,
-                      [broadcast_map(x.shape, shape) for x in ins],
-                      affine(rank, [f"d{i}" for i in range(rank)]),
-                      ["parallel"] * rank, wrapped)
+    return em.ew(shape, elem, ins, body, convert=False)
 
 
 @lowers("aten.where.self")
@@ -906,7 +883,7 @@ def _where(em, node, cond, a, b):
         x = s.convert(next(it), a.elem, elem) if isinstance(a, V) else s.c(a)
         y = s.convert(next(it), b.elem, elem) if isinstance(b, V) else s.c(b)
         return s.select(c, x, y)
-    return _ew_raw(em, shape, elem, ins, body)
+    return em.ew(shape, elem, ins, body, convert=False)
 
 
 @lowers("aten._to_copy.default")
@@ -917,7 +894,7 @@ def _to_copy(em, node, x, **kw):
 
     def body(s, a):
         return s.convert(a, x.elem, elem)
-    return _ew_raw(em, shape, elem, [x], body)
+    return em.ew(shape, elem, [x], body, convert=False)
 
 
 @lowers("aten.clone.default", "aten.detach.default", "aten.alias.default",
@@ -1084,9 +1061,6 @@ def _full(em, node, *args, **kw):
 def _scalar_tensor(em, node, value, **kw):
     shape, elem = out_meta(em)
     return em.full(shape, elem, value)
-
-
-LOWERINGS["aten.fill_.Scalar"] = _full_like
 
 
 @lowers("aten.is_same_size.default", "aten.sym_size")
@@ -1351,6 +1325,14 @@ def _nll_loss_backward(em, node, g, logp, target, weight, reduction,
                    [affine(2, ["d0"]), gmap, affine(2, [])],
                    affine(2, ["d0", "d1"]), ["parallel", "parallel"], body)
     return em.reshape(r, shape)
+
+
+# In-place twins (add_.Tensor, fill_.Scalar, ...) lower as their functional
+# ops; Emitter.lower rebinds the mutated value to the result.
+for _key in list(LOWERINGS):
+    _base, _, _overload = _key.rpartition(".")
+    if _base.startswith("aten.") and not _base.split(".")[1].startswith("_"):
+        LOWERINGS.setdefault(f"{_base}_.{_overload}", LOWERINGS[_key])
 
 
 def emit_module(jg: JointGraph, *, func_name: str = "train_step",

@@ -9,12 +9,15 @@ Prints one line; exits 1 on any failure.
 """
 
 import argparse
+import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_peak import measured_peak  # noqa: E402
+
 SUMMARY = re.compile(r"remat: predicted peak (\d+) bytes \(without remat (\d+), "
                      r"budget (\d+)\); recompute (\d+) of (\d+) residuals, (\d+) FLOPs")
-PHASE = re.compile(r"phase_peak_bytes=(\d+)")
 
 
 def tensors(path):
@@ -36,10 +39,7 @@ def main():
         sys.exit(f"{a.label}: no planner summary remark in {a.remarks}")
     pred, base, budget, rec, total, flops = map(int, m.groups())
     with open(a.run) as f:
-        pm = PHASE.search(f.read())
-    if not pm:
-        sys.exit(f"{a.label}: no phase_peak_bytes in {a.run}")
-    measured = int(pm.group(1))
+        measured = measured_peak(f.read())
     err = abs(measured - pred) / pred
     same = tensors(a.run) == tensors(a.base) and tensors(a.base)
     ok = measured <= budget and err <= a.tolerance and same

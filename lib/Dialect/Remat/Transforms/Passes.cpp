@@ -17,6 +17,7 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -123,24 +124,28 @@ struct RematRematerializePass
       return signalPassFailure();
     PlanOptions options;
     options.target = *target;
-    if (strategy == "none") {
-      options.strategy = PlanStrategy::None;
-    } else if (strategy == "greedy") {
-      options.strategy = PlanStrategy::Greedy;
-    } else {
+    std::optional<PlanStrategy> parsedStrategy =
+        llvm::StringSwitch<std::optional<PlanStrategy>>(strategy)
+            .Case("none", PlanStrategy::None)
+            .Case("greedy", PlanStrategy::Greedy)
+            .Default(std::nullopt);
+    if (!parsedStrategy) {
       root->emitError("remat-rematerialize: unknown strategy '")
           << strategy << "' (expected none or greedy)";
       return signalPassFailure();
     }
-    if (cost == "time") {
-      options.cost = PlanCost::Time;
-    } else if (cost == "flops") {
-      options.cost = PlanCost::Flops;
-    } else {
+    options.strategy = *parsedStrategy;
+    std::optional<PlanCost> parsedCost =
+        llvm::StringSwitch<std::optional<PlanCost>>(cost)
+            .Case("time", PlanCost::Time)
+            .Case("flops", PlanCost::Flops)
+            .Default(std::nullopt);
+    if (!parsedCost) {
       root->emitError("remat-rematerialize: unknown cost '")
           << cost << "' (expected time or flops)";
       return signalPassFailure();
     }
+    options.cost = *parsedCost;
     if (!budget.empty()) {
       options.budget = parseBudget(budget);
       if (!options.budget) {
@@ -151,15 +156,13 @@ struct RematRematerializePass
     }
     SmallVector<func::FuncOp> functions;
     root->walk([&](func::FuncOp f) {
-      if (!f.getOps<BackwardOp>().empty() || !f.getBody().empty())
+      if (f.walk([](BackwardOp) {
+             return WalkResult::interrupt();
+           }).wasInterrupted())
         functions.push_back(f);
     });
     IRRewriter rewriter(&getContext());
     for (func::FuncOp function : functions) {
-      bool hasBackward = false;
-      function.walk([&](BackwardOp) { hasBackward = true; });
-      if (!hasBackward)
-        continue;
       FailureOr<RematPlan> plan = planRematerialization(function, options);
       if (failed(plan))
         return signalPassFailure();

@@ -15,12 +15,9 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
-#include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/DenseSet.h"
-#include "llvm/ADT/SetVector.h"
 #include "llvm/Support/raw_ostream.h"
 
 #define DEBUG_TYPE "remat-rematerialize"
@@ -86,21 +83,22 @@ static Value getViewRoot(Value value) {
   return value;
 }
 
-FailureOr<int64_t> mlir::remat::predictBufferizedPeak(func::FuncOp function,
-                                                      std::string *liveAtPeak) {
-  MLIRContext *context = function.getContext();
-  OwningOpRef<ModuleOp> module = ModuleOp::create(function.getLoc());
-  module->push_back(function.clone());
-  PassManager pm(context, ModuleOp::getOperationName());
+/// Bufferizes `module` in place (it holds `function`) and returns the peak
+/// of `function` under the memory analysis.
+static FailureOr<int64_t> getBufferizedPeak(ModuleOp module,
+                                            func::FuncOp function,
+                                            std::string *liveAtPeak) {
+  PassManager pm(module.getContext(), ModuleOp::getOperationName());
   std::string errors;
   llvm::raw_string_ostream os(errors);
   if (failed(parsePassPipeline("remat-bufferize", pm, os)))
     return function.emitError("the planner's peak model needs the "
                               "remat-bufferize pipeline: ")
            << errors;
-  if (failed(pm.run(*module)))
+  if (failed(pm.run(module)))
     return failure();
-  auto bufferized = module->lookupSymbol<func::FuncOp>(function.getSymName());
+  // Bufferization rewrites the function op in place.
+  auto bufferized = module.lookupSymbol<func::FuncOp>(function.getSymName());
   if (!bufferized)
     return failure();
   MemoryProfile profile = analyzeMemory(bufferized);
@@ -112,6 +110,14 @@ FailureOr<int64_t> mlir::remat::predictBufferizedPeak(func::FuncOp function,
     });
   }
   return profile.peakBytes;
+}
+
+FailureOr<int64_t> mlir::remat::predictBufferizedPeak(func::FuncOp function,
+                                                      std::string *liveAtPeak) {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(function.getLoc());
+  func::FuncOp copy = function.clone();
+  module->push_back(copy);
+  return getBufferizedPeak(*module, copy, liveAtPeak);
 }
 
 namespace {
@@ -132,9 +138,8 @@ public:
     llvm::DenseSet<Value> seen;
     for (Value input : backward.getInputs()) {
       Operation *def = input.getDefiningOp();
-      if (!def || def->getBlock() != backward->getBlock() ||
-          !isMemoryEffectFree(def) || def->hasTrait<OpTrait::ConstantLike>() ||
-          !seen.insert(input).second)
+      if (!def || !canRecomputeIn(def, backward) ||
+          def->hasTrait<OpTrait::ConstantLike>() || !seen.insert(input).second)
         continue;
       residuals.push_back(
           {input, getStaticSizeInBytes(input.getType()).value_or(0)});
@@ -161,35 +166,29 @@ public:
     for (size_t step = 0; step < residuals.size(); ++step) {
       int best = -1;
       double bestScore = -1;
-      OpCost bestCost;
-      double bestSeconds = 0;
+      Closure bestClosure;
       for (auto [index, r] : llvm::enumerate(residuals)) {
         if (taken[index])
           continue;
         saved.erase(r.value);
-        llvm::DenseSet<Operation *> ops = cloned;
-        OpCost cost;
-        double seconds = 0;
-        closure(r.value, saved, ops, cost, seconds);
+        Closure c = closure(r.value, saved, cloned);
         saved.insert(r.value);
         double denominator = options.cost == PlanCost::Time
-                                 ? seconds
-                                 : static_cast<double>(cost.weightedFlops());
+                                 ? c.seconds
+                                 : static_cast<double>(c.cost.weightedFlops());
         double score =
             static_cast<double>(r.bytes) / std::max(denominator, 1e-30);
         if (score > bestScore) {
           best = static_cast<int>(index);
           bestScore = score;
-          bestCost = cost;
-          bestSeconds = seconds;
+          bestClosure = std::move(c);
         }
       }
       taken[best] = true;
       saved.erase(residuals[best].value);
-      OpCost unused;
-      double unusedSeconds = 0;
-      closure(residuals[best].value, saved, cloned, unused, unusedSeconds);
-      order.push_back({static_cast<unsigned>(best), bestCost, bestSeconds});
+      cloned.insert(bestClosure.ops.begin(), bestClosure.ops.end());
+      order.push_back(
+          {static_cast<unsigned>(best), bestClosure.cost, bestClosure.seconds});
     }
   }
 
@@ -211,7 +210,10 @@ public:
                             [&](Value v) { return !saved.contains(v); });
     if (options.peakModel)
       return options.peakModel(*copy);
-    return predictBufferizedPeak(*copy, liveAtPeak);
+    OwningOpRef<ModuleOp> module = ModuleOp::create(function.getLoc());
+    func::FuncOp owned = copy.release();
+    module->push_back(owned);
+    return getBufferizedPeak(*module, owned, liveAtPeak);
   }
 
   struct Step {
@@ -227,29 +229,36 @@ public:
   SmallVector<Step> order;
 
 private:
-  /// Adds to `ops` the ops recomputing `value` from `saved` values and
-  /// arguments, accumulating the cost of the ops not already in `ops`.
-  void closure(Value value, const llvm::DenseSet<Value> &saved,
-               llvm::DenseSet<Operation *> &ops, OpCost &cost,
-               double &seconds) {
+  /// The ops that recompute a value beyond those already recomputed, and
+  /// their cost.
+  struct Closure {
+    SmallVector<Operation *> ops;
+    OpCost cost;
+    double seconds = 0;
+  };
+
+  /// The ops recomputing `value` from `saved` values and arguments, except
+  /// those in `done`, as the rewrite would clone them.
+  Closure closure(Value value, const llvm::DenseSet<Value> &saved,
+                  const llvm::DenseSet<Operation *> &done) {
+    Closure result;
+    llvm::DenseSet<Operation *> visited;
     SmallVector<Value> work{value};
     while (!work.empty()) {
       Value v = work.pop_back_val();
       Operation *def = v.getDefiningOp();
-      if (!def || saved.contains(v) || def->getBlock() != backward->getBlock())
+      if (!def || saved.contains(v) || !canRecomputeIn(def, backward) ||
+          done.contains(def) || !visited.insert(def).second)
         continue;
-      if (!ops.insert(def).second)
-        continue;
+      result.ops.push_back(def);
       if (FailureOr<OpCost> c = getOpCost(def); succeeded(c)) {
-        cost += *c;
-        seconds += getRooflineSeconds(*c, getComputeElementType(def),
-                                      isContraction(def), options.target);
+        result.cost += *c;
+        result.seconds += getRooflineSeconds(
+            *c, getComputeElementType(def), isContraction(def), options.target);
       }
-      work.append(def->operand_begin(), def->operand_end());
-      llvm::SetVector<Value> captured;
-      getUsedValuesDefinedAbove(def->getRegions(), captured);
-      work.append(captured.begin(), captured.end());
+      work.append(getRecomputeInputs(def));
     }
+    return result;
   }
 };
 } // namespace

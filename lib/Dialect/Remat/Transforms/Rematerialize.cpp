@@ -20,8 +20,21 @@
 using namespace mlir;
 using namespace mlir::remat;
 
+bool mlir::remat::canRecomputeIn(Operation *def, BackwardOp backward) {
+  return def->getBlock() == backward->getBlock() && isMemoryEffectFree(def);
+}
+
+SmallVector<Value> mlir::remat::getRecomputeInputs(Operation *def) {
+  SmallVector<Value> inputs(def->getOperands());
+  llvm::SetVector<Value> captured;
+  getUsedValuesDefinedAbove(def->getRegions(), captured);
+  inputs.append(captured.begin(), captured.end());
+  return inputs;
+}
+
 namespace {
-/// Clones forward computations into one backward body.
+/// Clones forward computations into one backward body. Values that stay
+/// saved must be mapped (to their block arguments) before materializing.
 class Recomputer {
 public:
   Recomputer(RewriterBase &rewriter, BackwardOp backward,
@@ -36,44 +49,29 @@ public:
       return mapped;
     Operation *def = value.getDefiningOp();
     bool clone =
-        def && isCloneable(def) &&
+        def && canRecomputeIn(def, backward) &&
         (shouldRecompute(value) || def->hasTrait<OpTrait::ConstantLike>());
     if (!clone)
-      return saved(value);
-    // Operands first, then values the op's regions capture from above.
-    for (Value operand : def->getOperands())
-      materialize(operand);
-    llvm::SetVector<Value> captured;
-    getUsedValuesDefinedAbove(def->getRegions(), captured);
-    for (Value v : captured)
-      materialize(v);
+      return addOperand(value);
+    for (Value input : getRecomputeInputs(def))
+      materialize(input);
     rewriter.clone(*def, mapping);
     ++stats.cloned;
     return mapping.lookup(value);
   }
 
-  /// The block argument for saved forward value `value`, adding an operand
-  /// when it is not one yet.
-  Value saved(Value value) {
-    Block &body = backward.getBody().front();
-    for (auto [input, arg] :
-         llvm::zip(backward.getInputs(), body.getArguments()))
-      if (input == value) {
-        mapping.map(value, arg);
-        return arg;
-      }
-    backward.getInputsMutable().append(value);
-    BlockArgument arg = body.addArgument(value.getType(), value.getLoc());
-    mapping.map(value, arg);
-    ++stats.added;
-    return arg;
-  }
-
   void map(Value from, Value to) { mapping.map(from, to); }
 
 private:
-  bool isCloneable(Operation *def) const {
-    return def->getBlock() == backward->getBlock() && isMemoryEffectFree(def);
+  /// Saves `value`: a new operand and block argument. (Existing operands
+  /// are already mapped.)
+  Value addOperand(Value value) {
+    backward.getInputsMutable().append(value);
+    BlockArgument arg =
+        backward.getBody().front().addArgument(value.getType(), value.getLoc());
+    mapping.map(value, arg);
+    ++stats.added;
+    return arg;
   }
 
   RewriterBase &rewriter;
@@ -104,8 +102,7 @@ RecomputeStats mlir::remat::recomputeBackwardInputs(
   SmallVector<std::pair<unsigned, Operation *>> dropped;
   for (auto [index, input] : llvm::enumerate(backward.getInputs())) {
     Operation *def = input.getDefiningOp();
-    if (!def || !shouldRecompute(input) ||
-        def->getBlock() != backward->getBlock() || !isMemoryEffectFree(def))
+    if (!def || !shouldRecompute(input) || !canRecomputeIn(def, backward))
       continue;
     dropped.push_back({static_cast<unsigned>(index),
                        getFirstUser(body, body.getArgument(index))});

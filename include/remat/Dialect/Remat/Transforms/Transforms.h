@@ -62,6 +62,14 @@ class BackwardOp;
 /// their result values keep their identity.
 void inlineCheckpoint(RewriterBase &rewriter, CheckpointOp checkpoint);
 
+/// Returns true if the rewrite below may clone `def` into `backward`: it is
+/// in the backward's block and free of memory effects.
+bool canRecomputeIn(Operation *def, BackwardOp backward);
+
+/// The values an op needs to be recomputed: its operands, then the values
+/// its regions use from above.
+SmallVector<Value> getRecomputeInputs(Operation *def);
+
 struct RecomputeStats {
   unsigned recomputed = 0; ///< residuals dropped from the operand list.
   unsigned cloned = 0;     ///< forward ops cloned into the backward body.
