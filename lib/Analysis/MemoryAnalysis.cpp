@@ -64,7 +64,8 @@ static bool isBufferType(Type type) {
 namespace {
 class MemoryModel {
 public:
-  explicit MemoryModel(MemoryProfile &profile) : profile(profile) {}
+  MemoryModel(MemoryProfile &profile, int64_t tensorAlignment)
+      : profile(profile), tensorAlignment(tensorAlignment) {}
 
   void run(FunctionOpInterface function);
 
@@ -94,6 +95,7 @@ private:
   unsigned inPlaceOrNew(Operation *op, Value result, Value candidate);
 
   MemoryProfile &profile;
+  int64_t tensorAlignment;
   llvm::DenseMap<Operation *, unsigned> startOf, endOf;
   SmallVector<SmallVector<Value>> members;
   unsigned lastPoint = 0;
@@ -122,6 +124,9 @@ unsigned MemoryModel::newBuffer(Value root, BufferKind kind, unsigned start) {
   if (!bytes)
     profile.unsized.push_back(root);
   buffer.bytes = bytes.value_or(0);
+  if (kind == BufferKind::Allocated && isa<TensorType>(root.getType()))
+    buffer.bytes = static_cast<int64_t>(
+        llvm::alignTo(buffer.bytes, static_cast<uint64_t>(tensorAlignment)));
   profile.buffers.push_back(buffer);
   members.emplace_back();
   unsigned index = profile.buffers.size() - 1;
@@ -368,9 +373,10 @@ void MemoryModel::run(FunctionOpInterface function) {
   });
 }
 
-MemoryProfile mlir::remat::analyzeMemory(Operation *function) {
+MemoryProfile mlir::remat::analyzeMemory(Operation *function,
+                                         int64_t tensorAlignment) {
   MemoryProfile profile;
   if (auto fn = dyn_cast<FunctionOpInterface>(function))
-    MemoryModel(profile).run(fn);
+    MemoryModel(profile, std::max<int64_t>(tensorAlignment, 1)).run(fn);
   return profile;
 }

@@ -85,3 +85,33 @@ func.func @backward_no_inputs() -> tensor<4xf32> {
   }
   return %g : tensor<4xf32>
 }
+
+// -----
+
+// Fresh tensors of the forward and of the backward become alloc_tensor, so
+// CSE cannot merge two of one shape: a merged tensor.empty gave two layers'
+// transposes one buffer, held from the first to the last (measured on the
+// BERT fixture: 48,768 bytes instead of 46,656).
+
+// CSE-LABEL: func.func @fresh_tensors_stay_apart
+// CSE: %[[A:.*]] = bufferization.alloc_tensor() : tensor<4x8xf32>
+// CSE: linalg.transpose ins(%{{.*}} : tensor<8x4xf32>) outs(%[[A]]
+// CSE: %[[B:.*]] = bufferization.alloc_tensor() : tensor<4x8xf32>
+// CSE: linalg.transpose ins(%{{.*}} : tensor<8x4xf32>) outs(%[[B]]
+// CSE: %[[C:.*]] = bufferization.alloc_tensor() : tensor<4x8xf32>
+// CSE: linalg.transpose ins(%{{.*}} : tensor<8x4xf32>) outs(%[[C]]
+// CSE-NOT: tensor.empty
+func.func @fresh_tensors_stay_apart(%w0: tensor<8x4xf32>, %w1: tensor<8x4xf32>)
+    -> (tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>) {
+  %e0 = tensor.empty() : tensor<4x8xf32>
+  %t0 = linalg.transpose ins(%w0 : tensor<8x4xf32>) outs(%e0 : tensor<4x8xf32>) permutation = [1, 0]
+  %e1 = tensor.empty() : tensor<4x8xf32>
+  %t1 = linalg.transpose ins(%w1 : tensor<8x4xf32>) outs(%e1 : tensor<4x8xf32>) permutation = [1, 0]
+  %g = remat.backward(%w0) : (tensor<8x4xf32>) -> tensor<4x8xf32> {
+  ^bb0(%a: tensor<8x4xf32>):
+    %e2 = tensor.empty() : tensor<4x8xf32>
+    %t2 = linalg.transpose ins(%a : tensor<8x4xf32>) outs(%e2 : tensor<4x8xf32>) permutation = [1, 0]
+    remat.yield %t2 : tensor<4x8xf32>
+  }
+  return %t0, %t1, %g : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
+}

@@ -1,13 +1,26 @@
 // RUN: remat-opt %s "-remat-rematerialize=budget=24KiB remarks=true" \
 // RUN:     -verify-diagnostics | FileCheck %s
 // RUN: remat-opt %s "-remat-rematerialize=budget=24KiB cost=flops" | FileCheck %s
+// RUN: remat-opt %s "-remat-rematerialize=strategy=greedy budget=24KiB" | FileCheck %s
+// RUN: remat-opt %s "-remat-rematerialize=strategy=optimal budget=24KiB" | FileCheck %s
+// RUN: remat-opt %s "-remat-rematerialize=strategy=exhaustive budget=24KiB" | FileCheck %s
+// RUN: remat-opt %s "-remat-rematerialize=budget=24KiB peak-model=bufferized" | FileCheck %s
+// RUN: remat-opt %s "-remat-rematerialize=budget=24KiB verify=false time-limit=0 exact-limit=0" | FileCheck %s
 // RUN: remat-opt %s -remat-rematerialize=strategy=none | FileCheck %s --check-prefix=KEEP
 // RUN: remat-opt %s "-remat-rematerialize=strategy=none budget=1KiB" | FileCheck %s --check-prefix=KEEP
 // RUN: remat-opt %s -remat-rematerialize | FileCheck %s --check-prefix=KEEP
 // RUN: remat-opt %s "-remat-rematerialize=budget=100%" | FileCheck %s --check-prefix=KEEP
 // RUN: remat-opt %s "-remat-rematerialize=budget=86%" | FileCheck %s
+// RUN: remat-opt %s "-remat-rematerialize=budget=86% strategy=greedy remarks=true" 2>&1 \
+// RUN: | FileCheck %s --check-prefix=GREEDY
+// RUN: remat-opt %s "-remat-rematerialize=budget=86% strategy=optimal remarks=true" 2>&1 \
+// RUN: | FileCheck %s --check-prefix=OPTIMAL
+// RUN: remat-opt %s "-remat-rematerialize=budget=86% strategy=exhaustive remarks=true" 2>&1 \
+// RUN: | FileCheck %s --check-prefix=EXHAUSTIVE
 // RUN: not remat-opt %s "-remat-rematerialize=budget=20KiB" 2>&1 \
 // RUN: | FileCheck %s --check-prefix=INFEASIBLE
+// RUN: not remat-opt %s "-remat-rematerialize=budget=20KiB strategy=exhaustive" 2>&1 \
+// RUN: | FileCheck %s --check-prefix=INFEASIBLE-EXHAUSTIVE
 // RUN: not remat-opt %s "-remat-rematerialize=budget=lots" 2>&1 \
 // RUN: | FileCheck %s --check-prefix=BADBUDGET
 // RUN: not remat-opt %s "-remat-rematerialize=budget=-5%" 2>&1 \
@@ -18,6 +31,17 @@
 // RUN: | FileCheck %s --check-prefix=BADCOST
 // RUN: not remat-opt %s -remat-rematerialize=target=tpu 2>&1 \
 // RUN: | FileCheck %s --check-prefix=BADTARGET
+// RUN: not remat-opt %s "-remat-rematerialize=strategy=every-n every=0" 2>&1 \
+// RUN: | FileCheck %s --check-prefix=BADEVERY
+// RUN: not remat-opt %s "-remat-rematerialize=time-limit=-1" 2>&1 \
+// RUN: | FileCheck %s --check-prefix=BADTIME
+// RUN: not remat-opt %s -remat-rematerialize=peak-model=oracle 2>&1 \
+// RUN: | FileCheck %s --check-prefix=BADMODEL
+// RUN: for s in full every-n sqrt; do \
+// RUN:   not remat-opt %s -remat-rematerialize=strategy=$s 2>&1; \
+// RUN: done | FileCheck %s --check-prefix=NOLAYERS
+// RUN: not remat-opt %s -remat-rematerialize=strategy=selective 2>&1 \
+// RUN: | FileCheck %s --check-prefix=NOCORE
 
 // Two 4 KiB residuals: a matmul and an exp. The backward first builds two
 // large temporaries from the matmul, then uses the exp. The bufferized peak
@@ -40,14 +64,30 @@
 // KEEP: remat.backward(%{{.*}}, %{{.*}}, %arg2, %arg3) :
 // KEEP-NOT: math.exp
 // KEEP: remat.yield
-// INFEASIBLE: error: remat: budget of 20480 bytes is infeasible: the lowest peak the greedy planner reaches is 24576 bytes (recomputing all 2 activation residuals; without remat: 28672 bytes); at that peak live: {{.*}}(16384), {{.*}}(8192)
+// GREEDY: remark: remat: recompute 'exp' (4096 bytes; 8192 FLOPs, 0.002445 us): rank 1 by bytes per recompute second among the saved residuals
+// GREEDY: remark: remat: save 'mm' (4096 bytes): rank 2: the budget is met without it
+// GREEDY: remark: remat: predicted peak 24576 bytes (without remat 28672, budget 24657); recompute 1 of 2 residuals, 8192 FLOPs, 0.002445 us; saved activations 4096 bytes; plan greedy, 3 peak evaluations
+// OPTIMAL: remark: remat: recompute 'exp' {{.*}}: rank 1 by bytes per recompute second
+// OPTIMAL: remark: remat: save 'mm' (4096 bytes): rank 2: the budget is met without it
+// OPTIMAL: remark: remat: predicted peak 24576 bytes {{.*}} plan optimal (proven optimal)
+// EXHAUSTIVE: remark: remat: recompute 'exp' {{.*}}: recomputed as part of the least-cost plan meeting the budget (every subset tried)
+// EXHAUSTIVE: remark: remat: predicted peak 24576 bytes {{.*}} plan exhaustive (proven optimal)
+// INFEASIBLE: error: remat: budget of 20480 bytes is infeasible: the lowest peak the auto planner reaches is 24576 bytes (recomputing the first 1 of 2 residual groups of the greedy ranking; without remat: 28672 bytes); at that peak live: {{.*}}(16384), {{.*}}(8192)
+// INFEASIBLE-EXHAUSTIVE: error: remat: budget of 20480 bytes is infeasible: the lowest peak the exhaustive planner reaches is 24576 bytes (recomputing all 2 residual groups; no subset meets the budget; without remat: 28672 bytes)
 // BADBUDGET: error: remat-rematerialize: malformed budget
 // BADBUDGET-SAME: (expected e.g. 512MiB, 6GiB, 4096 or 40%)
-// BADSTRATEGY: error: remat-rematerialize: unknown strategy 'magic' (expected none or greedy)
+// BADSTRATEGY: error: remat-rematerialize: unknown strategy 'magic' (expected none, full, every-n, sqrt, selective, mincut, greedy, optimal, exhaustive or auto)
 // BADCOST: error: remat-rematerialize: unknown cost 'joules' (expected time or flops)
 // BADTARGET: unknown target 'tpu'
+// BADEVERY: error: remat-rematerialize: every must be at least 1
+// BADTIME: error: remat-rematerialize: time-limit must not be negative
+// BADMODEL: error: remat-rematerialize: unknown peak-model 'oracle' (expected tensor or bufferized)
+// NOLAYERS: error: remat: strategy full needs layers, but no forward op has a name location with a numeric path component (such as 'blocks.0.attn.mm')
+// NOLAYERS: error: remat: strategy every-n needs layers
+// NOLAYERS: error: remat: strategy sqrt needs layers
+// NOCORE: error: remat: strategy selective found no attention core
 
-// expected-remark @below {{remat: predicted peak 24576 bytes (without remat 28672, budget 24576); recompute 1 of 2 residuals, 8192 FLOPs}}
+// expected-remark @below {{remat: predicted peak 24576 bytes (without remat 28672, budget 24576); recompute 1 of 2 residuals, 8192 FLOPs, 0.002445 us; saved activations 4096 bytes; plan greedy (proven optimal)}}
 func.func @step(%x: tensor<32x32xf32> {bufferization.writable = false},
                 %w: tensor<32x32xf32> {bufferization.writable = false},
                 %v: tensor<32x64xf32>, %u: tensor<64x128xf32>)
@@ -57,7 +97,7 @@ func.func @step(%x: tensor<32x32xf32> {bufferization.writable = false},
   %f = linalg.fill ins(%z : f32) outs(%e0 : tensor<32x32xf32>) -> tensor<32x32xf32>
   %mm0 = linalg.matmul ins(%x, %w : tensor<32x32xf32>, tensor<32x32xf32>)
                        outs(%f : tensor<32x32xf32>) -> tensor<32x32xf32>
-  // expected-remark @below {{remat: save 'mm' (4096 bytes): the budget is met before it in the ranking}}
+  // expected-remark @below {{remat: save 'mm' (4096 bytes): auto: rank 2: the budget is met without it}}
   %mm = remat.name "mm" %mm0 : tensor<32x32xf32>
   %ee = tensor.empty() : tensor<32x32xf32>
   %e1 = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
@@ -67,7 +107,7 @@ func.func @step(%x: tensor<32x32xf32> {bufferization.writable = false},
     %ex = math.exp %in : f32
     linalg.yield %ex : f32
   } -> tensor<32x32xf32>
-  // expected-remark @below {{remat: recompute 'exp' (4096 bytes; 8192 FLOPs, 0.002445 us): rank 1 by bytes per recompute second among the saved residuals}}
+  // expected-remark @below {{remat: recompute 'exp' (4096 bytes; 8192 FLOPs, 0.002445 us): auto: rank 1 by bytes per recompute second among the saved residuals}}
   %e = remat.name "exp" %e1 : tensor<32x32xf32>
   %g:2 = remat.backward(%mm, %e, %v, %u)
       : (tensor<32x32xf32>, tensor<32x32xf32>, tensor<32x64xf32>, tensor<64x128xf32>)

@@ -72,8 +72,10 @@ struct MemoryProfile {
 };
 
 /// Computes the memory profile of `function`, a function on tensors or, after
-/// bufferization, on memrefs.
-MemoryProfile analyzeMemory(Operation *function);
+/// bufferization, on memrefs. Each heap buffer of a tensor value counts its
+/// size rounded up to `tensorAlignment` bytes, as the aligned allocations of
+/// bufferization do (1: exact sizes).
+MemoryProfile analyzeMemory(Operation *function, int64_t tensorAlignment = 1);
 
 } // namespace remat
 } // namespace mlir

@@ -59,12 +59,14 @@ FinalizeStats mlir::remat::finalizeRematOps(RewriterBase &rewriter,
       continue;
     }
     auto backward = cast<BackwardOp>(op);
-    // The backward's fresh tensors become bufferization.alloc_tensor: unlike
-    // tensor.empty they are not CSE'd with identical forward ones, which
-    // would hoist a recomputed value's buffer back to the forward and keep
-    // it alive across the step.
+    // The step's fresh tensors (forward and backward) become
+    // bufferization.alloc_tensor: unlike tensor.empty they are not CSE'd
+    // with identical ones. A merged tensor.empty would give ops of
+    // different layers, or a recomputed value and its forward original, one
+    // buffer, kept alive from the first to the last of them.
     SmallVector<tensor::EmptyOp> empties;
-    backward.getBody().walk([&](tensor::EmptyOp e) { empties.push_back(e); });
+    backward->getParentRegion()->walk(
+        [&](tensor::EmptyOp e) { empties.push_back(e); });
     for (tensor::EmptyOp empty : empties) {
       rewriter.setInsertionPoint(empty);
       rewriter.replaceOpWithNewOp<bufferization::AllocTensorOp>(

@@ -124,17 +124,36 @@ struct RematRematerializePass
       return signalPassFailure();
     PlanOptions options;
     options.target = *target;
-    std::optional<PlanStrategy> parsedStrategy =
-        llvm::StringSwitch<std::optional<PlanStrategy>>(strategy)
-            .Case("none", PlanStrategy::None)
-            .Case("greedy", PlanStrategy::Greedy)
-            .Default(std::nullopt);
+    std::optional<PlanStrategy> parsedStrategy = parsePlanStrategy(strategy);
     if (!parsedStrategy) {
       root->emitError("remat-rematerialize: unknown strategy '")
-          << strategy << "' (expected none or greedy)";
+          << strategy
+          << "' (expected none, full, every-n, sqrt, selective, mincut, "
+             "greedy, optimal, exhaustive or auto)";
       return signalPassFailure();
     }
     options.strategy = *parsedStrategy;
+    if (every == 0) {
+      root->emitError("remat-rematerialize: every must be at least 1");
+      return signalPassFailure();
+    }
+    options.everyN = every;
+    if (!(timeLimit >= 0)) {
+      root->emitError("remat-rematerialize: time-limit must not be negative");
+      return signalPassFailure();
+    }
+    options.timeLimit = timeLimit;
+    options.exactCandidateLimit = exactLimit;
+    options.verify = verify;
+    if (peakModel == "bufferized") {
+      options.peakModel = [](func::FuncOp f) {
+        return predictBufferizedPeak(f);
+      };
+    } else if (peakModel != "tensor") {
+      root->emitError("remat-rematerialize: unknown peak-model '")
+          << peakModel << "' (expected tensor or bufferized)";
+      return signalPassFailure();
+    }
     std::optional<PlanCost> parsedCost =
         llvm::StringSwitch<std::optional<PlanCost>>(cost)
             .Case("time", PlanCost::Time)
@@ -163,6 +182,9 @@ struct RematRematerializePass
     });
     IRRewriter rewriter(&getContext());
     for (func::FuncOp function : functions) {
+      function.walk([&](BackwardOp backward) {
+        numFolded += foldBackwardTransposes(rewriter, backward);
+      });
       FailureOr<RematPlan> plan = planRematerialization(function, options);
       if (failed(plan))
         return signalPassFailure();
@@ -170,6 +192,7 @@ struct RematRematerializePass
         emitPlanRemarks(function, *plan);
       applyRematPlan(rewriter, function, *plan);
       numRecomputed += plan->recomputed.size();
+      numEvaluations += plan->evaluations;
     }
   }
 
@@ -191,10 +214,13 @@ struct RematRematerializePass
     function.emitRemark("remat: predicted peak ")
         << plan.predictedPeak << " bytes (without remat " << plan.baselinePeak
         << ", budget " << plan.budgetBytes << "); recompute "
-        << plan.recomputed.size() << " of " << plan.decisions.size()
-        << " residuals, " << plan.recomputeFlops << " FLOPs, "
+        << plan.recomputed.size() << " of " << plan.candidates << " residuals, "
+        << plan.recomputeFlops << " FLOPs, "
         << formatMicroseconds(plan.recomputeSeconds)
-        << " us; saved activations " << plan.activationBytes << " bytes";
+        << " us; saved activations " << plan.activationBytes << " bytes; plan "
+        << stringifyPlanStrategy(plan.strategy)
+        << (plan.provenOptimal ? " (proven optimal)" : "") << ", "
+        << plan.evaluations << " peak evaluations";
   }
 };
 

@@ -1,13 +1,19 @@
 //===- Planner.cpp - choose what to recompute under a memory budget -------===//
 //
-// The greedy planner: residuals are ranked by bytes freed per recompute
-// second (or FLOP); the shortest prefix of that order whose predicted peak
-// meets the budget is recomputed. Peaks are predicted on the bufferized
-// program, which is what the CPU run allocates.
+// A plan is a set of forward values to save; every residual outside it is
+// recomputed in the backward from what is saved (recomputeBackwardInputs).
+// The fixed schedules of the field (PlanSchedules.cpp) give such sets
+// directly. The searching strategies work on candidates: the residuals
+// grouped by the buffer they alias (a view and its root are freed together
+// or not at all), and price each subset by the ops its recomputation
+// clones. Peaks are those of the rewritten function under the memory
+// analysis, which is what the CPU run allocates.
 //
 //===----------------------------------------------------------------------===//
 
 #include "remat/Dialect/Remat/Transforms/Planner.h"
+#include "PlannerImpl.h"
+
 #include "remat/Analysis/MemoryAnalysis.h"
 #include "remat/Dialect/Remat/IR/Remat.h"
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
@@ -17,13 +23,45 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
-#include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <queue>
 
 #define DEBUG_TYPE "remat-rematerialize"
 
 using namespace mlir;
 using namespace mlir::remat;
+using namespace mlir::remat::detail;
+
+static const std::pair<PlanStrategy, StringLiteral> kStrategyNames[] = {
+    {PlanStrategy::None, "none"},
+    {PlanStrategy::Full, "full"},
+    {PlanStrategy::EveryN, "every-n"},
+    {PlanStrategy::Sqrt, "sqrt"},
+    {PlanStrategy::Selective, "selective"},
+    {PlanStrategy::MinCut, "mincut"},
+    {PlanStrategy::Greedy, "greedy"},
+    {PlanStrategy::Optimal, "optimal"},
+    {PlanStrategy::Exhaustive, "exhaustive"},
+    {PlanStrategy::Auto, "auto"},
+};
+
+std::optional<PlanStrategy> mlir::remat::parsePlanStrategy(StringRef name) {
+  for (auto [strategy, text] : kStrategyNames)
+    if (text == name)
+      return strategy;
+  return std::nullopt;
+}
+
+StringRef mlir::remat::stringifyPlanStrategy(PlanStrategy strategy) {
+  for (auto [s, text] : kStrategyNames)
+    if (s == strategy)
+      return text;
+  return "?";
+}
 
 std::optional<Budget> mlir::remat::parseBudget(StringRef text) {
   text = text.trim();
@@ -56,9 +94,7 @@ std::optional<Budget> mlir::remat::parseBudget(StringRef text) {
   return budget;
 }
 
-/// Returns the label of a forward value: its remat.name tag, else its name
-/// location, else its op name.
-static std::string getLabel(Value value) {
+std::string mlir::remat::detail::getLabel(Value value) {
   if (auto name = value.getDefiningOp<NameOp>())
     return name.getTag().str();
   if (auto loc = dyn_cast<NameLoc>(value.getLoc()))
@@ -68,19 +104,36 @@ static std::string getLabel(Value value) {
   return "argument";
 }
 
-static bool isViewLike(Operation *op) {
+bool mlir::remat::detail::isViewLike(Operation *op) {
   return isa<NameOp, tensor::CollapseShapeOp, tensor::ExpandShapeOp,
-             tensor::ExtractSliceOp, tensor::CastOp>(op);
+             tensor::ExtractSliceOp, tensor::CastOp, tensor::ReshapeOp>(op);
 }
 
-/// The value whose buffer `value` aliases (through view-like ops).
-static Value getViewRoot(Value value) {
+Value mlir::remat::detail::getViewRoot(Value value) {
   while (Operation *def = value.getDefiningOp()) {
     if (!isViewLike(def))
       break;
     value = def->getOperand(0);
   }
   return value;
+}
+
+std::string mlir::remat::getLayerKey(Operation *op) {
+  auto loc = dyn_cast<NameLoc>(op->getLoc());
+  if (!loc)
+    return "";
+  StringRef name = loc.getName().strref();
+  size_t pos = 0;
+  while (pos < name.size()) {
+    size_t dot = name.find('.', pos);
+    StringRef part = name.slice(pos, dot);
+    if (!part.empty() && llvm::all_of(part, llvm::isDigit))
+      return name.take_front(dot == StringRef::npos ? name.size() : dot).str();
+    if (dot == StringRef::npos)
+      break;
+    pos = dot + 1;
+  }
+  return "";
 }
 
 /// Bufferizes `module` in place (it holds `function`) and returns the peak
@@ -102,14 +155,19 @@ static FailureOr<int64_t> getBufferizedPeak(ModuleOp module,
   if (!bufferized)
     return failure();
   MemoryProfile profile = analyzeMemory(bufferized);
-  if (liveAtPeak) {
-    llvm::raw_string_ostream live(*liveAtPeak);
-    llvm::interleaveComma(profile.liveAtPeak, live, [&](unsigned index) {
-      const Buffer &buffer = profile.buffers[index];
-      live << getLabel(buffer.root) << " (" << buffer.bytes << ")";
-    });
-  }
+  if (liveAtPeak)
+    *liveAtPeak = describeLiveAtPeak(profile);
   return profile.peakBytes;
+}
+
+std::string mlir::remat::detail::describeLiveAtPeak(const MemoryProfile &p) {
+  std::string text;
+  llvm::raw_string_ostream live(text);
+  llvm::interleaveComma(p.liveAtPeak, live, [&](unsigned index) {
+    const Buffer &buffer = p.buffers[index];
+    live << getLabel(buffer.root) << " (" << buffer.bytes << ")";
+  });
+  return text;
 }
 
 FailureOr<int64_t> mlir::remat::predictBufferizedPeak(func::FuncOp function,
@@ -120,153 +178,786 @@ FailureOr<int64_t> mlir::remat::predictBufferizedPeak(func::FuncOp function,
   return getBufferizedPeak(*module, copy, liveAtPeak);
 }
 
-namespace {
-/// One candidate residual of the backward.
-struct Residual {
-  Value value;
-  int64_t bytes = 0;
-};
+//===----------------------------------------------------------------------===//
+// PlanContext
+//===----------------------------------------------------------------------===//
 
-/// Ranks residuals and evaluates prefixes of the ranking.
-class GreedyPlanner {
-public:
-  GreedyPlanner(func::FuncOp function, BackwardOp backward,
-                const PlanOptions &options)
-      : function(function), backward(backward), options(options) {}
-
-  void collect() {
-    llvm::DenseSet<Value> seen;
-    for (Value input : backward.getInputs()) {
-      Operation *def = input.getDefiningOp();
-      if (!def || !canRecomputeIn(def, backward) ||
-          def->hasTrait<OpTrait::ConstantLike>() || !seen.insert(input).second)
-        continue;
-      residuals.push_back(
-          {input, getStaticSizeInBytes(input.getType()).value_or(0)});
+PlanContext::PlanContext(func::FuncOp function, BackwardOp backward,
+                         const PlanOptions &options)
+    : function(function), backward(backward), options(options),
+      start(std::chrono::steady_clock::now()) {
+  // Position of each backward body op, for the rewrite's order.
+  Block &body = backward.getBody().front();
+  llvm::DenseMap<Operation *, unsigned> position;
+  for (auto [index, op] : llvm::enumerate(body))
+    position[&op] = index;
+  llvm::DenseMap<Value, unsigned> groupOfRoot;
+  for (auto [index, input] : llvm::enumerate(backward.getInputs())) {
+    inputs.insert(input);
+    Operation *def = input.getDefiningOp();
+    if (!def || !canRecomputeIn(def, backward) ||
+        def->hasTrait<OpTrait::ConstantLike>() || groupOf.count(input))
+      continue;
+    Value root = getViewRoot(input);
+    // A view of an argument or of a constant frees nothing.
+    Operation *rootDef = root.getDefiningOp();
+    if (!rootDef || rootDef->hasTrait<OpTrait::ConstantLike>())
+      continue;
+    unsigned first = ~0u;
+    for (Operation *user : body.getArgument(index).getUsers())
+      if (Operation *a = body.findAncestorOpInBlock(*user))
+        first = std::min(first, position.lookup(a));
+    candidates.push_back(input);
+    firstUse[input] = first;
+    auto [it, inserted] = groupOfRoot.try_emplace(root, groups.size());
+    if (inserted) {
+      Group group;
+      group.root = root;
+      group.bytes = getStaticSizeInBytes(root.getType()).value_or(0);
+      groups.push_back(group);
     }
-    // A view frees nothing while its root buffer is saved too.
-    llvm::DenseSet<Value> roots;
-    for (Residual &r : residuals)
-      if (getViewRoot(r.value) == r.value)
-        roots.insert(r.value);
-    for (Residual &r : residuals)
-      if (getViewRoot(r.value) != r.value &&
-          roots.contains(getViewRoot(r.value)))
-        r.bytes = 0;
+    groups[it->second].members.push_back(input);
+    groupOf[input] = it->second;
   }
+  for (Group &group : groups)
+    group.label = getLabel(group.members.front());
+}
 
-  /// The order in which residuals are recomputed: repeatedly the one with
-  /// the most bytes per marginal recompute cost.
-  void rank() {
-    llvm::DenseSet<Value> saved;
-    for (Residual &r : residuals)
-      saved.insert(r.value);
-    llvm::DenseSet<Operation *> cloned;
-    SmallVector<bool> taken(residuals.size(), false);
-    for (size_t step = 0; step < residuals.size(); ++step) {
-      int best = -1;
-      double bestScore = -1;
-      Closure bestClosure;
-      for (auto [index, r] : llvm::enumerate(residuals)) {
-        if (taken[index])
+double PlanContext::elapsed() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+std::pair<OpCost, double> PlanContext::getCost(Operation *op) {
+  auto it = opCosts.find(op);
+  if (it != opCosts.end())
+    return it->second;
+  std::pair<OpCost, double> cost;
+  if (FailureOr<OpCost> c = getOpCost(op); succeeded(c)) {
+    cost.first = *c;
+    cost.second = getRooflineSeconds(*c, getComputeElementType(op),
+                                     isContraction(op), options.target);
+  }
+  opCosts[op] = cost;
+  return cost;
+}
+
+double PlanContext::objective(const OpCost &cost, double seconds) const {
+  return options.cost == PlanCost::Time
+             ? seconds
+             : static_cast<double>(cost.weightedFlops());
+}
+
+PlanCostSum PlanContext::closure(Value value, const ValueSet &saved,
+                                 llvm::DenseSet<Operation *> &done) {
+  PlanCostSum sum;
+  SmallVector<Value> work{value};
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    Operation *def = v.getDefiningOp();
+    if (!def || saved.contains(v) || !canRecomputeIn(def, backward) ||
+        !done.insert(def).second)
+      continue;
+    auto [cost, seconds] = getCost(def);
+    sum.cost += cost;
+    sum.seconds += seconds;
+    work.append(getRecomputeInputs(def));
+  }
+  return sum;
+}
+
+SmallVector<Value> PlanContext::droppedInOrder(const ValueSet &saved) const {
+  SmallVector<Value> dropped;
+  for (Value c : candidates)
+    if (!saved.contains(c))
+      dropped.push_back(c);
+  llvm::stable_sort(dropped, [&](Value a, Value b) {
+    return firstUse.lookup(a) < firstUse.lookup(b);
+  });
+  return dropped;
+}
+
+PlanCostSum PlanContext::cost(const ValueSet &saved) {
+  PlanCostSum total;
+  llvm::DenseSet<Operation *> done;
+  for (Value v : droppedInOrder(saved)) {
+    PlanCostSum c = closure(v, saved, done);
+    total.cost += c.cost;
+    total.seconds += c.seconds;
+  }
+  return total;
+}
+
+ValueSet PlanContext::savedFor(const llvm::BitVector &recomputed) const {
+  ValueSet saved(inputs);
+  for (unsigned g : recomputed.set_bits())
+    for (Value member : groups[g].members)
+      saved.erase(member);
+  return saved;
+}
+
+FailureOr<int64_t> PlanContext::peak(const ValueSet &saved,
+                                     std::string *liveAtPeak) {
+  ++evaluations;
+  IRMapping mapping;
+  OwningOpRef<func::FuncOp> copy = function.clone(mapping);
+  ValueSet savedCopy;
+  for (Value v : saved)
+    savedCopy.insert(mapping.lookupOrDefault(v));
+  auto copyBackward = cast<BackwardOp>(mapping.lookup(backward.getOperation()));
+  IRRewriter rewriter(function.getContext());
+  recomputeBackwardInputs(rewriter, copyBackward,
+                          [&](Value v) { return !savedCopy.contains(v); });
+  if (options.peakModel)
+    return options.peakModel(*copy);
+  MemoryProfile profile = analyzeMemory(*copy, kAllocationAlignment);
+  if (liveAtPeak)
+    *liveAtPeak = describeLiveAtPeak(profile);
+  return profile.peakBytes;
+}
+
+FailureOr<int64_t> PlanContext::peak(const llvm::BitVector &recomputed) {
+  std::string key;
+  key.reserve(recomputed.size());
+  for (unsigned i = 0, e = recomputed.size(); i < e; ++i)
+    key.push_back(recomputed.test(i) ? '1' : '0');
+  auto it = peakCache.find(key);
+  if (it != peakCache.end())
+    return it->second;
+  FailureOr<int64_t> p = peak(savedFor(recomputed));
+  if (succeeded(p))
+    peakCache[key] = *p;
+  return p;
+}
+
+void PlanContext::computeBound() {
+  boundReady = true;
+  MemoryProfile profile = analyzeMemory(function, kAllocationAlignment);
+  boundTimeline = profile.timeline;
+  llvm::DenseMap<Operation *, unsigned> pointOf;
+  for (auto [index, op] : llvm::enumerate(profile.points))
+    pointOf[op] = index;
+  // Values in each buffer, for the uses outside the backward.
+  llvm::DenseMap<unsigned, SmallVector<Value>> valuesOf;
+  for (auto &[value, buffer] : profile.bufferOf)
+    valuesOf[buffer].push_back(value);
+  Block *block = backward->getBlock();
+  for (Group &group : groups) {
+    auto it = profile.bufferOf.find(group.root);
+    if (it == profile.bufferOf.end()) {
+      heldForBackward.push_back({1, 0}); // Empty range.
+      continue;
+    }
+    const Buffer &buffer = profile.buffers[it->second];
+    unsigned lastForward = buffer.start;
+    for (Value v : valuesOf[it->second])
+      for (Operation *user : v.getUsers()) {
+        Operation *ancestor = block->findAncestorOpInBlock(*user);
+        if (!ancestor || ancestor == backward.getOperation())
           continue;
-        saved.erase(r.value);
-        Closure c = closure(r.value, saved, cloned);
-        saved.insert(r.value);
-        double denominator = options.cost == PlanCost::Time
-                                 ? c.seconds
-                                 : static_cast<double>(c.cost.weightedFlops());
-        double score =
-            static_cast<double>(r.bytes) / std::max(denominator, 1e-30);
-        if (score > bestScore) {
-          best = static_cast<int>(index);
-          bestScore = score;
-          bestClosure = std::move(c);
-        }
+        lastForward = std::max(lastForward, pointOf.lookup(ancestor));
       }
-      taken[best] = true;
-      saved.erase(residuals[best].value);
-      cloned.insert(bestClosure.ops.begin(), bestClosure.ops.end());
-      order.push_back(
-          {static_cast<unsigned>(best), bestClosure.cost, bestClosure.seconds});
-    }
+    heldForBackward.push_back({lastForward + 1, buffer.end});
   }
+}
 
-  /// The peak with the first `k` residuals of the order recomputed.
-  FailureOr<int64_t> evaluate(size_t k, std::string *liveAtPeak = nullptr) {
-    IRMapping mapping;
-    OwningOpRef<func::FuncOp> copy = function.clone(mapping);
-    llvm::DenseSet<Value> recomputed;
-    for (size_t i = 0; i < k && i < order.size(); ++i)
-      recomputed.insert(residuals[order[i].index].value);
-    llvm::DenseSet<Value> saved;
-    for (Value input : backward.getInputs())
-      if (!recomputed.contains(input))
-        saved.insert(mapping.lookup(input));
-    BackwardOp copyBackward;
-    copy->walk([&](BackwardOp op) { copyBackward = op; });
-    IRRewriter rewriter(function.getContext());
-    recomputeBackwardInputs(rewriter, copyBackward,
-                            [&](Value v) { return !saved.contains(v); });
-    if (options.peakModel)
-      return options.peakModel(*copy);
-    OwningOpRef<ModuleOp> module = ModuleOp::create(function.getLoc());
-    func::FuncOp owned = copy.release();
-    module->push_back(owned);
-    return getBufferizedPeak(*module, owned, liveAtPeak);
+int64_t PlanContext::lowerBound(const llvm::BitVector &mayRecompute) {
+  if (!boundReady)
+    computeBound();
+  SmallVector<int64_t> freed(boundTimeline.size() + 1, 0);
+  for (unsigned g : mayRecompute.set_bits()) {
+    auto [first, last] = heldForBackward[g];
+    if (first > last || first >= boundTimeline.size())
+      continue;
+    freed[first] += groups[g].bytes;
+    freed[std::min<size_t>(last + 1, boundTimeline.size())] -= groups[g].bytes;
   }
-
-  struct Step {
-    unsigned index;
-    OpCost cost;
-    double seconds;
-  };
-
-  func::FuncOp function;
-  BackwardOp backward;
-  const PlanOptions &options;
-  SmallVector<Residual> residuals;
-  SmallVector<Step> order;
-
-private:
-  /// The ops that recompute a value beyond those already recomputed, and
-  /// their cost.
-  struct Closure {
-    SmallVector<Operation *> ops;
-    OpCost cost;
-    double seconds = 0;
-  };
-
-  /// The ops recomputing `value` from `saved` values and arguments, except
-  /// those in `done`, as the rewrite would clone them.
-  Closure closure(Value value, const llvm::DenseSet<Value> &saved,
-                  const llvm::DenseSet<Operation *> &done) {
-    Closure result;
-    llvm::DenseSet<Operation *> visited;
-    SmallVector<Value> work{value};
-    while (!work.empty()) {
-      Value v = work.pop_back_val();
-      Operation *def = v.getDefiningOp();
-      if (!def || saved.contains(v) || !canRecomputeIn(def, backward) ||
-          done.contains(def) || !visited.insert(def).second)
-        continue;
-      result.ops.push_back(def);
-      if (FailureOr<OpCost> c = getOpCost(def); succeeded(c)) {
-        result.cost += *c;
-        result.seconds += getRooflineSeconds(
-            *c, getComputeElementType(def), isContraction(def), options.target);
-      }
-      work.append(getRecomputeInputs(def));
-    }
-    return result;
+  int64_t bound = 0, running = 0;
+  for (auto [point, live] : llvm::enumerate(boundTimeline)) {
+    running += freed[point];
+    bound = std::max(bound, live - running);
   }
+  return bound;
+}
+
+double PlanContext::objective(const llvm::BitVector &recomputed) {
+  PlanCostSum c = cost(savedFor(recomputed));
+  return objective(c.cost, c.seconds);
+}
+
+//===----------------------------------------------------------------------===//
+// Searching strategies
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A candidate plan: the groups recomputed, and its figures.
+struct Incumbent {
+  llvm::BitVector recomputed;
+  int64_t peak = 0;
+  double cost = 0;
+  bool valid = false;
 };
 } // namespace
+
+/// The greedy order: repeatedly the group with the most bytes per marginal
+/// recompute cost, against what is already recomputed (lazy re-scoring: a
+/// popped group whose score went stale is re-queued).
+static SmallVector<unsigned> rankGroups(PlanContext &ctx) {
+  size_t n = ctx.groups.size();
+  ValueSet saved(ctx.inputs);
+  llvm::DenseSet<Operation *> cloned;
+  auto score = [&](unsigned g) {
+    ValueSet trial = saved;
+    for (Value m : ctx.groups[g].members)
+      trial.erase(m);
+    llvm::DenseSet<Operation *> done = cloned;
+    OpCost cost;
+    double seconds = 0;
+    for (Value m : ctx.groups[g].members) {
+      PlanCostSum c = ctx.closure(m, trial, done);
+      cost += c.cost;
+      seconds += c.seconds;
+    }
+    return static_cast<double>(ctx.groups[g].bytes) /
+           std::max(ctx.objective(cost, seconds), 1e-30);
+  };
+  using Entry = std::pair<double, unsigned>;
+  std::priority_queue<Entry> queue;
+  for (unsigned g = 0; g < n; ++g)
+    queue.push({score(g), g});
+  SmallVector<unsigned> order;
+  while (!queue.empty()) {
+    auto [stale, g] = queue.top();
+    queue.pop();
+    double fresh = score(g);
+    if (!queue.empty() && fresh < queue.top().first) {
+      queue.push({fresh, g});
+      continue;
+    }
+    order.push_back(g);
+    for (Value m : ctx.groups[g].members) {
+      saved.erase(m);
+      ctx.closure(m, saved, cloned);
+    }
+  }
+  return order;
+}
+
+static llvm::BitVector prefixSet(PlanContext &ctx, ArrayRef<unsigned> order,
+                                 size_t k) {
+  llvm::BitVector set(ctx.groups.size());
+  for (size_t i = 0; i < k && i < order.size(); ++i)
+    set.set(order[i]);
+  return set;
+}
+
+/// Greedy: the shortest prefix of the ranking whose peak meets `budget`.
+/// Peaks do not fall monotonically along the ranking (a value shared by
+/// several residuals is recomputed once, at the first use, and held), so
+/// up to 64 groups every prefix is tried in order; beyond, prefixes on a
+/// geometric grid, then a binary search between the last one that missed
+/// and the first one that met the budget. When none meets it, `lowest` is
+/// the lowest peak seen and `lowestPrefix` its length.
+static FailureOr<Incumbent> planGreedy(PlanContext &ctx, int64_t budget,
+                                       SmallVectorImpl<unsigned> &order,
+                                       int64_t &lowest, size_t &lowestPrefix) {
+  order = rankGroups(ctx);
+  size_t n = order.size();
+  Incumbent result;
+  lowest = std::numeric_limits<int64_t>::max();
+  auto at = [&](size_t k) -> FailureOr<int64_t> {
+    FailureOr<int64_t> p = ctx.peak(prefixSet(ctx, order, k));
+    if (succeeded(p) && *p < lowest) {
+      lowest = *p;
+      lowestPrefix = k;
+    }
+    return p;
+  };
+  size_t found = 0, missed = 0;
+  bool met = false;
+  int64_t peakFound = 0;
+  for (size_t k = 1; k <= n; k = n <= 64 ? k + 1 : std::max(k + 1, k + k / 2)) {
+    FailureOr<int64_t> p = at(k);
+    if (failed(p))
+      return failure();
+    if (*p <= budget) {
+      found = k;
+      peakFound = *p;
+      met = true;
+      break;
+    }
+    missed = k;
+    if (n > 64 && k < n && std::max(k + 1, k + k / 2) > n)
+      k = n - 1; // The last step tries the whole ranking.
+  }
+  if (!met)
+    return result;
+  size_t lo = missed + 1, hi = found;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    FailureOr<int64_t> p = at(mid);
+    if (failed(p))
+      return failure();
+    if (*p <= budget) {
+      hi = mid;
+      peakFound = *p;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  result.recomputed = prefixSet(ctx, order, hi);
+  result.peak = peakFound;
+  result.cost = ctx.objective(result.recomputed);
+  result.valid = true;
+  return result;
+}
+
+/// Tries to keep each recomputed group saved again, latest-ranked first,
+/// while the budget still holds and time is left.
+static LogicalResult pruneGreedy(PlanContext &ctx, int64_t budget,
+                                 ArrayRef<unsigned> order, Incumbent &plan,
+                                 double deadline) {
+  for (unsigned g : llvm::reverse(order)) {
+    if (!plan.recomputed.test(g) || ctx.elapsed() > deadline)
+      continue;
+    llvm::BitVector trial = plan.recomputed;
+    trial.reset(g);
+    FailureOr<int64_t> p = ctx.peak(trial);
+    if (failed(p))
+      return failure();
+    if (*p <= budget) {
+      plan.recomputed = trial;
+      plan.peak = *p;
+      plan.cost = ctx.objective(trial);
+    }
+  }
+  return success();
+}
+
+/// Makes `set` (of cost `cost`) the incumbent if its peak meets `budget`;
+/// returns whether it does.
+static FailureOr<bool> offer(PlanContext &ctx, const llvm::BitVector &set,
+                             double cost, int64_t budget, Incumbent &best) {
+  FailureOr<int64_t> p = ctx.peak(set);
+  if (failed(p))
+    return failure();
+  if (*p > budget)
+    return false;
+  best.recomputed = set;
+  best.peak = *p;
+  best.cost = cost;
+  best.valid = true;
+  return true;
+}
+
+namespace {
+/// Branch and bound over the groups, largest first. A node fixes groups
+/// [0, i) as recomputed or saved. It is pruned when its recompute cost
+/// already reaches the incumbent's (cost only grows with the set), or when
+/// the peak's lower bound with every undecided group recomputed misses the
+/// budget. A node that meets the budget is a leaf: adding groups only
+/// costs more.
+class ExactSearch {
+public:
+  ExactSearch(PlanContext &ctx, int64_t budget, double deadline)
+      : ctx(ctx), budget(budget), deadline(deadline) {
+    order.resize(ctx.groups.size());
+    for (unsigned g = 0; g < order.size(); ++g)
+      order[g] = g;
+    llvm::stable_sort(order, [&](unsigned a, unsigned b) {
+      return ctx.groups[a].bytes > ctx.groups[b].bytes;
+    });
+  }
+
+  LogicalResult run(Incumbent &best) {
+    llvm::BitVector set(ctx.groups.size());
+    if (failed(visit(0, set, 0.0, best)))
+      return failure();
+    return success();
+  }
+
+  bool complete() const { return !aborted; }
+
+private:
+  bool pruneByCost(double cost, const Incumbent &best) const {
+    return best.valid && cost >= best.cost * (1 - 1e-12);
+  }
+
+  LogicalResult visit(unsigned i, llvm::BitVector &set, double cost,
+                      Incumbent &best) {
+    if (aborted || pruneByCost(cost, best))
+      return success();
+    if (ctx.elapsed() > deadline) {
+      aborted = true;
+      return success();
+    }
+    FailureOr<bool> met = offer(ctx, set, cost, budget, best);
+    if (failed(met))
+      return failure();
+    if (*met || i == order.size())
+      return success();
+    llvm::BitVector all = set;
+    for (unsigned j = i; j < order.size(); ++j)
+      all.set(order[j]);
+    if (ctx.lowerBound(all) > budget)
+      return success();
+    unsigned g = order[i];
+    set.set(g);
+    double withCost = ctx.objective(set);
+    if (failed(visit(i + 1, set, withCost, best)))
+      return failure();
+    set.reset(g);
+    return visit(i + 1, set, cost, best);
+  }
+
+  PlanContext &ctx;
+  int64_t budget;
+  double deadline;
+  SmallVector<unsigned> order;
+  bool aborted = false;
+};
+} // namespace
+
+/// Every subset of the groups (for verification; at most 24 groups).
+static FailureOr<Incumbent> planExhaustive(PlanContext &ctx, int64_t budget) {
+  size_t n = ctx.groups.size();
+  Incumbent best;
+  for (uint64_t mask = 0; mask < (uint64_t(1) << n); ++mask) {
+    llvm::BitVector set(n);
+    for (unsigned g = 0; g < n; ++g)
+      if (mask & (uint64_t(1) << g))
+        set.set(g);
+    double cost = ctx.objective(set);
+    if (best.valid && cost >= best.cost)
+      continue;
+    if (failed(offer(ctx, set, cost, budget, best)))
+      return failure();
+  }
+  return best;
+}
+
+//===----------------------------------------------------------------------===//
+// Plans and decisions
+//===----------------------------------------------------------------------===//
+
+/// Fills `plan`'s decisions and totals for saving `saved`. `reason` explains
+/// each residual's fate; `extraReason` each newly saved value's.
+static void describePlan(PlanContext &ctx, const ValueSet &saved,
+                         RematPlan &plan,
+                         function_ref<std::string(Value, bool)> reason) {
+  plan.decisions.clear();
+  plan.recomputed.clear();
+  plan.saved.clear();
+  plan.recomputeFlops = 0;
+  plan.recomputeSeconds = 0;
+  plan.activationBytes = 0;
+  // Recomputed residuals in rewrite order, each with its marginal cost.
+  llvm::DenseSet<Operation *> done;
+  for (Value v : ctx.droppedInOrder(saved)) {
+    PlanCostSum c = ctx.closure(v, saved, done);
+    PlanDecision d;
+    d.value = v;
+    d.label = getLabel(v);
+    const Group &group = ctx.groups[ctx.groupOf.lookup(v)];
+    d.bytes = group.members.front() == v ? group.bytes : 0;
+    d.flops = c.cost.weightedFlops();
+    d.seconds = c.seconds;
+    d.recompute = true;
+    d.reason = reason(v, true);
+    plan.recomputeFlops += d.flops;
+    plan.recomputeSeconds += d.seconds;
+    plan.recomputed.push_back(v);
+    plan.decisions.push_back(std::move(d));
+  }
+  // Saved values: the candidates kept, then forward values newly saved.
+  llvm::DenseSet<Value> roots;
+  auto addSaved = [&](Value v) {
+    plan.saved.push_back(v);
+    Value root = getViewRoot(v);
+    Operation *def = root.getDefiningOp();
+    if (!def || def->hasTrait<OpTrait::ConstantLike>() ||
+        !roots.insert(root).second)
+      return int64_t(0);
+    int64_t bytes = getStaticSizeInBytes(root.getType()).value_or(0);
+    plan.activationBytes += bytes;
+    return bytes;
+  };
+  for (Value v : ctx.inputs)
+    if (saved.contains(v) && !ctx.groupOf.count(v))
+      addSaved(v);
+  auto decideSaved = [&](Value v) {
+    PlanDecision d;
+    d.value = v;
+    d.label = getLabel(v);
+    d.bytes = addSaved(v);
+    d.reason = reason(v, false);
+    plan.decisions.push_back(std::move(d));
+  };
+  for (Value v : ctx.candidates)
+    if (saved.contains(v))
+      decideSaved(v);
+  SmallVector<Value> extra;
+  for (Value v : saved)
+    if (!ctx.inputs.contains(v) && v.getDefiningOp())
+      extra.push_back(v);
+  llvm::sort(extra, [](Value a, Value b) {
+    return a.getDefiningOp()->isBeforeInBlock(b.getDefiningOp()) ||
+           (a.getDefiningOp() == b.getDefiningOp() &&
+            cast<OpResult>(a).getResultNumber() <
+                cast<OpResult>(b).getResultNumber());
+  });
+  for (Value v : extra) {
+    // Only values the recomputation reads become residuals.
+    bool read = llvm::any_of(v.getUsers(), [&](Operation *user) {
+      return llvm::any_of(user->getResults(), [&](Value r) {
+        return !saved.contains(r) && user->getBlock() == v.getParentBlock();
+      });
+    });
+    if (read)
+      decideSaved(v);
+  }
+}
+
+static std::string costUnit(const PlanOptions &options) {
+  return options.cost == PlanCost::Time ? "second" : "FLOP";
+}
+
+/// Emits the infeasible-budget error.
+static LogicalResult emitInfeasible(PlanContext &ctx, int64_t budget,
+                                    int64_t baseline, StringRef strategy,
+                                    int64_t reached, StringRef how,
+                                    StringRef live) {
+  return ctx.function.emitError("remat: budget of ")
+         << budget << " bytes is infeasible: the lowest peak the " << strategy
+         << " planner reaches is " << std::min(reached, baseline) << " bytes ("
+         << how << "; without remat: " << baseline
+         << " bytes); at that peak live: " << live;
+}
+
+/// One search with the search model at `budget` (the user's budget, or a
+/// tighter one when an earlier plan missed it on the bufferized program).
+/// `userBudget` is what the plan reports.
+static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
+                                     const PlanOptions &options,
+                                     std::optional<int64_t> searchBudget,
+                                     bool checkFixed) {
+  RematPlan plan;
+  plan.strategy = options.strategy;
+  PlanContext ctx(function, backward, options);
+  FailureOr<int64_t> baseline = ctx.peak(ctx.inputs);
+  if (failed(baseline))
+    return failure();
+  plan.baselinePeak = plan.predictedPeak = *baseline;
+  plan.budgetBytes = searchBudget.value_or(*baseline);
+  int64_t budget = plan.budgetBytes;
+  auto finish = [&](const ValueSet &saved, int64_t peak,
+                    function_ref<std::string(Value, bool)> reason) {
+    plan.predictedPeak = peak;
+    plan.candidates = ctx.candidates.size();
+    describePlan(ctx, saved, plan, reason);
+    plan.evaluations = ctx.evaluations;
+    plan.planSeconds = ctx.elapsed();
+    return plan;
+  };
+  auto keepAll = [&](StringRef why) {
+    return finish(ctx.inputs, *baseline,
+                  [&](Value, bool) { return why.str(); });
+  };
+
+  PlanStrategy strategy = options.strategy;
+  if (strategy == PlanStrategy::None)
+    return keepAll("strategy none keeps autograd's saved set");
+
+  // The fixed schedules: their plan, whatever the budget; a budget is only
+  // checked.
+  if (isFixedSchedule(strategy)) {
+    std::string error;
+    FailureOr<Schedule> schedule = buildSchedule(ctx, strategy, error);
+    if (failed(schedule))
+      return function.emitError(error);
+    std::string live;
+    FailureOr<int64_t> p = ctx.peak(schedule->saved, &live);
+    if (failed(p))
+      return failure();
+    if (checkFixed && searchBudget && *p > budget)
+      return function.emitError("remat: budget of ")
+             << budget << " bytes is infeasible for strategy "
+             << stringifyPlanStrategy(strategy) << ": its plan peaks at " << *p
+             << " bytes (without remat: " << *baseline
+             << " bytes); at that peak live: " << live;
+    return finish(schedule->saved, *p, schedule->reason);
+  }
+
+  // The searching strategies.
+  if (budget >= *baseline)
+    return keepAll("the peak without remat already meets the budget");
+  if (strategy == PlanStrategy::Exhaustive && ctx.groups.size() > 24)
+    return function.emitError("remat: strategy exhaustive enumerates at most "
+                              "24 candidate groups, found ")
+           << ctx.groups.size();
+
+  SmallVector<unsigned> order;
+  llvm::DenseMap<unsigned, unsigned> rank;
+  Incumbent best;
+  std::string source;
+  ValueSet bestSaved;
+  // The lowest peak seen, for the infeasible-budget error.
+  int64_t lowest = std::numeric_limits<int64_t>::max();
+  ValueSet lowestSaved;
+  std::string lowestHow;
+  if (strategy != PlanStrategy::Exhaustive) {
+    int64_t greedyLowest = 0;
+    size_t lowestPrefix = 0;
+    FailureOr<Incumbent> greedy =
+        planGreedy(ctx, budget, order, greedyLowest, lowestPrefix);
+    if (failed(greedy))
+      return failure();
+    for (auto [i, g] : llvm::enumerate(order))
+      rank[g] = i + 1;
+    lowest = greedyLowest;
+    lowestSaved = ctx.savedFor(prefixSet(ctx, order, lowestPrefix));
+    lowestHow = "recomputing the first " + std::to_string(lowestPrefix) +
+                " of " + std::to_string(order.size()) +
+                " residual groups of the greedy ranking";
+    if (greedy->valid) {
+      best = *greedy;
+      source = "greedy";
+    }
+  }
+  if ((strategy == PlanStrategy::Auto || strategy == PlanStrategy::Optimal) &&
+      best.valid &&
+      failed(pruneGreedy(ctx, budget, order, best, options.timeLimit)))
+    return failure();
+  // Auto: the fixed schedules that meet the budget are incumbents too.
+  if (strategy == PlanStrategy::Auto) {
+    for (PlanStrategy s : {PlanStrategy::Selective, PlanStrategy::MinCut,
+                           PlanStrategy::Full, PlanStrategy::Sqrt}) {
+      std::string error;
+      FailureOr<Schedule> schedule = buildSchedule(ctx, s, error);
+      if (failed(schedule))
+        continue; // Not applicable to this function.
+      FailureOr<int64_t> p = ctx.peak(schedule->saved);
+      if (failed(p))
+        return failure();
+      if (*p < lowest) {
+        lowest = *p;
+        lowestSaved = schedule->saved;
+        lowestHow = "with the " + stringifyPlanStrategy(s).str() + " schedule";
+      }
+      PlanCostSum c = ctx.cost(schedule->saved);
+      double cost = ctx.objective(c.cost, c.seconds);
+      if (*p <= budget && (!best.valid || cost < best.cost * (1 - 1e-12))) {
+        bestSaved = schedule->saved;
+        best.peak = *p;
+        best.cost = cost;
+        best.valid = true;
+        source = stringifyPlanStrategy(s).str();
+      }
+    }
+  }
+  if (strategy == PlanStrategy::Optimal ||
+      (strategy == PlanStrategy::Auto &&
+       ctx.groups.size() <= options.exactCandidateLimit)) {
+    Incumbent exact = best;
+    ExactSearch search(ctx, budget, options.timeLimit);
+    if (failed(search.run(exact)))
+      return failure();
+    if (exact.valid && (!best.valid || exact.cost < best.cost * (1 - 1e-12))) {
+      best = exact;
+      bestSaved.clear();
+      source = "exact search";
+    }
+    plan.provenOptimal = search.complete() && best.valid;
+  }
+  if (strategy == PlanStrategy::Exhaustive) {
+    FailureOr<Incumbent> exhaustive = planExhaustive(ctx, budget);
+    if (failed(exhaustive))
+      return failure();
+    if (exhaustive->valid) {
+      best = *exhaustive;
+      source = "exhaustive";
+      plan.provenOptimal = true;
+    } else {
+      llvm::BitVector all(ctx.groups.size(), true);
+      lowestSaved = ctx.savedFor(all);
+      lowestHow = "recomputing all " + std::to_string(ctx.groups.size()) +
+                  " residual groups; no subset meets the budget";
+    }
+  }
+  if (!best.valid) {
+    std::string live;
+    FailureOr<int64_t> p = ctx.peak(lowestSaved, &live);
+    if (failed(p))
+      return failure();
+    return emitInfeasible(ctx, budget, *baseline,
+                          stringifyPlanStrategy(strategy), *p, lowestHow, live);
+  }
+
+  std::string unit = costUnit(options);
+  if (!bestSaved.empty()) {
+    // Auto chose a fixed schedule.
+    std::string error;
+    FailureOr<Schedule> schedule =
+        buildSchedule(ctx, *parsePlanStrategy(source), error);
+    if (failed(schedule))
+      return function.emitError(error);
+    plan.strategy = *parsePlanStrategy(source);
+    return finish(bestSaved, best.peak, [&](Value v, bool recompute) {
+      return "auto: the " + source +
+             " schedule is the cheapest plan found that meets the budget; " +
+             schedule->reason(v, recompute);
+    });
+  }
+  if (strategy == PlanStrategy::Auto)
+    plan.strategy =
+        source == "greedy" ? PlanStrategy::Greedy : PlanStrategy::Optimal;
+  ValueSet saved = ctx.savedFor(best.recomputed);
+  std::string prefix = strategy == PlanStrategy::Auto ? "auto: " : "";
+  return finish(saved, best.peak, [&](Value v, bool recompute) {
+    unsigned g = ctx.groupOf.lookup(v);
+    if (source == "greedy") {
+      if (recompute)
+        return prefix + "rank " + std::to_string(rank.lookup(g)) +
+               " by bytes per recompute " + unit + " among the saved residuals";
+      if (rank.lookup(g) == 0)
+        return prefix + "frees no bytes";
+      return prefix + "rank " + std::to_string(rank.lookup(g)) +
+             ": the budget is met without it";
+    }
+    std::string what =
+        plan.provenOptimal
+            ? " of the least-cost plan meeting the budget (proven by "
+              "exhaustive "
+              "branch and bound)"
+            : " of the least-cost plan found before the time limit";
+    if (source == "exhaustive")
+      what = " of the least-cost plan meeting the budget (every subset tried)";
+    return prefix + (recompute ? "recomputed as part" : "saved as part") + what;
+  });
+}
+
+/// The bufferized peak of `function` with `plan` applied.
+static FailureOr<int64_t> verifyPlan(func::FuncOp function,
+                                     const RematPlan &plan,
+                                     std::string *live = nullptr) {
+  IRMapping mapping;
+  OwningOpRef<func::FuncOp> copy = function.clone(mapping);
+  RematPlan mapped;
+  for (Value v : plan.recomputed)
+    mapped.recomputed.push_back(mapping.lookupOrDefault(v));
+  for (Value v : plan.saved)
+    mapped.saved.push_back(mapping.lookupOrDefault(v));
+  IRRewriter rewriter(function.getContext());
+  applyRematPlan(rewriter, *copy, mapped);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(function.getLoc());
+  func::FuncOp owned = copy.release();
+  module->push_back(owned);
+  return getBufferizedPeak(*module, owned, live);
+}
 
 FailureOr<RematPlan>
 mlir::remat::planRematerialization(func::FuncOp function,
                                    const PlanOptions &options) {
-  RematPlan plan;
   BackwardOp backward;
   unsigned count = 0;
   function.walk([&](BackwardOp op) {
@@ -274,106 +965,85 @@ mlir::remat::planRematerialization(func::FuncOp function,
     ++count;
   });
   if (!backward)
-    return plan;
+    return RematPlan();
   if (count > 1)
     return function.emitError("the planner handles one remat.backward per "
                               "function, found ")
            << count;
-
-  GreedyPlanner planner(function, backward, options);
-  planner.collect();
-  FailureOr<int64_t> baseline = planner.evaluate(0);
-  if (failed(baseline))
-    return failure();
-  plan.baselinePeak = plan.predictedPeak = *baseline;
-  plan.budgetBytes = *baseline;
-  if (options.budget) {
-    if (options.budget->bytes)
-      plan.budgetBytes = *options.budget->bytes;
-    else
-      plan.budgetBytes = static_cast<int64_t>(*options.budget->fraction *
-                                              static_cast<double>(*baseline));
-  }
-
-  size_t k = 0;
-  std::string reason;
-  if (options.strategy == PlanStrategy::Greedy &&
-      plan.budgetBytes < *baseline) {
-    planner.rank();
-    size_t n = planner.order.size();
-    std::string live;
-    FailureOr<int64_t> all = planner.evaluate(n, &live);
-    if (failed(all))
+  auto start = std::chrono::steady_clock::now();
+  bool verify = options.verify && !options.peakModel;
+  // The budget in bytes, of the bufferized baseline when verifying.
+  std::optional<int64_t> baseline;
+  if (verify) {
+    FailureOr<int64_t> b = predictBufferizedPeak(function);
+    if (failed(b))
       return failure();
-    if (*all > plan.budgetBytes) {
-      int64_t lowest = std::min(*all, *baseline);
-      return function.emitError("remat: budget of ")
-             << plan.budgetBytes << " bytes is infeasible: the lowest peak "
-             << "the greedy planner reaches is " << lowest
-             << " bytes (recomputing all " << n << " activation residuals; "
-             << "without remat: " << *baseline << " bytes); at that peak "
-             << "live: " << live;
-    }
-    // The shortest prefix of the ranking that meets the budget (peaks fall
-    // along the ranking, up to the recompute temporaries; binary search).
-    size_t lo = 1, hi = n;
-    int64_t peakAtHi = *all;
-    while (lo < hi) {
-      size_t mid = lo + (hi - lo) / 2;
-      FailureOr<int64_t> peak = planner.evaluate(mid);
-      if (failed(peak))
-        return failure();
-      if (*peak <= plan.budgetBytes) {
-        hi = mid;
-        peakAtHi = *peak;
-      } else {
-        lo = mid + 1;
+    baseline = *b;
+  }
+  std::optional<int64_t> budget;
+  if (options.budget) {
+    if (options.budget->bytes) {
+      budget = *options.budget->bytes;
+    } else {
+      if (!baseline) {
+        PlanContext ctx(function, backward, options);
+        FailureOr<int64_t> b = ctx.peak(ctx.inputs);
+        if (failed(b))
+          return failure();
+        baseline = *b;
       }
+      budget = static_cast<int64_t>(*options.budget->fraction *
+                                    static_cast<double>(*baseline));
     }
-    k = hi;
-    plan.predictedPeak = peakAtHi;
   }
-
-  // Decisions, in the ranking's order first, then the residuals kept.
-  llvm::DenseSet<unsigned> chosen;
-  for (size_t i = 0; i < k; ++i) {
-    const auto &step = planner.order[i];
-    const Residual &r = planner.residuals[step.index];
-    chosen.insert(step.index);
-    PlanDecision d;
-    d.value = r.value;
-    d.label = getLabel(r.value);
-    d.bytes = r.bytes;
-    d.flops = step.cost.weightedFlops();
-    d.seconds = step.seconds;
-    d.recompute = true;
-    d.reason = "rank " + std::to_string(i + 1) + " by bytes per recompute " +
-               (options.cost == PlanCost::Time ? "second" : "FLOP") +
-               " among the saved residuals";
-    plan.recomputeFlops += d.flops;
-    plan.recomputeSeconds += d.seconds;
-    plan.recomputed.push_back(r.value);
-    plan.decisions.push_back(d);
+  std::optional<int64_t> searchBudget = budget;
+  unsigned evaluations = 0;
+  for (unsigned attempt = 0; attempt < 4; ++attempt) {
+    FailureOr<RematPlan> plan =
+        planOnce(function, backward, options, searchBudget, !verify);
+    if (failed(plan))
+      return failure();
+    evaluations += plan->evaluations;
+    plan->evaluations = evaluations;
+    if (budget)
+      plan->budgetBytes = *budget;
+    if (!verify) {
+      plan->planSeconds = std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+      return plan;
+    }
+    std::string live;
+    FailureOr<int64_t> verified = verifyPlan(function, *plan, &live);
+    if (failed(verified))
+      return failure();
+    ++plan->evaluations;
+    ++evaluations;
+    plan->predictedPeak = *verified;
+    plan->baselinePeak = *baseline;
+    if (!budget)
+      plan->budgetBytes = *baseline;
+    plan->planSeconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    if (!budget || *verified <= *budget ||
+        options.strategy == PlanStrategy::None)
+      return plan;
+    if (isFixedSchedule(options.strategy))
+      return function.emitError("remat: budget of ")
+             << *budget << " bytes is infeasible for strategy "
+             << stringifyPlanStrategy(options.strategy)
+             << ": its plan peaks at " << *verified
+             << " bytes (without remat: " << *baseline
+             << " bytes); at that peak live: " << live;
+    // The search model was optimistic: search again below the budget by
+    // what the plan missed it by.
+    *searchBudget -= std::max<int64_t>(*verified - *budget, 64);
   }
-  for (auto [index, r] : llvm::enumerate(planner.residuals)) {
-    if (chosen.contains(index))
-      continue;
-    PlanDecision d;
-    d.value = r.value;
-    d.label = getLabel(r.value);
-    d.bytes = r.bytes;
-    d.recompute = false;
-    if (options.strategy == PlanStrategy::None)
-      d.reason = "strategy none keeps autograd's saved set";
-    else if (plan.budgetBytes >= *baseline)
-      d.reason = "the peak without remat already meets the budget";
-    else
-      d.reason = "the budget is met before it in the ranking";
-    plan.activationBytes += r.bytes;
-    plan.saved.push_back(r.value);
-    plan.decisions.push_back(d);
-  }
-  return plan;
+  return function.emitError("remat: budget of ")
+         << *budget << " bytes: every plan the search found peaks above it "
+         << "on the bufferized program (4 attempts, each with a tighter "
+         << "budget for the search model)";
 }
 
 void mlir::remat::applyRematPlan(RewriterBase &rewriter, func::FuncOp function,
@@ -381,10 +1051,10 @@ void mlir::remat::applyRematPlan(RewriterBase &rewriter, func::FuncOp function,
   if (plan.recomputed.empty())
     return;
   llvm::DenseSet<Value> saved(plan.saved.begin(), plan.saved.end());
+  llvm::DenseSet<Value> recomputed(plan.recomputed.begin(),
+                                   plan.recomputed.end());
   function.walk([&](BackwardOp backward) {
     // Non-candidate operands (arguments, constants, effects) stay saved.
-    llvm::DenseSet<Value> recomputed(plan.recomputed.begin(),
-                                     plan.recomputed.end());
     for (Value input : backward.getInputs())
       if (!recomputed.contains(input))
         saved.insert(input);

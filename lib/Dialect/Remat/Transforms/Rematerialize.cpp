@@ -9,6 +9,7 @@
 #include "remat/Dialect/Remat/IR/Remat.h"
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
@@ -146,6 +147,59 @@ RecomputeStats mlir::remat::recomputeBackwardInputs(
     ++stats.recomputed;
   }
   return stats;
+}
+
+/// Returns the forward value `value` transposes back to when it is a
+/// `linalg.transpose` of a `linalg.transpose` by the inverse permutation.
+static Value getTransposeSource(linalg::TransposeOp outer, Value input) {
+  while (auto name = input.getDefiningOp<NameOp>())
+    input = name.getInput();
+  auto inner = input.getDefiningOp<linalg::TransposeOp>();
+  if (!inner)
+    return Value();
+  ArrayRef<int64_t> p = inner.getPermutation(), q = outer.getPermutation();
+  if (p.size() != q.size())
+    return Value();
+  for (size_t i = 0; i < p.size(); ++i)
+    if (p[q[i]] != static_cast<int64_t>(i))
+      return Value();
+  return inner.getInput();
+}
+
+unsigned mlir::remat::foldBackwardTransposes(RewriterBase &rewriter,
+                                             BackwardOp backward) {
+  Block &body = backward.getBody().front();
+  unsigned folded = 0;
+  for (linalg::TransposeOp outer :
+       llvm::make_early_inc_range(body.getOps<linalg::TransposeOp>())) {
+    auto arg = dyn_cast<BlockArgument>(outer.getInput());
+    if (!arg || arg.getOwner() != &body)
+      continue;
+    Value source =
+        getTransposeSource(outer, backward.getInputs()[arg.getArgNumber()]);
+    if (!source || source.getType() != outer.getResult()[0].getType())
+      continue;
+    // Read the source as a saved value of its own.
+    Value replacement;
+    for (auto [input, blockArg] :
+         llvm::zip(backward.getInputs(), body.getArguments()))
+      if (input == source)
+        replacement = blockArg;
+    if (!replacement) {
+      backward.getInputsMutable().append(source);
+      replacement = body.addArgument(source.getType(), source.getLoc());
+    }
+    rewriter.replaceOp(outer, replacement);
+    ++folded;
+  }
+  // Drop the operands nothing reads any more.
+  for (int index = static_cast<int>(body.getNumArguments()) - 1; index >= 0;
+       --index)
+    if (body.getArgument(index).use_empty()) {
+      backward.getInputsMutable().erase(index);
+      body.eraseArgument(index);
+    }
+  return folded;
 }
 
 /// Returns true if `policy` saves inner value `value`.

@@ -199,41 +199,88 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
   let summary = "Choose what to recompute under a memory budget";
   let description = [{
     Automatic mode. For every function with a `remat.backward`, the planner
-    (`planRematerialization` in `Planner.h`) decides which residuals to
-    recompute so that the predicted peak meets `budget` at the least
-    recompute cost, and the rewrite of `-remat-apply-checkpoints` applies
-    the plan (clones just before their first use).
+    (`planRematerialization` in `Planner.h`) decides which values to save so
+    that the predicted peak meets `budget` at the least recompute cost, and
+    the rewrite of `-remat-apply-checkpoints` applies the plan: every
+    residual not saved is recomputed, each clone just before its first use,
+    a value shared by several residuals once.
 
-    Peaks are predicted on the bufferized program: the function alone,
-    through `-remat-bufferize`, then the memory analysis. This is what the
-    CPU run allocates, so a budget that holds on the prediction holds on
-    the measured heap.
+    Before planning, each backward transpose of a saved transpose by the
+    inverse permutation (autograd's `t(t(W))`) reads the source instead
+    (`foldBackwardTransposes`), as the canonicalizer would after finalize;
+    saved values nothing reads any more are dropped.
 
-    Strategies:
-    - `none`: keep autograd's saved set (the plan reports the baseline);
-    - `greedy` (default): rank the residuals by bytes freed per recompute
-      second (`cost=time`) or FLOP (`cost=flops`), each against the ops it
-      adds to what is already recomputed, and recompute the shortest prefix
-      of that ranking whose peak meets the budget.
+    Peaks are those of the rewritten function under the memory analysis,
+    with every buffer rounded up to the 64-byte alignment of the CPU
+    pipeline's allocations (`peak-model=tensor`, the default), or of the
+    function bufferized by `-remat-bufferize` (`peak-model=bufferized`,
+    slower). Both count the recompute's own temporaries.
 
-    A budget the strategy cannot meet is an error that names the lowest
-    peak it reached and what is live at it. `remarks` explains every
-    decision: value, bytes, recompute cost, and why.
+    Strategies. The fixed schedules of the field give their plan whatever
+    the budget, and fail if it misses a budget given:
+    - `none`: keep autograd's saved set;
+    - `full`: save only layer inputs (checkpoint every layer);
+    - `every-n`: save only the inputs of segments of `every` layers;
+    - `sqrt`: segments of round(sqrt(layers)) layers;
+    - `selective`: Megatron-LM's recompute of the attention core (the ops
+      from one batch matmul to the next: scores, mask, softmax, dropout);
+    - `mincut`: PyTorch's min-cut partitioner: the fewest saved bytes from
+      which the residuals are recomputed by cheap ops only (element-wise,
+      views, fills; never contractions or reductions).
+
+    Layers are read from name locations: an op located at
+    `blocks.3.attn.mm` is in layer `blocks.3` (the prefix up to the first
+    numeric component), as the importer writes them.
+
+    The searching strategies recompute nothing without a budget:
+    - `greedy`: rank the residuals by bytes freed per recompute second
+      (`cost=time`) or FLOP (`cost=flops`), each against what is already
+      recomputed, and recompute the shortest prefix of that ranking whose
+      peak meets the budget;
+    - `optimal`: branch and bound over the subsets of the residuals
+      (grouped by the buffer they alias), from the greedy plan, for the
+      least recompute cost that meets the budget; exact when it completes
+      within `time-limit`;
+    - `exhaustive`: every subset (at most 24 groups), the reference for
+      testing `optimal`;
+    - `auto` (default): greedy, then keeps saved what the budget allows,
+      then takes any cheaper fixed schedule that meets the budget, then
+      runs the exact search when there are at most `exact-limit` groups.
+
+    A budget that cannot be met is an error that names the lowest peak
+    reached and what is live at it. `remarks` explains every decision:
+    value, bytes, recompute cost, and why; and sums up each plan.
   }];
   let dependentDialects = ["::mlir::remat::RematDialect"];
   let options = !listconcat([
     Option<"budget", "budget", "std::string", /*default=*/"\"\"",
            "Peak budget: bytes with an optional KiB/MiB/GiB/KB/MB/GB suffix, "
            "or a percentage of the peak without remat (`40%`); empty: none">,
-    Option<"strategy", "strategy", "std::string", /*default=*/"\"greedy\"",
-           "none or greedy">,
+    Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
+           "none, full, every-n, sqrt, selective, mincut, greedy, optimal, "
+           "exhaustive or auto">,
     Option<"cost", "cost", "std::string", /*default=*/"\"time\"",
            "What to minimize: time (roofline seconds) or flops">,
+    Option<"every", "every", "unsigned", /*default=*/"2",
+           "Layers per segment of strategy every-n">,
+    Option<"timeLimit", "time-limit", "double", /*default=*/"2.0",
+           "Seconds the exact search of optimal and auto may take">,
+    Option<"exactLimit", "exact-limit", "unsigned", /*default=*/"48",
+           "Auto runs the exact search up to this many candidate groups">,
+    Option<"peakModel", "peak-model", "std::string", /*default=*/"\"tensor\"",
+           "tensor (memory analysis of the rewritten function) or bufferized">,
+    Option<"verify", "verify", "bool", /*default=*/"true",
+           "With peak-model=tensor: take the baseline and the plan's peak "
+           "from the bufferized program, and search again under a tighter "
+           "budget if the plan misses it there">,
     Option<"remarks", "remarks", "bool", /*default=*/"false",
            "Emit a remark for every decision and a summary per function">,
   ], RematTargetOptions);
   let statistics = [
     Statistic<"numRecomputed", "recomputed", "residuals recomputed">,
+    Statistic<"numEvaluations", "evaluations", "plans whose peak was predicted">,
+    Statistic<"numFolded", "folded-transposes",
+              "backward transposes of saved transposes folded">,
   ];
 }
 

@@ -20,14 +20,41 @@
 namespace mlir {
 namespace remat {
 
-/// How the planner searches.
+/// How the planner chooses what to save. The first six are fixed schedules
+/// of the field: they ignore the budget except to check it.
 enum class PlanStrategy {
   /// Keep autograd's saved set.
   None,
-  /// Cost-aware greedy: recompute the residual with the most bytes per
-  /// recompute second until the predicted peak meets the budget.
+  /// Save only layer inputs (torch.utils.checkpoint on every layer).
+  Full,
+  /// Save only the inputs of every `everyN`-th layer (segments of N layers).
+  EveryN,
+  /// EveryN with N = round(sqrt(layers)) (Chen et al.'s sqrt(L) schedule).
+  Sqrt,
+  /// Megatron-LM's selective recompute: the attention core (scores, mask,
+  /// softmax, dropout between the two batch matmuls) is recomputed.
+  Selective,
+  /// PyTorch's min-cut partitioner: the minimum saved bytes such that only
+  /// cheap ops (element-wise, views, fills) are recomputed.
+  MinCut,
+  /// Cost-aware greedy: recompute by best bytes freed per recompute cost
+  /// until the predicted peak meets the budget.
   Greedy,
+  /// Exact: the least recompute cost over all subsets of the residuals
+  /// whose predicted peak meets the budget (branch and bound).
+  Optimal,
+  /// Every subset of the candidates (at most 24 groups): the reference the
+  /// exact search is tested against.
+  Exhaustive,
+  /// The best plan found within the time limit: the exact search where it
+  /// is tractable, greedy and the fixed schedules as incumbents.
+  Auto,
 };
+
+/// Returns the strategy named `name` (none, full, every-n, sqrt, selective,
+/// mincut, greedy, optimal, exhaustive, auto).
+std::optional<PlanStrategy> parsePlanStrategy(llvm::StringRef name);
+llvm::StringRef stringifyPlanStrategy(PlanStrategy strategy);
 
 /// What the planner minimizes.
 enum class PlanCost { Time, Flops };
@@ -40,43 +67,71 @@ struct Budget {
 };
 std::optional<Budget> parseBudget(llvm::StringRef text);
 
-/// Predicts the peak of a function: by default the bufferized program's
-/// (the function alone in a fresh module, through `-remat-bufferize`, then
-/// the memory analysis), which is what the CPU run allocates.
+/// Predicts the peak of a function (with its plan applied).
 using PeakModel = std::function<FailureOr<int64_t>(func::FuncOp)>;
 
+/// The byte alignment of every heap allocation the CPU pipeline makes
+/// (`memref.alloc {alignment = 64}`); the default peak model rounds each
+/// buffer up to it.
+constexpr int64_t kAllocationAlignment = 64;
+
 struct PlanOptions {
-  PlanStrategy strategy = PlanStrategy::Greedy;
+  PlanStrategy strategy = PlanStrategy::Auto;
   PlanCost cost = PlanCost::Time;
-  /// No budget: recompute nothing (the plan reports the baseline).
+  /// No budget: the searching strategies recompute nothing.
   std::optional<Budget> budget;
   TargetModel target = *TargetModel::getPreset("h100");
-  /// Null: the bufferized model above.
+  /// Layers per segment of the every-n strategy.
+  unsigned everyN = 2;
+  /// Wall-clock limit of the exact search, in seconds (optimal and auto).
+  double timeLimit = 2.0;
+  /// Auto runs the exact search only up to this many candidates.
+  unsigned exactCandidateLimit = 48;
+  /// The model the search evaluates plans with. Null: the memory analysis
+  /// on the rewritten function (tensors), with buffers rounded up to
+  /// kAllocationAlignment: fast, and close to the bufferized program's.
   PeakModel peakModel;
+  /// With the default search model: the baseline, the budget's percentage
+  /// and the chosen plan's peak come from the bufferized program
+  /// (predictBufferizedPeak), which is what the CPU run allocates; a plan
+  /// that misses the budget there is searched again under a tighter one.
+  bool verify = true;
 };
 
-/// One residual and what the planner decided for it.
+/// One value and what the planner decided for it.
 struct PlanDecision {
   Value value;
   std::string label;
   int64_t bytes = 0;
-  int64_t flops = 0;    ///< FLOPs to recompute it (marginal, when chosen).
-  double seconds = 0.0; ///< roofline time to recompute it.
+  int64_t flops = 0;    ///< FLOPs to recompute it (marginal, in rewrite
+                        ///< order), when recomputed.
+  double seconds = 0.0; ///< roofline time of the same.
   bool recompute = false;
   std::string reason;
 };
 
 struct RematPlan {
+  /// The strategy whose plan this is (for auto: the one that won).
+  PlanStrategy strategy = PlanStrategy::None;
+  /// True when the exact search completed: no cheaper plan meets the
+  /// budget among the subsets of residuals.
+  bool provenOptimal = false;
+  /// The residuals the plan could recompute.
+  unsigned candidates = 0;
   int64_t baselinePeak = 0;
   int64_t predictedPeak = 0;
   int64_t budgetBytes = 0;
   int64_t activationBytes = 0; ///< saved activation bytes after the plan.
   int64_t recomputeFlops = 0;
   double recomputeSeconds = 0.0;
+  /// Peak evaluations and wall time the planning took.
+  unsigned evaluations = 0;
+  double planSeconds = 0.0;
   SmallVector<PlanDecision> decisions;
   /// The residuals to drop from the backward's saved set.
   SmallVector<Value> recomputed;
-  /// The residuals that stay saved; every other forward value the
+  /// The values to save: the residuals kept and, for min-cut plans, forward
+  /// values that become residuals. Every other forward value the
   /// recomputation needs is recomputed too.
   SmallVector<Value> saved;
 };
@@ -92,10 +147,16 @@ FailureOr<RematPlan> planRematerialization(func::FuncOp function,
 void applyRematPlan(RewriterBase &rewriter, func::FuncOp function,
                     const RematPlan &plan);
 
-/// The default peak model (bufferized program). Requires the
-/// `remat-bufferize` pipeline to be registered.
+/// The peak of the bufferized program: the function alone in a fresh
+/// module, through `-remat-bufferize`, then the memory analysis. Requires
+/// the `remat-bufferize` pipeline to be registered.
 FailureOr<int64_t> predictBufferizedPeak(func::FuncOp function,
                                          std::string *liveAtPeak = nullptr);
+
+/// The layer of a forward op: the prefix of its name location up to the
+/// first numeric path component (`blocks.3` for `blocks.3.attn.mm`), or ""
+/// when it has none.
+std::string getLayerKey(Operation *op);
 
 } // namespace remat
 } // namespace mlir

@@ -92,6 +92,15 @@ RecomputeStats
 recomputeBackwardInputs(RewriterBase &rewriter, BackwardOp backward,
                         llvm::function_ref<bool(Value)> shouldRecompute);
 
+/// Folds, in the body of `backward`, each `linalg.transpose` of a saved
+/// value that is itself a transpose by the inverse permutation (autograd's
+/// `t(t(W))`): the body reads the source (a new operand if needed), and
+/// operands nothing reads any more are dropped. This is the fold the
+/// canonicalizer makes after finalize, made before planning so that the
+/// planner neither keeps nor recomputes a value the backward does not need.
+/// Returns the number of transposes folded.
+unsigned foldBackwardTransposes(RewriterBase &rewriter, BackwardOp backward);
+
 struct ApplyCheckpointsStats {
   unsigned checkpoints = 0; ///< remat.checkpoint regions applied.
   RecomputeStats recompute;

@@ -1,0 +1,132 @@
+//===- PlannerImpl.h - planner internals shared by its sources --*- C++ -*-===//
+//
+// Part of the remat project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef REMAT_LIB_DIALECT_REMAT_TRANSFORMS_PLANNERIMPL_H
+#define REMAT_LIB_DIALECT_REMAT_TRANSFORMS_PLANNERIMPL_H
+
+#include "remat/Analysis/MemoryAnalysis.h"
+#include "remat/Dialect/Remat/IR/Remat.h"
+#include "remat/Dialect/Remat/Transforms/Planner.h"
+
+#include "llvm/ADT/BitVector.h"
+#include "llvm/ADT/DenseSet.h"
+
+#include <chrono>
+#include <map>
+
+namespace mlir {
+namespace remat {
+namespace detail {
+
+/// A set of forward values.
+using ValueSet = llvm::DenseSet<Value>;
+
+/// The label of a forward value: its remat.name tag, else its name
+/// location, else its op name.
+std::string getLabel(Value value);
+/// True for the ops whose result aliases their first operand's buffer.
+bool isViewLike(Operation *op);
+/// The value whose buffer `value` aliases (through view-like ops).
+Value getViewRoot(Value value);
+/// "label (bytes), ..." of the buffers live at the peak.
+std::string describeLiveAtPeak(const MemoryProfile &profile);
+
+/// Residuals that alias one buffer: recomputed together or not at all.
+struct Group {
+  Value root;
+  SmallVector<Value> members;
+  int64_t bytes = 0;
+  std::string label;
+};
+
+struct PlanCostSum {
+  OpCost cost;
+  double seconds = 0;
+};
+
+/// What every strategy works on: the candidates of one backward, and the
+/// evaluation of plans (peak and recompute cost).
+class PlanContext {
+public:
+  PlanContext(func::FuncOp function, BackwardOp backward,
+              const PlanOptions &options);
+
+  /// Seconds since the planner started.
+  double elapsed() const;
+
+  /// The peak with `saved` saved and every other residual recomputed.
+  FailureOr<int64_t> peak(const ValueSet &saved,
+                          std::string *liveAtPeak = nullptr);
+  /// The same for the groups set in `recomputed` (memoized).
+  FailureOr<int64_t> peak(const llvm::BitVector &recomputed);
+
+  /// The ops recomputing `value` from `saved` (and arguments), except those
+  /// in `done`, which the walk adds them to; and their cost.
+  PlanCostSum closure(Value value, const ValueSet &saved,
+                      llvm::DenseSet<Operation *> &done);
+  /// The cost of recomputing every candidate outside `saved`.
+  PlanCostSum cost(const ValueSet &saved);
+  double objective(const OpCost &cost, double seconds) const;
+  double objective(const llvm::BitVector &recomputed);
+  /// The candidates outside `saved`, in the order the rewrite clones them.
+  SmallVector<Value> droppedInOrder(const ValueSet &saved) const;
+  /// The backward inputs minus the members of the groups in `recomputed`.
+  ValueSet savedFor(const llvm::BitVector &recomputed) const;
+
+  /// A lower bound on the peak of every plan that recomputes only groups
+  /// in `mayRecompute`: the peak of the function without remat (memory
+  /// analysis) less, at each point, the groups in `mayRecompute` whose
+  /// buffers are held there only for the backward. Recomputing changes no
+  /// forward op and no backward temporary, and clones only add buffers.
+  int64_t lowerBound(const llvm::BitVector &mayRecompute);
+
+  func::FuncOp function;
+  BackwardOp backward;
+  const PlanOptions &options;
+  /// Every backward input.
+  ValueSet inputs;
+  /// The residuals that may be recomputed, in operand order, and their
+  /// groups.
+  SmallVector<Value> candidates;
+  SmallVector<Group> groups;
+  llvm::DenseMap<Value, unsigned> groupOf;
+  unsigned evaluations = 0;
+
+private:
+  std::pair<OpCost, double> getCost(Operation *op);
+
+  void computeBound();
+
+  /// Live bytes per point without remat, and each group's [first, last]
+  /// points held only for the backward.
+  SmallVector<int64_t> boundTimeline;
+  SmallVector<std::pair<unsigned, unsigned>> heldForBackward;
+  bool boundReady = false;
+  llvm::DenseMap<Value, unsigned> firstUse;
+  llvm::DenseMap<Operation *, std::pair<OpCost, double>> opCosts;
+  std::map<std::string, int64_t> peakCache;
+  std::chrono::steady_clock::time_point start;
+};
+
+/// A fixed schedule's plan: what it saves, and why for each value.
+struct Schedule {
+  ValueSet saved;
+  std::function<std::string(Value, bool)> reason;
+};
+
+/// True for the strategies that are fixed schedules (full, every-n, sqrt,
+/// selective, mincut).
+bool isFixedSchedule(PlanStrategy strategy);
+/// Builds the plan of a fixed schedule (PlanSchedules.cpp). Fails, with
+/// the reason in `error`, when the function lacks what the schedule needs.
+FailureOr<Schedule> buildSchedule(PlanContext &ctx, PlanStrategy strategy,
+                                  std::string &error);
+
+} // namespace detail
+} // namespace remat
+} // namespace mlir
+
+#endif // REMAT_LIB_DIALECT_REMAT_TRANSFORMS_PLANNERIMPL_H
