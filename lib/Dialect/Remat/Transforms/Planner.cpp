@@ -249,14 +249,15 @@ double PlanContext::objective(const OpCost &cost, double seconds) const {
 }
 
 PlanCostSum PlanContext::closure(Value value, const ValueSet &saved,
-                                 llvm::DenseSet<Operation *> &done) {
+                                 llvm::DenseSet<Operation *> &done,
+                                 const llvm::DenseSet<Operation *> *already) {
   PlanCostSum sum;
   SmallVector<Value> work{value};
   while (!work.empty()) {
     Value v = work.pop_back_val();
     Operation *def = v.getDefiningOp();
     if (!def || saved.contains(v) || !canRecomputeIn(def, backward) ||
-        !done.insert(def).second)
+        (already && already->contains(def)) || !done.insert(def).second)
       continue;
     auto [cost, seconds] = getCost(def);
     sum.cost += cost;
@@ -296,9 +297,11 @@ ValueSet PlanContext::savedFor(const llvm::BitVector &recomputed) const {
   return saved;
 }
 
-FailureOr<int64_t> PlanContext::peak(const ValueSet &saved,
-                                     std::string *liveAtPeak) {
-  ++evaluations;
+/// A copy of `function` in which every residual of `backward` outside
+/// `saved` is recomputed (the plan applied to the copy).
+static OwningOpRef<func::FuncOp> cloneWithPlan(func::FuncOp function,
+                                               BackwardOp backward,
+                                               const ValueSet &saved) {
   IRMapping mapping;
   OwningOpRef<func::FuncOp> copy = function.clone(mapping);
   ValueSet savedCopy;
@@ -308,6 +311,13 @@ FailureOr<int64_t> PlanContext::peak(const ValueSet &saved,
   IRRewriter rewriter(function.getContext());
   recomputeBackwardInputs(rewriter, copyBackward,
                           [&](Value v) { return !savedCopy.contains(v); });
+  return copy;
+}
+
+FailureOr<int64_t> PlanContext::peak(const ValueSet &saved,
+                                     std::string *liveAtPeak) {
+  ++evaluations;
+  OwningOpRef<func::FuncOp> copy = cloneWithPlan(function, backward, saved);
   if (options.peakModel)
     return options.peakModel(*copy);
   MemoryProfile profile = analyzeMemory(*copy, kAllocationAlignment);
@@ -406,18 +416,21 @@ static SmallVector<unsigned> rankGroups(PlanContext &ctx) {
   size_t n = ctx.groups.size();
   ValueSet saved(ctx.inputs);
   llvm::DenseSet<Operation *> cloned;
+  // The group's marginal cost: its members dropped from `saved` for the
+  // walk, ops already cloned for earlier groups not counted again.
   auto score = [&](unsigned g) {
-    ValueSet trial = saved;
-    for (Value m : ctx.groups[g].members)
-      trial.erase(m);
-    llvm::DenseSet<Operation *> done = cloned;
+    ArrayRef<Value> members = ctx.groups[g].members;
+    for (Value m : members)
+      saved.erase(m);
+    llvm::DenseSet<Operation *> done;
     OpCost cost;
     double seconds = 0;
-    for (Value m : ctx.groups[g].members) {
-      PlanCostSum c = ctx.closure(m, trial, done);
+    for (Value m : members) {
+      PlanCostSum c = ctx.closure(m, saved, done, &cloned);
       cost += c.cost;
       seconds += c.seconds;
     }
+    saved.insert(members.begin(), members.end());
     return static_cast<double>(ctx.groups[g].bytes) /
            std::max(ctx.objective(cost, seconds), 1e-30);
   };
@@ -734,12 +747,12 @@ static LogicalResult emitInfeasible(PlanContext &ctx, int64_t budget,
          << " bytes); at that peak live: " << live;
 }
 
-/// One search with the search model at `budget` (the user's budget, or a
-/// tighter one when an earlier plan missed it on the bufferized program).
-/// `userBudget` is what the plan reports.
+/// One search with the search model at `searchBudget` (the user's budget,
+/// or a tighter one when an earlier plan missed it on the bufferized
+/// program); a percentage is of the search model's baseline.
 static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
                                      const PlanOptions &options,
-                                     std::optional<int64_t> searchBudget,
+                                     std::optional<Budget> searchBudget,
                                      bool checkFixed) {
   RematPlan plan;
   plan.strategy = options.strategy;
@@ -748,7 +761,12 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
   if (failed(baseline))
     return failure();
   plan.baselinePeak = plan.predictedPeak = *baseline;
-  plan.budgetBytes = searchBudget.value_or(*baseline);
+  plan.budgetBytes = *baseline;
+  if (searchBudget && searchBudget->bytes)
+    plan.budgetBytes = *searchBudget->bytes;
+  else if (searchBudget)
+    plan.budgetBytes = static_cast<int64_t>(*searchBudget->fraction *
+                                            static_cast<double>(*baseline));
   int64_t budget = plan.budgetBytes;
   auto finish = [&](const ValueSet &saved, int64_t peak,
                     function_ref<std::string(Value, bool)> reason) {
@@ -800,7 +818,9 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
   llvm::DenseMap<unsigned, unsigned> rank;
   Incumbent best;
   std::string source;
-  ValueSet bestSaved;
+  // Set when auto chose a fixed schedule.
+  std::optional<Schedule> bestSchedule;
+  PlanStrategy bestScheduleKind = PlanStrategy::None;
   // The lowest peak seen, for the infeasible-budget error.
   int64_t lowest = std::numeric_limits<int64_t>::max();
   ValueSet lowestSaved;
@@ -847,7 +867,8 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
       PlanCostSum c = ctx.cost(schedule->saved);
       double cost = ctx.objective(c.cost, c.seconds);
       if (*p <= budget && (!best.valid || cost < best.cost * (1 - 1e-12))) {
-        bestSaved = schedule->saved;
+        bestSchedule = std::move(*schedule);
+        bestScheduleKind = s;
         best.peak = *p;
         best.cost = cost;
         best.valid = true;
@@ -864,7 +885,7 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
       return failure();
     if (exact.valid && (!best.valid || exact.cost < best.cost * (1 - 1e-12))) {
       best = exact;
-      bestSaved.clear();
+      bestSchedule.reset();
       source = "exact search";
     }
     plan.provenOptimal = search.complete() && best.valid;
@@ -894,18 +915,12 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
   }
 
   std::string unit = costUnit(options);
-  if (!bestSaved.empty()) {
-    // Auto chose a fixed schedule.
-    std::string error;
-    FailureOr<Schedule> schedule =
-        buildSchedule(ctx, *parsePlanStrategy(source), error);
-    if (failed(schedule))
-      return function.emitError(error);
-    plan.strategy = *parsePlanStrategy(source);
-    return finish(bestSaved, best.peak, [&](Value v, bool recompute) {
+  if (bestSchedule) {
+    plan.strategy = bestScheduleKind;
+    return finish(bestSchedule->saved, best.peak, [&](Value v, bool recompute) {
       return "auto: the " + source +
              " schedule is the cheapest plan found that meets the budget; " +
-             schedule->reason(v, recompute);
+             bestSchedule->reason(v, recompute);
     });
   }
   if (strategy == PlanStrategy::Auto)
@@ -936,19 +951,13 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
   });
 }
 
-/// The bufferized peak of `function` with `plan` applied.
-static FailureOr<int64_t> verifyPlan(func::FuncOp function,
+/// The bufferized peak of `function` with `plan` applied. (`plan.saved`
+/// holds every backward input it keeps.)
+static FailureOr<int64_t> verifyPlan(func::FuncOp function, BackwardOp backward,
                                      const RematPlan &plan,
                                      std::string *live = nullptr) {
-  IRMapping mapping;
-  OwningOpRef<func::FuncOp> copy = function.clone(mapping);
-  RematPlan mapped;
-  for (Value v : plan.recomputed)
-    mapped.recomputed.push_back(mapping.lookupOrDefault(v));
-  for (Value v : plan.saved)
-    mapped.saved.push_back(mapping.lookupOrDefault(v));
-  IRRewriter rewriter(function.getContext());
-  applyRematPlan(rewriter, *copy, mapped);
+  ValueSet saved(plan.saved.begin(), plan.saved.end());
+  OwningOpRef<func::FuncOp> copy = cloneWithPlan(function, backward, saved);
   OwningOpRef<ModuleOp> module = ModuleOp::create(function.getLoc());
   func::FuncOp owned = copy.release();
   module->push_back(owned);
@@ -971,50 +980,41 @@ mlir::remat::planRematerialization(func::FuncOp function,
                               "function, found ")
            << count;
   auto start = std::chrono::steady_clock::now();
-  bool verify = options.verify && !options.peakModel;
-  // The budget in bytes, of the bufferized baseline when verifying.
-  std::optional<int64_t> baseline;
-  if (verify) {
-    FailureOr<int64_t> b = predictBufferizedPeak(function);
-    if (failed(b))
-      return failure();
-    baseline = *b;
+  if (!options.verify || options.peakModel) {
+    FailureOr<RematPlan> plan =
+        planOnce(function, backward, options, options.budget, true);
+    if (succeeded(plan))
+      plan->planSeconds = std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+    return plan;
   }
+  // The baseline, the budget and the plan's peak come from the bufferized
+  // program.
+  FailureOr<int64_t> baseline = predictBufferizedPeak(function);
+  if (failed(baseline))
+    return failure();
   std::optional<int64_t> budget;
-  if (options.budget) {
-    if (options.budget->bytes) {
-      budget = *options.budget->bytes;
-    } else {
-      if (!baseline) {
-        PlanContext ctx(function, backward, options);
-        FailureOr<int64_t> b = ctx.peak(ctx.inputs);
-        if (failed(b))
-          return failure();
-        baseline = *b;
-      }
-      budget = static_cast<int64_t>(*options.budget->fraction *
-                                    static_cast<double>(*baseline));
-    }
-  }
-  std::optional<int64_t> searchBudget = budget;
+  if (options.budget)
+    budget = options.budget->bytes
+                 ? *options.budget->bytes
+                 : static_cast<int64_t>(*options.budget->fraction *
+                                        static_cast<double>(*baseline));
+  std::optional<Budget> searchBudget;
+  if (budget)
+    searchBudget = Budget{budget, std::nullopt};
   unsigned evaluations = 0;
   for (unsigned attempt = 0; attempt < 4; ++attempt) {
     FailureOr<RematPlan> plan =
-        planOnce(function, backward, options, searchBudget, !verify);
+        planOnce(function, backward, options, searchBudget, false);
     if (failed(plan))
       return failure();
     evaluations += plan->evaluations;
     plan->evaluations = evaluations;
     if (budget)
       plan->budgetBytes = *budget;
-    if (!verify) {
-      plan->planSeconds = std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - start)
-                              .count();
-      return plan;
-    }
     std::string live;
-    FailureOr<int64_t> verified = verifyPlan(function, *plan, &live);
+    FailureOr<int64_t> verified = verifyPlan(function, backward, *plan, &live);
     if (failed(verified))
       return failure();
     ++plan->evaluations;
@@ -1038,7 +1038,7 @@ mlir::remat::planRematerialization(func::FuncOp function,
              << " bytes); at that peak live: " << live;
     // The search model was optimistic: search again below the budget by
     // what the plan missed it by.
-    *searchBudget -= std::max<int64_t>(*verified - *budget, 64);
+    *searchBudget->bytes -= std::max<int64_t>(*verified - *budget, 64);
   }
   return function.emitError("remat: budget of ")
          << *budget << " bytes: every plan the search found peaks above it "

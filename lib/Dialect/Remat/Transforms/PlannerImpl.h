@@ -64,9 +64,11 @@ public:
   FailureOr<int64_t> peak(const llvm::BitVector &recomputed);
 
   /// The ops recomputing `value` from `saved` (and arguments), except those
-  /// in `done`, which the walk adds them to; and their cost.
+  /// in `done`, which the walk adds them to, and those in `already`, which
+  /// it neither counts nor walks through; and their cost.
   PlanCostSum closure(Value value, const ValueSet &saved,
-                      llvm::DenseSet<Operation *> &done);
+                      llvm::DenseSet<Operation *> &done,
+                      const llvm::DenseSet<Operation *> *already = nullptr);
   /// The cost of recomputing every candidate outside `saved`.
   PlanCostSum cost(const ValueSet &saved);
   double objective(const OpCost &cost, double seconds) const;
