@@ -4,7 +4,9 @@
 For GPT and Llama corpus models at a sequence length where attention
 dominates the activations (seq 64, hidden 16, 2 heads, 2 layers), runs the
 step without remat and with full, sqrt, selective, mincut, greedy and auto,
-the searching strategies at the peaks the field's schedules reach. Each row:
+the searching strategies at the peaks the field's schedules reach, and auto
+also at the activation bytes that mincut and sqrt save
+(`budget-on=activations`). Each row:
 strategy, budget, predicted peak, measured CPU heap peak, recompute FLOPs,
 recompute time on the h100 roofline model, and whether the outputs are
 bitwise equal to the run without remat. Writes a markdown table.
@@ -23,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "test", "utils"))
 from check_peak import measured_peak  # noqa: E402
 
-SUMMARY = re.compile(r"predicted peak (\d+) bytes \(without remat (\d+), budget (\d+)\); "
+SUMMARY = re.compile(r"predicted peak (\d+) bytes \(without remat (\d+), (?:activation )?budget (\d+)\); "
                      r"recompute (\d+) of (\d+) residuals, (\d+) FLOPs, ([0-9.e+-]+) us; "
                      r"saved activations (\d+) bytes; plan ([a-z-]+)")
 LLVM = "/usr/lib/llvm-22"
@@ -105,6 +107,22 @@ def main():
                                     f"{'no higher' if ok else 'HIGHER'}")
                 else:
                     verdicts.append(f"{model}: auto at {s}'s peak ({peak} bytes): "
+                                    "NO PLAN (see the table)")
+            # The same at the activation bytes the schedules save.
+            for s in ["mincut", "sqrt"]:
+                if s not in rows:
+                    continue
+                act = rows[s][2]
+                got = row(f"auto @ {s}'s activations",
+                          f"budget-on=activations budget={act}")
+                if got:
+                    ok = got[3] <= rows[s][3] and got[2] <= act
+                    verdicts.append(f"{model}: auto at {s}'s activation bytes ({act}) saves "
+                                    f"{got[2]} and recomputes {got[3]} us ({got[1]} FLOPs) "
+                                    f"vs {s}'s {rows[s][3]} us ({rows[s][1]} FLOPs): time "
+                                    f"{'no higher' if ok else 'HIGHER'}")
+                else:
+                    verdicts.append(f"{model}: auto at {s}'s activation bytes ({act}): "
                                     "NO PLAN (see the table)")
     text = "\n".join(lines) + "\n\n" + "\n".join(f"- {v}" for v in verdicts) + "\n"
     os.makedirs(os.path.dirname(a.out), exist_ok=True)

@@ -37,6 +37,8 @@ void mlir::remat::buildBufferizePipeline(
   pm.addPass(bufferization::createOneShotBufferizePass(bufferizeOptions));
   pm.addPass(createRematStripBarriersPass());
   pm.addPass(createCanonicalizerPass());
+  if (!options.deallocate)
+    return;
 
   // Deallocation, as upstream's buffer-deallocation-pipeline does it, with
   // the frees moved to each buffer's last use before they are lowered.

@@ -115,3 +115,36 @@ func.func @fresh_tensors_stay_apart(%w0: tensor<8x4xf32>, %w1: tensor<8x4xf32>)
   }
   return %t0, %t1, %g : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
 }
+
+// -----
+
+// An alloc_tensor sits just before the first op that uses it: the buffer is
+// allocated where the alloc_tensor is, and ops the importer or the recompute
+// rewrite put between a tensor.empty and its writer would otherwise run with
+// it allocated (on a 24-layer GPT, one logits-sized buffer: 8.5% of the
+// peak, which the planner's tensor model did not predict).
+
+// CHECK-LABEL: func.func @alloc_at_first_use
+// CHECK: %[[T:.*]] = linalg.transpose
+// CHECK: %[[E:.*]] = math.exp %[[T]]
+// CHECK: %[[A:.*]] = bufferization.alloc_tensor() : tensor<4x8xf32>
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<8x4xf32>) outs(%[[A]]
+// CHECK: math.exp
+// CHECK: %[[B:.*]] = bufferization.alloc_tensor() : tensor<4x8xf32>
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<8x4xf32>) outs(%[[B]]
+func.func @alloc_at_first_use(%w0: tensor<8x4xf32>, %w1: tensor<4x8xf32>)
+    -> (tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>) {
+  %e0 = tensor.empty() : tensor<4x8xf32>
+  %e1 = tensor.empty() : tensor<4x8xf32>
+  %t0 = linalg.transpose ins(%w0 : tensor<8x4xf32>) outs(%e1 : tensor<4x8xf32>) permutation = [1, 0]
+  %x = math.exp %t0 : tensor<4x8xf32>
+  %t1 = linalg.transpose ins(%w0 : tensor<8x4xf32>) outs(%e0 : tensor<4x8xf32>) permutation = [1, 0]
+  %g:2 = remat.backward(%w0, %w1) : (tensor<8x4xf32>, tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) {
+  ^bb0(%a: tensor<8x4xf32>, %b: tensor<4x8xf32>):
+    %e2 = tensor.empty() : tensor<4x8xf32>
+    %r = math.exp %b : tensor<4x8xf32>
+    %t2 = linalg.transpose ins(%a : tensor<8x4xf32>) outs(%e2 : tensor<4x8xf32>) permutation = [1, 0]
+    remat.yield %t2, %r : tensor<4x8xf32>, tensor<4x8xf32>
+  }
+  return %x, %t1, %g#0 : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
+}

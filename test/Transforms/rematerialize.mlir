@@ -67,8 +67,8 @@
 // GREEDY: remark: remat: recompute 'exp' (4096 bytes; 8192 FLOPs, 0.002445 us): rank 1 by bytes per recompute second among the saved residuals
 // GREEDY: remark: remat: save 'mm' (4096 bytes): rank 2: the budget is met without it
 // GREEDY: remark: remat: predicted peak 24576 bytes (without remat 28672, budget 24657); recompute 1 of 2 residuals, 8192 FLOPs, 0.002445 us; saved activations 4096 bytes; plan greedy, 3 peak evaluations
-// OPTIMAL: remark: remat: recompute 'exp' {{.*}}: rank 1 by bytes per recompute second
-// OPTIMAL: remark: remat: save 'mm' (4096 bytes): rank 2: the budget is met without it
+// OPTIMAL: remark: remat: recompute 'exp' {{.*}}: recomputed as part of the least-cost plan meeting the budget (proven: the branch and bound completed); the greedy ranking found it first (rank 1)
+// OPTIMAL: remark: remat: save 'mm' (4096 bytes): saved as part of the least-cost plan meeting the budget (proven: the branch and bound completed); the greedy ranking found it first (rank 2)
 // OPTIMAL: remark: remat: predicted peak 24576 bytes {{.*}} plan optimal (proven optimal)
 // EXHAUSTIVE: remark: remat: recompute 'exp' {{.*}}: recomputed as part of the least-cost plan meeting the budget (every subset tried)
 // EXHAUSTIVE: remark: remat: predicted peak 24576 bytes {{.*}} plan exhaustive (proven optimal)
@@ -97,7 +97,7 @@ func.func @step(%x: tensor<32x32xf32> {bufferization.writable = false},
   %f = linalg.fill ins(%z : f32) outs(%e0 : tensor<32x32xf32>) -> tensor<32x32xf32>
   %mm0 = linalg.matmul ins(%x, %w : tensor<32x32xf32>, tensor<32x32xf32>)
                        outs(%f : tensor<32x32xf32>) -> tensor<32x32xf32>
-  // expected-remark @below {{remat: save 'mm' (4096 bytes): auto: rank 2: the budget is met without it}}
+  // expected-remark @below {{remat: save 'mm' (4096 bytes): auto: saved as part of the least-cost plan meeting the budget (proven: the branch and bound completed); the greedy ranking found it first (rank 2)}}
   %mm = remat.name "mm" %mm0 : tensor<32x32xf32>
   %ee = tensor.empty() : tensor<32x32xf32>
   %e1 = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
@@ -107,7 +107,7 @@ func.func @step(%x: tensor<32x32xf32> {bufferization.writable = false},
     %ex = math.exp %in : f32
     linalg.yield %ex : f32
   } -> tensor<32x32xf32>
-  // expected-remark @below {{remat: recompute 'exp' (4096 bytes; 8192 FLOPs, 0.002445 us): auto: rank 1 by bytes per recompute second among the saved residuals}}
+  // expected-remark @below {{remat: recompute 'exp' (4096 bytes; 8192 FLOPs, 0.002445 us): auto: recomputed as part of the least-cost plan meeting the budget (proven: the branch and bound completed); the greedy ranking found it first (rank 1)}}
   %e = remat.name "exp" %e1 : tensor<32x32xf32>
   %g:2 = remat.backward(%mm, %e, %v, %u)
       : (tensor<32x32xf32>, tensor<32x32xf32>, tensor<32x64xf32>, tensor<64x128xf32>)

@@ -26,6 +26,13 @@ struct LowerToLLVMPipelineOptions
       llvm::cl::desc("Run -canonicalize -cse after finalization, as a real "
                      "compiler stack would"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> deallocate{
+      *this, "deallocate",
+      llvm::cl::desc("Insert deallocations. Without them the memory analysis "
+                     "still ends each buffer at its last use, which is where "
+                     "the frees go, so the peak is the same at a fraction of "
+                     "the compile time (the planner's bufferized check)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> freeAfterLastUse{
       *this, "free-after-last-use",
       llvm::cl::desc("Free each buffer right after its last use "

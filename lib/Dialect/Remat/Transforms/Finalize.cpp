@@ -67,8 +67,19 @@ FinalizeStats mlir::remat::finalizeRematOps(RewriterBase &rewriter,
     SmallVector<tensor::EmptyOp> empties;
     backward->getParentRegion()->walk(
         [&](tensor::EmptyOp e) { empties.push_back(e); });
+    // Each one also moves down to just before its first use: the
+    // allocation happens where the alloc_tensor is, and the importer (or
+    // the recompute rewrite, which puts clones before their first use)
+    // may have left ops between an empty and the op that writes it.
     for (tensor::EmptyOp empty : empties) {
-      rewriter.setInsertionPoint(empty);
+      Block *block = empty->getBlock();
+      Operation *first = nullptr;
+      for (Operation *user : empty->getUsers()) {
+        Operation *ancestor = block->findAncestorOpInBlock(*user);
+        if (ancestor && (!first || ancestor->isBeforeInBlock(first)))
+          first = ancestor;
+      }
+      rewriter.setInsertionPoint(first ? first : empty.getOperation());
       rewriter.replaceOpWithNewOp<bufferization::AllocTensorOp>(
           empty, empty.getType(), empty.getDynamicSizes());
       ++stats.allocTensors;

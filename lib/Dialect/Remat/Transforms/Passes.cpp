@@ -146,8 +146,10 @@ struct RematRematerializePass
     options.exactCandidateLimit = exactLimit;
     options.verify = verify;
     if (peakModel == "bufferized") {
-      options.peakModel = [](func::FuncOp f) {
-        return predictBufferizedPeak(f);
+      // The planner hands over detached copies: their callees are
+      // declared from the pass's root.
+      options.peakModel = [root](func::FuncOp f) {
+        return predictBufferizedPeak(f, nullptr, root);
       };
     } else if (peakModel != "tensor") {
       root->emitError("remat-rematerialize: unknown peak-model '")
@@ -165,6 +167,17 @@ struct RematRematerializePass
       return signalPassFailure();
     }
     options.cost = *parsedCost;
+    std::optional<BudgetOn> parsedBudgetOn =
+        llvm::StringSwitch<std::optional<BudgetOn>>(budgetOn)
+            .Case("peak", BudgetOn::Peak)
+            .Case("activations", BudgetOn::Activations)
+            .Default(std::nullopt);
+    if (!parsedBudgetOn) {
+      root->emitError("remat-rematerialize: unknown budget-on '")
+          << budgetOn << "' (expected peak or activations)";
+      return signalPassFailure();
+    }
+    options.budgetOn = *parsedBudgetOn;
     if (!budget.empty()) {
       options.budget = parseBudget(budget);
       if (!options.budget) {
@@ -213,10 +226,11 @@ struct RematRematerializePass
     }
     function.emitRemark("remat: predicted peak ")
         << plan.predictedPeak << " bytes (without remat " << plan.baselinePeak
-        << ", budget " << plan.budgetBytes << "); recompute "
-        << plan.recomputed.size() << " of " << plan.candidates << " residuals, "
-        << plan.recomputeFlops << " FLOPs, "
-        << formatMicroseconds(plan.recomputeSeconds)
+        << (plan.budgetOn == BudgetOn::Activations ? ", activation budget "
+                                                   : ", budget ")
+        << plan.budgetBytes << "); recompute " << plan.recomputed.size()
+        << " of " << plan.candidates << " residuals, " << plan.recomputeFlops
+        << " FLOPs, " << formatMicroseconds(plan.recomputeSeconds)
         << " us; saved activations " << plan.activationBytes << " bytes; plan "
         << stringifyPlanStrategy(plan.strategy)
         << (plan.provenOptimal ? " (proven optimal)" : "") << ", "

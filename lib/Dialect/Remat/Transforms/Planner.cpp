@@ -144,7 +144,7 @@ static FailureOr<int64_t> getBufferizedPeak(ModuleOp module,
   PassManager pm(module.getContext(), ModuleOp::getOperationName());
   std::string errors;
   llvm::raw_string_ostream os(errors);
-  if (failed(parsePassPipeline("remat-bufferize", pm, os)))
+  if (failed(parsePassPipeline("remat-bufferize{deallocate=false}", pm, os)))
     return function.emitError("the planner's peak model needs the "
                               "remat-bufferize pipeline: ")
            << errors;
@@ -170,11 +170,32 @@ std::string mlir::remat::detail::describeLiveAtPeak(const MemoryProfile &p) {
   return text;
 }
 
+/// A fresh module holding `owned` and a private declaration of every other
+/// function of `symbols` (so that calls still verify).
+static OwningOpRef<ModuleOp> wrapInModule(func::FuncOp owned,
+                                          Operation *symbols) {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(owned.getLoc());
+  if (symbols) {
+    OpBuilder builder = OpBuilder::atBlockEnd(module->getBody());
+    for (auto f : symbols->getRegion(0).getOps<func::FuncOp>()) {
+      if (f.getSymName() == owned.getSymName())
+        continue;
+      auto decl = func::FuncOp::create(builder, f.getLoc(), f.getSymName(),
+                                       f.getFunctionType());
+      decl.setPrivate();
+    }
+  }
+  module->push_back(owned);
+  return module;
+}
+
 FailureOr<int64_t> mlir::remat::predictBufferizedPeak(func::FuncOp function,
-                                                      std::string *liveAtPeak) {
-  OwningOpRef<ModuleOp> module = ModuleOp::create(function.getLoc());
-  func::FuncOp copy = function.clone();
-  module->push_back(copy);
+                                                      std::string *liveAtPeak,
+                                                      Operation *symbols) {
+  if (!symbols)
+    symbols = function->getParentOp();
+  OwningOpRef<ModuleOp> module = wrapInModule(function.clone(), symbols);
+  auto copy = module->lookupSymbol<func::FuncOp>(function.getSymName());
   return getBufferizedPeak(*module, copy, liveAtPeak);
 }
 
@@ -200,8 +221,10 @@ PlanContext::PlanContext(func::FuncOp function, BackwardOp backward,
       continue;
     Value root = getViewRoot(input);
     // A view of an argument or of a constant frees nothing.
+    // Nor does a view of a buffer that cannot be recomputed.
     Operation *rootDef = root.getDefiningOp();
-    if (!rootDef || rootDef->hasTrait<OpTrait::ConstantLike>())
+    if (!rootDef || rootDef->hasTrait<OpTrait::ConstantLike>() ||
+        !canRecomputeIn(rootDef, backward))
       continue;
     unsigned first = ~0u;
     for (Operation *user : body.getArgument(index).getUsers())
@@ -340,6 +363,59 @@ FailureOr<int64_t> PlanContext::peak(const llvm::BitVector &recomputed) {
   return p;
 }
 
+int64_t PlanContext::activationBytes(const ValueSet &saved,
+                                     bool withFrontier) const {
+  llvm::DenseSet<Value> roots;
+  int64_t bytes = 0;
+  auto add = [&](Value v) {
+    Value root = getViewRoot(v);
+    Operation *def = root.getDefiningOp();
+    if (!def || def->hasTrait<OpTrait::ConstantLike>() ||
+        !roots.insert(root).second)
+      return;
+    bytes += getStaticSizeInBytes(root.getType()).value_or(0);
+  };
+  for (Value v : saved)
+    if (inputs.contains(v))
+      add(v);
+  if (!withFrontier)
+    return bytes;
+  // The forward values the recompute reads: saved ones outside the
+  // backward's inputs (a schedule's), and those it cannot recompute
+  // (results of ops with effects). The rewrite passes them in too.
+  SmallVector<Value> work;
+  for (Value c : candidates)
+    if (!saved.contains(c))
+      work.push_back(c);
+  llvm::DenseSet<Operation *> seen;
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    Operation *def = v.getDefiningOp();
+    if (!def)
+      continue;
+    if (saved.contains(v) || !canRecomputeIn(def, backward)) {
+      add(v);
+      continue;
+    }
+    if (seen.insert(def).second)
+      llvm::append_range(work, getRecomputeInputs(def));
+  }
+  return bytes;
+}
+
+FailureOr<int64_t> PlanContext::measure(const ValueSet &saved,
+                                        std::string *liveAtPeak) {
+  if (options.budgetOn == BudgetOn::Activations)
+    return activationBytes(saved);
+  return peak(saved, liveAtPeak);
+}
+
+FailureOr<int64_t> PlanContext::measure(const llvm::BitVector &recomputed) {
+  if (options.budgetOn == BudgetOn::Activations)
+    return activationBytes(savedFor(recomputed));
+  return peak(recomputed);
+}
+
 void PlanContext::computeBound() {
   boundReady = true;
   MemoryProfile profile = analyzeMemory(function, kAllocationAlignment);
@@ -372,6 +448,8 @@ void PlanContext::computeBound() {
 }
 
 int64_t PlanContext::lowerBound(const llvm::BitVector &mayRecompute) {
+  if (options.budgetOn == BudgetOn::Activations)
+    return activationBytes(savedFor(mayRecompute), /*withFrontier=*/false);
   if (!boundReady)
     computeBound();
   SmallVector<int64_t> freed(boundTimeline.size() + 1, 0);
@@ -479,7 +557,7 @@ static FailureOr<Incumbent> planGreedy(PlanContext &ctx, int64_t budget,
   Incumbent result;
   lowest = std::numeric_limits<int64_t>::max();
   auto at = [&](size_t k) -> FailureOr<int64_t> {
-    FailureOr<int64_t> p = ctx.peak(prefixSet(ctx, order, k));
+    FailureOr<int64_t> p = ctx.measure(prefixSet(ctx, order, k));
     if (succeeded(p) && *p < lowest) {
       lowest = *p;
       lowestPrefix = k;
@@ -535,7 +613,7 @@ static LogicalResult pruneGreedy(PlanContext &ctx, int64_t budget,
       continue;
     llvm::BitVector trial = plan.recomputed;
     trial.reset(g);
-    FailureOr<int64_t> p = ctx.peak(trial);
+    FailureOr<int64_t> p = ctx.measure(trial);
     if (failed(p))
       return failure();
     if (*p <= budget) {
@@ -551,7 +629,7 @@ static LogicalResult pruneGreedy(PlanContext &ctx, int64_t budget,
 /// returns whether it does.
 static FailureOr<bool> offer(PlanContext &ctx, const llvm::BitVector &set,
                              double cost, int64_t budget, Incumbent &best) {
-  FailureOr<int64_t> p = ctx.peak(set);
+  FailureOr<int64_t> p = ctx.measure(set);
   if (failed(p))
     return failure();
   if (*p > budget)
@@ -695,20 +773,33 @@ static void describePlan(PlanContext &ctx, const ValueSet &saved,
     plan.activationBytes += bytes;
     return bytes;
   };
-  for (Value v : ctx.inputs)
-    if (saved.contains(v) && !ctx.groupOf.count(v))
-      addSaved(v);
-  auto decideSaved = [&](Value v) {
+  auto decideSaved = [&](Value v, std::string why) {
     PlanDecision d;
     d.value = v;
     d.label = getLabel(v);
     d.bytes = addSaved(v);
-    d.reason = reason(v, false);
+    d.reason = std::move(why);
     plan.decisions.push_back(std::move(d));
   };
+  // Inputs that are not candidates: arguments and constants, and
+  // activations that cannot be recomputed, which are explained.
+  llvm::DenseSet<Value> seenInputs;
+  for (Value v : ctx.backward.getInputs()) {
+    if (!saved.contains(v) || ctx.groupOf.count(v) ||
+        !seenInputs.insert(v).second)
+      continue;
+    Operation *rootDef = getViewRoot(v).getDefiningOp();
+    if (!rootDef || rootDef->hasTrait<OpTrait::ConstantLike>()) {
+      addSaved(v);
+      continue;
+    }
+    decideSaved(v, "the backward reads it and it cannot be recomputed ('" +
+                       rootDef->getName().getStringRef().str() +
+                       "' may have effects or is outside the step's block)");
+  }
   for (Value v : ctx.candidates)
     if (saved.contains(v))
-      decideSaved(v);
+      decideSaved(v, reason(v, false));
   SmallVector<Value> extra;
   for (Value v : saved)
     if (!ctx.inputs.contains(v) && v.getDefiningOp())
@@ -727,8 +818,10 @@ static void describePlan(PlanContext &ctx, const ValueSet &saved,
       });
     });
     if (read)
-      decideSaved(v);
+      decideSaved(v, reason(v, false));
   }
+  // What the rewrite passes in, as the search measured it.
+  plan.activationBytes = ctx.activationBytes(saved);
 }
 
 static std::string costUnit(const PlanOptions &options) {
@@ -740,6 +833,12 @@ static LogicalResult emitInfeasible(PlanContext &ctx, int64_t budget,
                                     int64_t baseline, StringRef strategy,
                                     int64_t reached, StringRef how,
                                     StringRef live) {
+  if (ctx.options.budgetOn == BudgetOn::Activations)
+    return ctx.function.emitError("remat: activation budget of ")
+           << budget << " bytes is infeasible: the fewest activation bytes "
+           << "the " << strategy << " planner reaches is "
+           << std::min(reached, baseline) << " (" << how
+           << "; without remat: " << baseline << ")";
   return ctx.function.emitError("remat: budget of ")
          << budget << " bytes is infeasible: the lowest peak the " << strategy
          << " planner reaches is " << std::min(reached, baseline) << " bytes ("
@@ -760,17 +859,26 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
   FailureOr<int64_t> baseline = ctx.peak(ctx.inputs);
   if (failed(baseline))
     return failure();
+  // What the budget bounds, without remat: the peak or the activations.
+  bool onPeak = options.budgetOn == BudgetOn::Peak;
+  int64_t unplanned = onPeak ? *baseline : ctx.activationBytes(ctx.inputs);
+  plan.budgetOn = options.budgetOn;
   plan.baselinePeak = plan.predictedPeak = *baseline;
-  plan.budgetBytes = *baseline;
+  plan.budgetBytes = unplanned;
   if (searchBudget && searchBudget->bytes)
     plan.budgetBytes = *searchBudget->bytes;
   else if (searchBudget)
     plan.budgetBytes = static_cast<int64_t>(*searchBudget->fraction *
-                                            static_cast<double>(*baseline));
+                                            static_cast<double>(unplanned));
   int64_t budget = plan.budgetBytes;
-  auto finish = [&](const ValueSet &saved, int64_t peak,
-                    function_ref<std::string(Value, bool)> reason) {
-    plan.predictedPeak = peak;
+  // `measured` is what the budget bounds, for `saved`.
+  auto finish = [&](const ValueSet &saved, int64_t measured,
+                    function_ref<std::string(Value, bool)> reason)
+      -> FailureOr<RematPlan> {
+    FailureOr<int64_t> peak = onPeak ? measured : ctx.peak(saved);
+    if (failed(peak))
+      return failure();
+    plan.predictedPeak = *peak;
     plan.candidates = ctx.candidates.size();
     describePlan(ctx, saved, plan, reason);
     plan.evaluations = ctx.evaluations;
@@ -794,20 +902,28 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
     if (failed(schedule))
       return function.emitError(error);
     std::string live;
-    FailureOr<int64_t> p = ctx.peak(schedule->saved, &live);
+    FailureOr<int64_t> p = ctx.measure(schedule->saved, &live);
     if (failed(p))
       return failure();
-    if (checkFixed && searchBudget && *p > budget)
-      return function.emitError("remat: budget of ")
-             << budget << " bytes is infeasible for strategy "
-             << stringifyPlanStrategy(strategy) << ": its plan peaks at " << *p
+    // (Activation bytes do not depend on the peak model: checked now.)
+    if ((checkFixed || !onPeak) && searchBudget && *p > budget) {
+      InFlightDiagnostic diag = function.emitError("remat: budget of ");
+      diag << budget << " bytes is infeasible for strategy "
+           << stringifyPlanStrategy(strategy);
+      if (onPeak)
+        diag << ": its plan peaks at " << *p
              << " bytes (without remat: " << *baseline
              << " bytes); at that peak live: " << live;
+      else
+        diag << ": its plan saves " << *p
+             << " activation bytes (without remat: " << unplanned << ")";
+      return diag;
+    }
     return finish(schedule->saved, *p, schedule->reason);
   }
 
   // The searching strategies.
-  if (budget >= *baseline)
+  if (budget >= unplanned)
     return keepAll("the peak without remat already meets the budget");
   if (strategy == PlanStrategy::Exhaustive && ctx.groups.size() > 24)
     return function.emitError("remat: strategy exhaustive enumerates at most "
@@ -856,7 +972,7 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
       FailureOr<Schedule> schedule = buildSchedule(ctx, s, error);
       if (failed(schedule))
         continue; // Not applicable to this function.
-      FailureOr<int64_t> p = ctx.peak(schedule->saved);
+      FailureOr<int64_t> p = ctx.measure(schedule->saved);
       if (failed(p))
         return failure();
       if (*p < lowest) {
@@ -907,10 +1023,10 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
   }
   if (!best.valid) {
     std::string live;
-    FailureOr<int64_t> p = ctx.peak(lowestSaved, &live);
+    FailureOr<int64_t> p = ctx.measure(lowestSaved, &live);
     if (failed(p))
       return failure();
-    return emitInfeasible(ctx, budget, *baseline,
+    return emitInfeasible(ctx, budget, unplanned,
                           stringifyPlanStrategy(strategy), *p, lowestHow, live);
   }
 
@@ -930,7 +1046,7 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
   std::string prefix = strategy == PlanStrategy::Auto ? "auto: " : "";
   return finish(saved, best.peak, [&](Value v, bool recompute) {
     unsigned g = ctx.groupOf.lookup(v);
-    if (source == "greedy") {
+    if (source == "greedy" && !plan.provenOptimal) {
       if (recompute)
         return prefix + "rank " + std::to_string(rank.lookup(g)) +
                " by bytes per recompute " + unit + " among the saved residuals";
@@ -941,12 +1057,14 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
     }
     std::string what =
         plan.provenOptimal
-            ? " of the least-cost plan meeting the budget (proven by "
-              "exhaustive "
-              "branch and bound)"
+            ? " of the least-cost plan meeting the budget (proven: the "
+              "branch and bound completed)"
             : " of the least-cost plan found before the time limit";
     if (source == "exhaustive")
       what = " of the least-cost plan meeting the budget (every subset tried)";
+    if (source == "greedy")
+      what += "; the greedy ranking found it first (rank " +
+              std::to_string(rank.lookup(g)) + ")";
     return prefix + (recompute ? "recomputed as part" : "saved as part") + what;
   });
 }
@@ -958,9 +1076,8 @@ static FailureOr<int64_t> verifyPlan(func::FuncOp function, BackwardOp backward,
                                      std::string *live = nullptr) {
   ValueSet saved(plan.saved.begin(), plan.saved.end());
   OwningOpRef<func::FuncOp> copy = cloneWithPlan(function, backward, saved);
-  OwningOpRef<ModuleOp> module = ModuleOp::create(function.getLoc());
   func::FuncOp owned = copy.release();
-  module->push_back(owned);
+  OwningOpRef<ModuleOp> module = wrapInModule(owned, function->getParentOp());
   return getBufferizedPeak(*module, owned, live);
 }
 
@@ -989,26 +1106,21 @@ mlir::remat::planRematerialization(func::FuncOp function,
                               .count();
     return plan;
   }
-  // The baseline, the budget and the plan's peak come from the bufferized
-  // program.
-  FailureOr<int64_t> baseline = predictBufferizedPeak(function);
-  if (failed(baseline))
-    return failure();
+  // The search runs on the memory analysis of the rewritten function; the
+  // plan's peak comes from the bufferized program. (The baseline, and so a
+  // percentage budget, is the analysis's: bufferizing the unplanned step as
+  // well would double the check's cost, and the two agree on every corpus
+  // step; see docs/MemoryModel.md.)
+  std::optional<Budget> searchBudget = options.budget;
   std::optional<int64_t> budget;
-  if (options.budget)
-    budget = options.budget->bytes
-                 ? *options.budget->bytes
-                 : static_cast<int64_t>(*options.budget->fraction *
-                                        static_cast<double>(*baseline));
-  std::optional<Budget> searchBudget;
-  if (budget)
-    searchBudget = Budget{budget, std::nullopt};
   unsigned evaluations = 0;
   for (unsigned attempt = 0; attempt < 4; ++attempt) {
     FailureOr<RematPlan> plan =
         planOnce(function, backward, options, searchBudget, false);
     if (failed(plan))
       return failure();
+    if (!budget && options.budget)
+      budget = plan->budgetBytes;
     evaluations += plan->evaluations;
     plan->evaluations = evaluations;
     if (budget)
@@ -1020,25 +1132,26 @@ mlir::remat::planRematerialization(func::FuncOp function,
     ++plan->evaluations;
     ++evaluations;
     plan->predictedPeak = *verified;
-    plan->baselinePeak = *baseline;
-    if (!budget)
-      plan->budgetBytes = *baseline;
     plan->planSeconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
-    if (!budget || *verified <= *budget ||
-        options.strategy == PlanStrategy::None)
+    // (A budget on activations is met by the search itself.)
+    if (!budget || options.budgetOn == BudgetOn::Activations ||
+        *verified <= *budget || options.strategy == PlanStrategy::None)
       return plan;
     if (isFixedSchedule(options.strategy))
       return function.emitError("remat: budget of ")
              << *budget << " bytes is infeasible for strategy "
              << stringifyPlanStrategy(options.strategy)
              << ": its plan peaks at " << *verified
-             << " bytes (without remat: " << *baseline
+             << " bytes (without remat: " << plan->baselinePeak
              << " bytes); at that peak live: " << live;
     // The search model was optimistic: search again below the budget by
     // what the plan missed it by.
-    *searchBudget->bytes -= std::max<int64_t>(*verified - *budget, 64);
+    int64_t tighter =
+        (searchBudget && searchBudget->bytes ? *searchBudget->bytes : *budget) -
+        std::max<int64_t>(*verified - *budget, 64);
+    searchBudget = Budget{tighter, std::nullopt};
   }
   return function.emitError("remat: budget of ")
          << *budget << " bytes: every plan the search found peaks above it "

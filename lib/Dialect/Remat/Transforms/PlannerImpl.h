@@ -62,6 +62,17 @@ public:
                           std::string *liveAtPeak = nullptr);
   /// The same for the groups set in `recomputed` (memoized).
   FailureOr<int64_t> peak(const llvm::BitVector &recomputed);
+  /// The saved activation bytes with `saved` saved: each distinct buffer
+  /// (view root) of a forward value that is not a constant, once; with
+  /// `withFrontier`, also the forward values that recomputing the other
+  /// candidates reads but cannot recompute (the rewrite saves those).
+  int64_t activationBytes(const ValueSet &saved,
+                          bool withFrontier = true) const;
+  /// What the budget bounds (options.budgetOn): the peak, or the saved
+  /// activation bytes.
+  FailureOr<int64_t> measure(const ValueSet &saved,
+                             std::string *liveAtPeak = nullptr);
+  FailureOr<int64_t> measure(const llvm::BitVector &recomputed);
 
   /// The ops recomputing `value` from `saved` (and arguments), except those
   /// in `done`, which the walk adds them to, and those in `already`, which
@@ -83,6 +94,8 @@ public:
   /// analysis) less, at each point, the groups in `mayRecompute` whose
   /// buffers are held there only for the backward. Recomputing changes no
   /// forward op and no backward temporary, and clones only add buffers.
+  /// With a budget on activations: their bytes with all of `mayRecompute`
+  /// recomputed (exact, as they only fall).
   int64_t lowerBound(const llvm::BitVector &mayRecompute);
 
   func::FuncOp function;

@@ -213,8 +213,10 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
     Peaks are those of the rewritten function under the memory analysis,
     with every buffer rounded up to the 64-byte alignment of the CPU
     pipeline's allocations (`peak-model=tensor`, the default), or of the
-    function bufferized by `-remat-bufferize` (`peak-model=bufferized`,
-    slower). Both count the recompute's own temporaries.
+    function bufferized by `-remat-bufferize{deallocate=false}`
+    (`peak-model=bufferized`, slower). Both count the recompute's own
+    temporaries. With `verify` (the default), the chosen plan's peak is
+    checked on the bufferized program.
 
     Strategies. The fixed schedules of the field give their plan whatever
     the budget, and fail if it misses a budget given:
@@ -247,6 +249,10 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
       then takes any cheaper fixed schedule that meets the budget, then
       runs the exact search when there are at most `exact-limit` groups.
 
+    With `budget-on=activations` the budget bounds the saved activation
+    bytes instead of the peak (a percentage is of the activations without
+    remat); the field's schedules are often compared that way.
+
     A budget that cannot be met is an error that names the lowest peak
     reached and what is live at it. `remarks` explains every decision:
     value, bytes, recompute cost, and why; and sums up each plan.
@@ -256,6 +262,9 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
     Option<"budget", "budget", "std::string", /*default=*/"\"\"",
            "Peak budget: bytes with an optional KiB/MiB/GiB/KB/MB/GB suffix, "
            "or a percentage of the peak without remat (`40%`); empty: none">,
+    Option<"budgetOn", "budget-on", "std::string", /*default=*/"\"peak\"",
+           "What the budget bounds: peak (the step's peak memory) or "
+           "activations (the bytes the forward saves for the backward)">,
     Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
            "none, full, every-n, sqrt, selective, mincut, greedy, optimal, "
            "exhaustive or auto">,

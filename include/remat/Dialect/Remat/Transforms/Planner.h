@@ -67,6 +67,11 @@ struct Budget {
 };
 std::optional<Budget> parseBudget(llvm::StringRef text);
 
+/// What a budget bounds: the step's peak, or the activation bytes the
+/// forward saves for the backward (as the field's schedules are often
+/// compared).
+enum class BudgetOn { Peak, Activations };
+
 /// Predicts the peak of a function (with its plan applied).
 using PeakModel = std::function<FailureOr<int64_t>(func::FuncOp)>;
 
@@ -80,6 +85,9 @@ struct PlanOptions {
   PlanCost cost = PlanCost::Time;
   /// No budget: the searching strategies recompute nothing.
   std::optional<Budget> budget;
+  /// What `budget` bounds; a percentage is of the same quantity without
+  /// remat.
+  BudgetOn budgetOn = BudgetOn::Peak;
   TargetModel target = *TargetModel::getPreset("h100");
   /// Layers per segment of the every-n strategy.
   unsigned everyN = 2;
@@ -120,7 +128,8 @@ struct RematPlan {
   unsigned candidates = 0;
   int64_t baselinePeak = 0;
   int64_t predictedPeak = 0;
-  int64_t budgetBytes = 0;
+  int64_t budgetBytes = 0; ///< bounds what `budgetOn` says.
+  BudgetOn budgetOn = BudgetOn::Peak;
   int64_t activationBytes = 0; ///< saved activation bytes after the plan.
   int64_t recomputeFlops = 0;
   double recomputeSeconds = 0.0;
@@ -148,10 +157,14 @@ void applyRematPlan(RewriterBase &rewriter, func::FuncOp function,
                     const RematPlan &plan);
 
 /// The peak of the bufferized program: the function alone in a fresh
-/// module, through `-remat-bufferize`, then the memory analysis. Requires
-/// the `remat-bufferize` pipeline to be registered.
+/// module, through `-remat-bufferize{deallocate=false}` (the memory analysis
+/// ends each buffer at its last use, where the frees would go), then the
+/// memory analysis. The other functions of `symbols` (default: the
+/// function's parent) are declared in that module, so calls verify.
+/// Requires the `remat-bufferize` pipeline to be registered.
 FailureOr<int64_t> predictBufferizedPeak(func::FuncOp function,
-                                         std::string *liveAtPeak = nullptr);
+                                         std::string *liveAtPeak = nullptr,
+                                         Operation *symbols = nullptr);
 
 /// The layer of a forward op: the prefix of its name location up to the
 /// first numeric path component (`blocks.3` for `blocks.3.attn.mm`), or ""
