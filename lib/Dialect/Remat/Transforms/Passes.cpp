@@ -17,7 +17,6 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Support/FileUtilities.h"
-#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -113,6 +112,24 @@ struct RematApplyCheckpointsPass
   }
 };
 
+/// Parses the value of an enumerated pass option; on an unknown value,
+/// emits "<pass>: unknown <option> '<value>' (expected a, b or c)" on
+/// `root` and returns nullopt.
+template <typename T>
+static std::optional<T>
+parseChoice(Operation *root, StringRef pass, StringRef option, StringRef value,
+            ArrayRef<std::pair<StringLiteral, T>> choices) {
+  for (const auto &[name, choice] : choices)
+    if (value == name)
+      return choice;
+  InFlightDiagnostic diag = root->emitError(pass);
+  diag << ": unknown " << option << " '" << value << "' (expected ";
+  for (auto [i, c] : llvm::enumerate(choices))
+    diag << (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") << c.first;
+  diag << ")";
+  return std::nullopt;
+}
+
 struct RematRematerializePass
     : public TargetOptionsPass<RematRematerializePass,
                                remat::impl::RematRematerializePassBase> {
@@ -145,38 +162,30 @@ struct RematRematerializePass
     options.timeLimit = timeLimit;
     options.exactCandidateLimit = exactLimit;
     options.verify = verify;
-    if (peakModel == "bufferized") {
+    constexpr StringLiteral pass = "remat-rematerialize";
+    std::optional<bool> bufferized =
+        parseChoice<bool>(root, pass, "peak-model", peakModel,
+                          {{"tensor", false}, {"bufferized", true}});
+    if (!bufferized)
+      return signalPassFailure();
+    std::optional<PlanCost> parsedCost = parseChoice<PlanCost>(
+        root, pass, "cost", cost,
+        {{"time", PlanCost::Time}, {"flops", PlanCost::Flops}});
+    if (!parsedCost)
+      return signalPassFailure();
+    std::optional<BudgetOn> parsedBudgetOn = parseChoice<BudgetOn>(
+        root, pass, "budget-on", budgetOn,
+        {{"peak", BudgetOn::Peak}, {"activations", BudgetOn::Activations}});
+    if (!parsedBudgetOn)
+      return signalPassFailure();
+    if (*bufferized) {
       // The planner hands over detached copies: their callees are
       // declared from the pass's root.
       options.peakModel = [root](func::FuncOp f) {
         return predictBufferizedPeak(f, nullptr, root);
       };
-    } else if (peakModel != "tensor") {
-      root->emitError("remat-rematerialize: unknown peak-model '")
-          << peakModel << "' (expected tensor or bufferized)";
-      return signalPassFailure();
-    }
-    std::optional<PlanCost> parsedCost =
-        llvm::StringSwitch<std::optional<PlanCost>>(cost)
-            .Case("time", PlanCost::Time)
-            .Case("flops", PlanCost::Flops)
-            .Default(std::nullopt);
-    if (!parsedCost) {
-      root->emitError("remat-rematerialize: unknown cost '")
-          << cost << "' (expected time or flops)";
-      return signalPassFailure();
     }
     options.cost = *parsedCost;
-    std::optional<BudgetOn> parsedBudgetOn =
-        llvm::StringSwitch<std::optional<BudgetOn>>(budgetOn)
-            .Case("peak", BudgetOn::Peak)
-            .Case("activations", BudgetOn::Activations)
-            .Default(std::nullopt);
-    if (!parsedBudgetOn) {
-      root->emitError("remat-rematerialize: unknown budget-on '")
-          << budgetOn << "' (expected peak or activations)";
-      return signalPassFailure();
-    }
     options.budgetOn = *parsedBudgetOn;
     if (!budget.empty()) {
       options.budget = parseBudget(budget);

@@ -363,18 +363,23 @@ FailureOr<int64_t> PlanContext::peak(const llvm::BitVector &recomputed) {
   return p;
 }
 
+/// The bytes of the buffer `value` aliases when it is an activation (not an
+/// argument or a constant) that `roots` does not hold yet, which it then
+/// does; otherwise 0.
+static int64_t newActivationBytes(Value value, llvm::DenseSet<Value> &roots) {
+  Value root = getViewRoot(value);
+  Operation *def = root.getDefiningOp();
+  if (!def || def->hasTrait<OpTrait::ConstantLike>() ||
+      !roots.insert(root).second)
+    return 0;
+  return getStaticSizeInBytes(root.getType()).value_or(0);
+}
+
 int64_t PlanContext::activationBytes(const ValueSet &saved,
                                      bool withFrontier) const {
   llvm::DenseSet<Value> roots;
   int64_t bytes = 0;
-  auto add = [&](Value v) {
-    Value root = getViewRoot(v);
-    Operation *def = root.getDefiningOp();
-    if (!def || def->hasTrait<OpTrait::ConstantLike>() ||
-        !roots.insert(root).second)
-      return;
-    bytes += getStaticSizeInBytes(root.getType()).value_or(0);
-  };
+  auto add = [&](Value v) { bytes += newActivationBytes(v, roots); };
   for (Value v : saved)
     if (inputs.contains(v))
       add(v);
@@ -741,7 +746,6 @@ static void describePlan(PlanContext &ctx, const ValueSet &saved,
   plan.saved.clear();
   plan.recomputeFlops = 0;
   plan.recomputeSeconds = 0;
-  plan.activationBytes = 0;
   // Recomputed residuals in rewrite order, each with its marginal cost.
   llvm::DenseSet<Operation *> done;
   for (Value v : ctx.droppedInOrder(saved)) {
@@ -764,14 +768,7 @@ static void describePlan(PlanContext &ctx, const ValueSet &saved,
   llvm::DenseSet<Value> roots;
   auto addSaved = [&](Value v) {
     plan.saved.push_back(v);
-    Value root = getViewRoot(v);
-    Operation *def = root.getDefiningOp();
-    if (!def || def->hasTrait<OpTrait::ConstantLike>() ||
-        !roots.insert(root).second)
-      return int64_t(0);
-    int64_t bytes = getStaticSizeInBytes(root.getType()).value_or(0);
-    plan.activationBytes += bytes;
-    return bytes;
+    return newActivationBytes(v, roots);
   };
   auto decideSaved = [&](Value v, std::string why) {
     PlanDecision d;
