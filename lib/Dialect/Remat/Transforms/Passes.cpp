@@ -178,6 +178,14 @@ struct RematRematerializePass
         {{"peak", BudgetOn::Peak}, {"activations", BudgetOn::Activations}});
     if (!parsedBudgetOn)
       return signalPassFailure();
+    std::optional<RecomputeTwice> parsedTwice = parseChoice<RecomputeTwice>(
+        root, pass, "recompute-twice", recomputeTwice,
+        {{"peak", RecomputeTwice::Peak},
+         {"to-fit", RecomputeTwice::ToFit},
+         {"never", RecomputeTwice::Never}});
+    if (!parsedTwice)
+      return signalPassFailure();
+    options.recomputeTwice = *parsedTwice;
     if (*bufferized) {
       // The planner hands over detached copies: their callees are
       // declared from the pass's root.
@@ -233,6 +241,14 @@ struct RematRematerializePass
         remark << "remat: save '" << d.label << "' (" << d.bytes
                << " bytes): " << d.reason;
     }
+    for (const PlanDuplicate &d : plan.duplicated)
+      mlir::emitRemark(d.value.getLoc())
+          << "remat: recompute '" << d.label << "' (" << d.bytes
+          << " bytes) once for each residual that needs it, not once for "
+             "all: the predicted peak falls from "
+          << d.peakBefore << " to " << d.peakAfter << " bytes for "
+          << d.extraFlops << " more FLOPs ("
+          << formatMicroseconds(d.extraSeconds) << " us)";
     function.emitRemark("remat: predicted peak ")
         << plan.predictedPeak << " bytes (without remat " << plan.baselinePeak
         << (plan.budgetOn == BudgetOn::Activations ? ", activation budget "

@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/Support/raw_ostream.h"
@@ -301,14 +302,53 @@ SmallVector<Value> PlanContext::droppedInOrder(const ValueSet &saved) const {
   return dropped;
 }
 
-PlanCostSum PlanContext::cost(const ValueSet &saved) {
-  PlanCostSum total;
+void PlanContext::forEachRecomputed(
+    const ValueSet &saved, const ValueSet *duplicated,
+    function_ref<void(Value, const PlanCostSum &)> fn,
+    SmallVectorImpl<Value> *reused) {
+  auto isDuplicated = [&](Operation *def) {
+    return duplicated && llvm::any_of(def->getResults(), [&](Value r) {
+             return duplicated->contains(r);
+           });
+  };
   llvm::DenseSet<Operation *> done;
+  llvm::DenseSet<Value> reusedSeen;
   for (Value v : droppedInOrder(saved)) {
-    PlanCostSum c = closure(v, saved, done);
+    llvm::DenseSet<Operation *> mine;
+    PlanCostSum sum;
+    SmallVector<Value> work{v};
+    while (!work.empty()) {
+      Value u = work.pop_back_val();
+      Operation *def = u.getDefiningOp();
+      if (!def || saved.contains(u) || !canRecomputeIn(def, backward))
+        continue;
+      if (done.contains(def)) {
+        if (reused && !mine.contains(def) && reusedSeen.insert(u).second)
+          reused->push_back(u);
+        continue;
+      }
+      done.insert(def);
+      mine.insert(def);
+      auto [cost, seconds] = getCost(def);
+      sum.cost += cost;
+      sum.seconds += seconds;
+      llvm::append_range(work, getRecomputeInputs(def));
+    }
+    // The rewrite forgets these clones once the residual is recomputed.
+    for (Operation *def : mine)
+      if (isDuplicated(def))
+        done.erase(def);
+    fn(v, sum);
+  }
+}
+
+PlanCostSum PlanContext::cost(const ValueSet &saved,
+                              const ValueSet *duplicated) {
+  PlanCostSum total;
+  forEachRecomputed(saved, duplicated, [&](Value, const PlanCostSum &c) {
     total.cost += c.cost;
     total.seconds += c.seconds;
-  }
+  });
   return total;
 }
 
@@ -322,25 +362,41 @@ ValueSet PlanContext::savedFor(const llvm::BitVector &recomputed) const {
 
 /// A copy of `function` in which every residual of `backward` outside
 /// `saved` is recomputed (the plan applied to the copy).
-static OwningOpRef<func::FuncOp> cloneWithPlan(func::FuncOp function,
-                                               BackwardOp backward,
-                                               const ValueSet &saved) {
+static OwningOpRef<func::FuncOp>
+cloneWithPlan(func::FuncOp function, BackwardOp backward, const ValueSet &saved,
+              const ValueSet *duplicated = nullptr,
+              llvm::DenseMap<Value, Value> *firstClone = nullptr) {
   IRMapping mapping;
   OwningOpRef<func::FuncOp> copy = function.clone(mapping);
-  ValueSet savedCopy;
+  ValueSet savedCopy, duplicatedCopy;
   for (Value v : saved)
     savedCopy.insert(mapping.lookupOrDefault(v));
+  if (duplicated)
+    for (Value v : *duplicated)
+      duplicatedCopy.insert(mapping.lookupOrDefault(v));
   auto copyBackward = cast<BackwardOp>(mapping.lookup(backward.getOperation()));
   IRRewriter rewriter(function.getContext());
-  recomputeBackwardInputs(rewriter, copyBackward,
-                          [&](Value v) { return !savedCopy.contains(v); });
+  // The copy's forward values back to the function's.
+  llvm::DenseMap<Value, Value> original;
+  if (firstClone)
+    for (auto [from, to] : mapping.getValueMap())
+      original[to] = from;
+  recomputeBackwardInputs(
+      rewriter, copyBackward, [&](Value v) { return !savedCopy.contains(v); },
+      [&](Value v) { return duplicatedCopy.contains(v); },
+      [&](Value forward, Value clone) {
+        if (firstClone)
+          firstClone->try_emplace(original.lookup(forward), clone);
+      });
   return copy;
 }
 
 FailureOr<int64_t> PlanContext::peak(const ValueSet &saved,
-                                     std::string *liveAtPeak) {
+                                     std::string *liveAtPeak,
+                                     const ValueSet *duplicated) {
   ++evaluations;
-  OwningOpRef<func::FuncOp> copy = cloneWithPlan(function, backward, saved);
+  OwningOpRef<func::FuncOp> copy =
+      cloneWithPlan(function, backward, saved, duplicated);
   if (options.peakModel)
     return options.peakModel(*copy);
   MemoryProfile profile = analyzeMemory(*copy, kAllocationAlignment);
@@ -736,6 +792,14 @@ static FailureOr<Incumbent> planExhaustive(PlanContext &ctx, int64_t budget) {
 // Plans and decisions
 //===----------------------------------------------------------------------===//
 
+/// The values `plan` recomputes once per residual that needs them.
+static ValueSet duplicatedSet(const RematPlan &plan) {
+  ValueSet set;
+  for (const PlanDuplicate &dup : plan.duplicated)
+    set.insert(dup.chain.begin(), dup.chain.end());
+  return set;
+}
+
 /// Fills `plan`'s decisions and totals for saving `saved`. `reason` explains
 /// each residual's fate; `extraReason` each newly saved value's.
 static void describePlan(PlanContext &ctx, const ValueSet &saved,
@@ -747,9 +811,8 @@ static void describePlan(PlanContext &ctx, const ValueSet &saved,
   plan.recomputeFlops = 0;
   plan.recomputeSeconds = 0;
   // Recomputed residuals in rewrite order, each with its marginal cost.
-  llvm::DenseSet<Operation *> done;
-  for (Value v : ctx.droppedInOrder(saved)) {
-    PlanCostSum c = ctx.closure(v, saved, done);
+  ValueSet duplicated = duplicatedSet(plan);
+  ctx.forEachRecomputed(saved, &duplicated, [&](Value v, const PlanCostSum &c) {
     PlanDecision d;
     d.value = v;
     d.label = getLabel(v);
@@ -763,7 +826,7 @@ static void describePlan(PlanContext &ctx, const ValueSet &saved,
     plan.recomputeSeconds += d.seconds;
     plan.recomputed.push_back(v);
     plan.decisions.push_back(std::move(d));
-  }
+  });
   // Saved values: the candidates kept, then forward values newly saved.
   llvm::DenseSet<Value> roots;
   auto addSaved = [&](Value v) {
@@ -821,6 +884,99 @@ static void describePlan(PlanContext &ctx, const ValueSet &saved,
   plan.activationBytes = ctx.activationBytes(saved);
 }
 
+/// Recomputes values shared by several recomputed residuals once for each
+/// of them where that lowers the peak of saving `saved` (`peak` now), the
+/// largest first (at most 32 tries), until the peak is at most `stopAt`. Each
+/// kept value is appended to `plan.duplicated`. Returns the peak reached.
+static FailureOr<int64_t> recomputeTwice(PlanContext &ctx,
+                                         const ValueSet &saved, int64_t peak,
+                                         std::optional<int64_t> stopAt,
+                                         RematPlan &plan) {
+  constexpr unsigned kMaxTrials = 32;
+  plan.duplicated.clear();
+  SmallVector<Value> shared;
+  ctx.forEachRecomputed(
+      saved, nullptr, [](Value, const PlanCostSum &) {}, &shared);
+  auto bytesOf = [](Value v) {
+    return getStaticSizeInBytes(v.getType()).value_or(0);
+  };
+  llvm::stable_sort(shared,
+                    [&](Value a, Value b) { return bytesOf(a) > bytesOf(b); });
+  ValueSet duplicated;
+  PlanCostSum before = ctx.cost(saved, &duplicated);
+  // A second recompute frees a clone only where it was held for a later
+  // residual, so only the clones live at every peak point of the memory
+  // analysis are tried.
+  OwningOpRef<func::FuncOp> copy;
+  llvm::DenseMap<Value, Value> firstClone;
+  MemoryProfile profile;
+  auto analyze = [&] {
+    firstClone.clear();
+    copy = cloneWithPlan(ctx.function, ctx.backward, saved, &duplicated,
+                         &firstClone);
+    profile = analyzeMemory(*copy, kAllocationAlignment);
+  };
+  auto heldAtPeak = [&](Value v) {
+    auto it = profile.bufferOf.find(firstClone.lookup(v));
+    if (it == profile.bufferOf.end())
+      return false;
+    const Buffer &buffer = profile.buffers[it->second];
+    for (auto [point, bytes] : llvm::enumerate(profile.timeline))
+      if (bytes == profile.peakBytes &&
+          (point < buffer.start || point > buffer.end))
+        return false;
+    return true;
+  };
+  if (!shared.empty())
+    analyze();
+  unsigned trials = 0;
+  for (Value v : shared) {
+    if ((stopAt && peak <= *stopAt) || trials == kMaxTrials)
+      break;
+    if (!heldAtPeak(v))
+      continue;
+    // A value is recomputed with the values whose buffer it writes or
+    // views: a destination-style op's inits (its result is computed in
+    // place, so one init shared by two clones would hold one buffer from
+    // the first to the second) and a view's source.
+    SmallVector<Value> chain;
+    SmallVector<Value> work{v};
+    while (!work.empty()) {
+      Value u = work.pop_back_val();
+      Operation *def = u.getDefiningOp();
+      if (!def || saved.contains(u) || duplicated.contains(u) ||
+          !canRecomputeIn(def, ctx.backward) || llvm::is_contained(chain, u))
+        continue;
+      chain.push_back(u);
+      if (isViewLike(def))
+        work.push_back(def->getOperand(0));
+      else if (auto dps = dyn_cast<DestinationStyleOpInterface>(def))
+        llvm::append_range(work, dps.getDpsInits());
+    }
+    if (chain.empty())
+      continue;
+    duplicated.insert(chain.begin(), chain.end());
+    ++trials;
+    FailureOr<int64_t> p = ctx.peak(saved, nullptr, &duplicated);
+    if (failed(p))
+      return failure();
+    if (*p >= peak) {
+      for (Value u : chain)
+        duplicated.erase(u);
+      continue;
+    }
+    PlanCostSum after = ctx.cost(saved, &duplicated);
+    plan.duplicated.push_back(
+        {v, chain, getLabel(v), bytesOf(v), peak, *p,
+         after.cost.weightedFlops() - before.cost.weightedFlops(),
+         after.seconds - before.seconds});
+    peak = *p;
+    before = after;
+    analyze();
+  }
+  return peak;
+}
+
 static std::string costUnit(const PlanOptions &options) {
   return options.cost == PlanCost::Time ? "second" : "FLOP";
 }
@@ -868,11 +1024,19 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
     plan.budgetBytes = static_cast<int64_t>(*searchBudget->fraction *
                                             static_cast<double>(unplanned));
   int64_t budget = plan.budgetBytes;
-  // `measured` is what the budget bounds, for `saved`.
+  // `measured` is what the budget bounds, for `saved`. Shared values are
+  // recomputed twice as options.recomputeTwice says (already done, into
+  // plan.duplicated, when `twiceDone`).
   auto finish = [&](const ValueSet &saved, int64_t measured,
-                    function_ref<std::string(Value, bool)> reason)
-      -> FailureOr<RematPlan> {
+                    function_ref<std::string(Value, bool)> reason,
+                    bool twiceDone = false) -> FailureOr<RematPlan> {
     FailureOr<int64_t> peak = onPeak ? measured : ctx.peak(saved);
+    if (failed(peak))
+      return failure();
+    // (Within the time limit: auto at scale spends it on the search.)
+    if (!twiceDone && options.recomputeTwice == RecomputeTwice::Peak &&
+        ctx.elapsed() < options.timeLimit)
+      peak = recomputeTwice(ctx, saved, *peak, std::nullopt, plan);
     if (failed(peak))
       return failure();
     plan.predictedPeak = *peak;
@@ -903,7 +1067,22 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
     if (failed(p))
       return failure();
     // (Activation bytes do not depend on the peak model: checked now.)
-    if ((checkFixed || !onPeak) && searchBudget && *p > budget) {
+    bool overBudget = (checkFixed || !onPeak) && searchBudget && *p > budget;
+    if (overBudget && onPeak &&
+        options.recomputeTwice != RecomputeTwice::Never) {
+      FailureOr<int64_t> twice =
+          recomputeTwice(ctx, schedule->saved, *p, budget, plan);
+      if (failed(twice))
+        return failure();
+      if (*twice <= budget)
+        return finish(schedule->saved, *twice, schedule->reason,
+                      /*twiceDone=*/true);
+      ValueSet duplicated = duplicatedSet(plan);
+      p = ctx.peak(schedule->saved, &live, &duplicated);
+      if (failed(p))
+        return failure();
+    }
+    if (overBudget) {
       InFlightDiagnostic diag = function.emitError("remat: budget of ");
       diag << budget << " bytes is infeasible for strategy "
            << stringifyPlanStrategy(strategy);
@@ -1023,6 +1202,51 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
     FailureOr<int64_t> p = ctx.measure(lowestSaved, &live);
     if (failed(p))
       return failure();
+    // The lowest-peak plan, or recomputing everything, may meet the budget
+    // with shared values recomputed once per residual.
+    if (onPeak && options.recomputeTwice != RecomputeTwice::Never) {
+      std::string prefix = strategy == PlanStrategy::Auto ? "auto: " : "";
+      std::pair<ValueSet, std::string> bases[] = {
+          {lowestSaved, lowestHow},
+          {ctx.savedFor(llvm::BitVector(ctx.groups.size(), true)),
+           "recomputing all " + std::to_string(ctx.groups.size()) +
+               " residual groups"}};
+      std::optional<std::pair<unsigned, int64_t>> lowestTwice;
+      for (auto [i, base] : llvm::enumerate(bases)) {
+        FailureOr<int64_t> p0 = ctx.peak(base.first);
+        if (failed(p0))
+          return failure();
+        FailureOr<int64_t> twice =
+            recomputeTwice(ctx, base.first, *p0, budget, plan);
+        if (failed(twice))
+          return failure();
+        std::string how = base.second;
+        if (*twice <= budget)
+          return finish(
+              base.first, *twice,
+              [&](Value, bool recompute) {
+                return prefix + (recompute ? "recomputed" : "saved") +
+                       " in the plan " + how +
+                       ", which meets the budget only with shared values "
+                       "recomputed once per residual";
+              },
+              /*twiceDone=*/true);
+        if (!plan.duplicated.empty() && *twice < *p &&
+            (!lowestTwice || *twice < lowestTwice->second))
+          lowestTwice = {static_cast<unsigned>(i), *twice};
+      }
+      if (lowestTwice) {
+        auto &[base, how] = bases[lowestTwice->first];
+        FailureOr<int64_t> twice = recomputeTwice(
+            ctx, base, std::numeric_limits<int64_t>::max(), budget, plan);
+        ValueSet duplicated = duplicatedSet(plan);
+        p = ctx.peak(base, &live, &duplicated);
+        if (failed(twice) || failed(p))
+          return failure();
+        lowestHow = how + ", with " + std::to_string(plan.duplicated.size()) +
+                    " shared values recomputed once per residual";
+      }
+    }
     return emitInfeasible(ctx, budget, unplanned,
                           stringifyPlanStrategy(strategy), *p, lowestHow, live);
   }
@@ -1072,7 +1296,9 @@ static FailureOr<int64_t> verifyPlan(func::FuncOp function, BackwardOp backward,
                                      const RematPlan &plan,
                                      std::string *live = nullptr) {
   ValueSet saved(plan.saved.begin(), plan.saved.end());
-  OwningOpRef<func::FuncOp> copy = cloneWithPlan(function, backward, saved);
+  ValueSet duplicated = duplicatedSet(plan);
+  OwningOpRef<func::FuncOp> copy =
+      cloneWithPlan(function, backward, saved, &duplicated);
   func::FuncOp owned = copy.release();
   OwningOpRef<ModuleOp> module = wrapInModule(owned, function->getParentOp());
   return getBufferizedPeak(*module, owned, live);
@@ -1163,12 +1389,14 @@ void mlir::remat::applyRematPlan(RewriterBase &rewriter, func::FuncOp function,
   llvm::DenseSet<Value> saved(plan.saved.begin(), plan.saved.end());
   llvm::DenseSet<Value> recomputed(plan.recomputed.begin(),
                                    plan.recomputed.end());
+  ValueSet duplicated = duplicatedSet(plan);
   function.walk([&](BackwardOp backward) {
     // Non-candidate operands (arguments, constants, effects) stay saved.
     for (Value input : backward.getInputs())
       if (!recomputed.contains(input))
         saved.insert(input);
-    recomputeBackwardInputs(rewriter, backward,
-                            [&](Value v) { return !saved.contains(v); });
+    recomputeBackwardInputs(
+        rewriter, backward, [&](Value v) { return !saved.contains(v); },
+        [&](Value v) { return duplicated.contains(v); });
   });
 }

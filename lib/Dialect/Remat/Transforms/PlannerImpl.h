@@ -57,9 +57,11 @@ public:
   /// Seconds since the planner started.
   double elapsed() const;
 
-  /// The peak with `saved` saved and every other residual recomputed.
+  /// The peak with `saved` saved and every other residual recomputed (the
+  /// values in `duplicated` once per residual that needs them).
   FailureOr<int64_t> peak(const ValueSet &saved,
-                          std::string *liveAtPeak = nullptr);
+                          std::string *liveAtPeak = nullptr,
+                          const ValueSet *duplicated = nullptr);
   /// The same for the groups set in `recomputed` (memoized).
   FailureOr<int64_t> peak(const llvm::BitVector &recomputed);
   /// The saved activation bytes with `saved` saved: each distinct buffer
@@ -80,8 +82,16 @@ public:
   PlanCostSum closure(Value value, const ValueSet &saved,
                       llvm::DenseSet<Operation *> &done,
                       const llvm::DenseSet<Operation *> *already = nullptr);
+  /// Calls `fn` with each candidate outside `saved`, in the order the
+  /// rewrite clones them, and the cost of the ops it clones for it (the
+  /// values in `duplicated` are cloned again for each residual that needs
+  /// them). With `reused`, collects the values a residual reads from the
+  /// clones made for an earlier one: what could be recomputed twice.
+  void forEachRecomputed(const ValueSet &saved, const ValueSet *duplicated,
+                         function_ref<void(Value, const PlanCostSum &)> fn,
+                         SmallVectorImpl<Value> *reused = nullptr);
   /// The cost of recomputing every candidate outside `saved`.
-  PlanCostSum cost(const ValueSet &saved);
+  PlanCostSum cost(const ValueSet &saved, const ValueSet *duplicated = nullptr);
   double objective(const OpCost &cost, double seconds) const;
   double objective(const llvm::BitVector &recomputed);
   /// The candidates outside `saved`, in the order the rewrite clones them.

@@ -39,9 +39,12 @@ namespace {
 class Recomputer {
 public:
   Recomputer(RewriterBase &rewriter, BackwardOp backward,
-             function_ref<bool(Value)> shouldRecompute, RecomputeStats &stats)
+             function_ref<bool(Value)> shouldRecompute,
+             function_ref<bool(Value)> shouldDuplicate,
+             function_ref<void(Value, Value)> onClone, RecomputeStats &stats)
       : rewriter(rewriter), backward(backward),
-        shouldRecompute(shouldRecompute), stats(stats) {}
+        shouldRecompute(shouldRecompute), shouldDuplicate(shouldDuplicate),
+        onClone(onClone), stats(stats) {}
 
   /// Returns the value standing for forward value `value` inside the body
   /// at the current insertion point: a clone or a block argument.
@@ -54,11 +57,55 @@ public:
         (shouldRecompute(value) || def->hasTrait<OpTrait::ConstantLike>());
     if (!clone)
       return addOperand(value);
+    // A fresh mapping per clone: `mapping` holds only forward values, so a
+    // clone made again for another residual maps nothing of the first.
+    IRMapping local;
     for (Value input : getRecomputeInputs(def))
-      materialize(input);
-    rewriter.clone(*def, mapping);
+      local.map(input, materialize(input));
+    // A second clone of an op reads its operands through a barrier of its
+    // own, so CSE cannot merge it with the first (unless an operand is a
+    // second clone already).
+    unsigned &copies = cloneCount[def];
+    bool distinct = llvm::any_of(def->getOperands(), [&](Value operand) {
+      Operation *producer = local.lookup(operand).getDefiningOp();
+      return producer && secondClones.contains(producer);
+    });
+    if (copies > 0 && def->getNumOperands() > 0 && !distinct) {
+      SmallVector<Value> operands;
+      for (Value operand : def->getOperands())
+        operands.push_back(local.lookup(operand));
+      auto barrier = BarrierOp::create(rewriter, def->getLoc(), operands);
+      barrier->setAttr("copy", rewriter.getI64IntegerAttr(copies));
+      for (auto [operand, result] :
+           llvm::zip(def->getOperands(), barrier.getResults()))
+        local.map(operand, result);
+      secondClones.insert(barrier);
+      ++stats.duplicated;
+    }
+    Operation *copy = rewriter.clone(*def, local);
+    if (copies++ > 0)
+      secondClones.insert(copy);
+    mapping.map(def->getResults(), copy->getResults());
+    if (onClone)
+      for (auto [result, cloned] :
+           llvm::zip(def->getResults(), copy->getResults()))
+        onClone(result, cloned);
     ++stats.cloned;
+    if (shouldDuplicate && llvm::any_of(def->getResults(), [&](Value r) {
+          return shouldDuplicate(r);
+        }))
+      perResidual.push_back(def);
     return mapping.lookup(value);
+  }
+
+  /// Ends the recomputation of one residual: the values cloned once per
+  /// residual are forgotten, so the next residual that needs them clones
+  /// them again.
+  void endResidual() {
+    for (Operation *def : perResidual)
+      for (Value r : def->getResults())
+        mapping.erase(r);
+    perResidual.clear();
   }
 
   void map(Value from, Value to) { mapping.map(from, to); }
@@ -78,8 +125,17 @@ private:
   RewriterBase &rewriter;
   BackwardOp backward;
   function_ref<bool(Value)> shouldRecompute;
+  function_ref<bool(Value)> shouldDuplicate;
+  function_ref<void(Value, Value)> onClone;
   RecomputeStats &stats;
   IRMapping mapping;
+  /// The ops cloned for the current residual that each residual clones
+  /// for itself.
+  SmallVector<Operation *> perResidual;
+  /// How many times each forward op was cloned.
+  llvm::DenseMap<Operation *, unsigned> cloneCount;
+  /// The clones of ops cloned before, and the barriers they read.
+  llvm::DenseSet<Operation *> secondClones;
 };
 } // namespace
 
@@ -94,9 +150,12 @@ static Operation *getFirstUser(Block &block, BlockArgument arg) {
   return first;
 }
 
-RecomputeStats mlir::remat::recomputeBackwardInputs(
-    RewriterBase &rewriter, BackwardOp backward,
-    function_ref<bool(Value)> shouldRecompute) {
+RecomputeStats
+mlir::remat::recomputeBackwardInputs(RewriterBase &rewriter,
+                                     BackwardOp backward,
+                                     function_ref<bool(Value)> shouldRecompute,
+                                     function_ref<bool(Value)> shouldDuplicate,
+                                     function_ref<void(Value, Value)> onClone) {
   RecomputeStats stats;
   Block &body = backward.getBody().front();
   // The residuals to drop, by the position of their first use.
@@ -118,7 +177,8 @@ RecomputeStats mlir::remat::recomputeBackwardInputs(
     return a.first < b.first;
   });
 
-  Recomputer recomputer(rewriter, backward, shouldRecompute, stats);
+  Recomputer recomputer(rewriter, backward, shouldRecompute, shouldDuplicate,
+                        onClone, stats);
   // Residuals that stay saved map to their own block arguments.
   llvm::DenseSet<unsigned> droppedIndices;
   for (const auto &d : dropped)
@@ -134,6 +194,7 @@ RecomputeStats mlir::remat::recomputeBackwardInputs(
       continue;
     rewriter.setInsertionPoint(firstUser);
     Value clone = recomputer.materialize(backward.getInputs()[index]);
+    recomputer.endResidual();
     rewriter.replaceAllUsesWith(arg, clone);
   }
   // Drop the recomputed operands, last first so indices stay valid.

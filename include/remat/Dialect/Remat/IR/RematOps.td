@@ -166,7 +166,11 @@ def Remat_BarrierOp : Remat_Op<"barrier", [Pure]> {
     computed from a barrier's result is never merged by CSE with the same
     computation on the operand. `-remat-finalize` routes the inputs of an
     inlined `remat.backward` through a barrier, which keeps recomputed values
-    distinct from their forward originals.
+    distinct from their forward originals. When the rematerialization
+    recomputes a value once for each residual that needs it, every clone
+    after the first reads its operands through a barrier with a `copy = k`
+    attribute (its k-th copy), which keeps the clones distinct from each
+    other.
 
     One-Shot Bufferize treats each result as an alias of its operand, with no
     copy; `-remat-strip-barriers` removes barriers once they have done their

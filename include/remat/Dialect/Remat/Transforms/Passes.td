@@ -253,6 +253,16 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
     bytes instead of the peak (a percentage is of the activations without
     remat); the field's schedules are often compared that way.
 
+    The rewrite clones a value that several recomputed residuals need once,
+    before the first of them, and holds it for the others, unless
+    recomputing it for each of them lowers the peak (`recompute-twice`):
+    after choosing what to save, the planner tries the shared values, the
+    largest first, and keeps each one whose second recompute lowers the
+    predicted peak (`peak`, while the planning is within `time-limit`), or
+    only as far as a budget needs (`to-fit`; `peak` does this too).
+    Its cost is counted in the plan's recompute cost and explained in a
+    remark.
+
     A budget that cannot be met is an error that names the lowest peak
     reached and what is live at it. `remarks` explains every decision:
     value, bytes, recompute cost, and why; and sums up each plan.
@@ -276,6 +286,12 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
            "Seconds the exact search of optimal and auto may take">,
     Option<"exactLimit", "exact-limit", "unsigned", /*default=*/"48",
            "Auto runs the exact search up to this many candidate groups">,
+    Option<"recomputeTwice", "recompute-twice", "std::string",
+           /*default=*/"\"peak\"",
+           "When a value several recomputed residuals need is recomputed "
+           "for each of them instead of held between them: peak (whenever "
+           "that lowers the predicted peak), to-fit (only to meet a budget "
+           "that is missed otherwise) or never">,
     Option<"peakModel", "peak-model", "std::string", /*default=*/"\"tensor\"",
            "tensor (memory analysis of the rewritten function) or bufferized">,
     Option<"verify", "verify", "bool", /*default=*/"true",

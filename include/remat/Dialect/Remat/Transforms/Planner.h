@@ -80,6 +80,20 @@ using PeakModel = std::function<FailureOr<int64_t>(func::FuncOp)>;
 /// buffer up to it.
 constexpr int64_t kAllocationAlignment = 64;
 
+/// When the rewrite recomputes a value once for each residual that needs
+/// it, instead of holding one clone from the first such residual to the
+/// last.
+enum class RecomputeTwice {
+  /// Never: one clone serves every residual.
+  Never,
+  /// Only to meet a budget the plan misses otherwise (the least recompute
+  /// cost at the budget).
+  ToFit,
+  /// Whenever it lowers the plan's predicted peak (tried while the
+  /// planning is within `timeLimit`), and to meet a budget.
+  Peak,
+};
+
 struct PlanOptions {
   PlanStrategy strategy = PlanStrategy::Auto;
   PlanCost cost = PlanCost::Time;
@@ -95,6 +109,9 @@ struct PlanOptions {
   double timeLimit = 2.0;
   /// Auto runs the exact search only up to this many candidates.
   unsigned exactCandidateLimit = 48;
+  /// When a value shared by several recomputed residuals is recomputed for
+  /// each of them (tried largest first, at most 32 values per plan).
+  RecomputeTwice recomputeTwice = RecomputeTwice::Peak;
   /// The model the search evaluates plans with. Null: the memory analysis
   /// on the rewritten function (tensors), with buffers rounded up to
   /// kAllocationAlignment: fast, and close to the bufferized program's.
@@ -118,6 +135,24 @@ struct PlanDecision {
   std::string reason;
 };
 
+/// A value the rewrite recomputes once for each residual that needs it,
+/// and what that changed.
+struct PlanDuplicate {
+  Value value;
+  /// `value` and the values whose buffer it views or writes in place (a
+  /// view's source, a destination-style op's inits, recursively): all
+  /// recomputed once per residual.
+  SmallVector<Value> chain;
+  std::string label;
+  int64_t bytes = 0;
+  /// The predicted peak (search model) before and after.
+  int64_t peakBefore = 0;
+  int64_t peakAfter = 0;
+  /// The recompute cost it adds.
+  int64_t extraFlops = 0;
+  double extraSeconds = 0.0;
+};
+
 struct RematPlan {
   /// The strategy whose plan this is (for auto: the one that won).
   PlanStrategy strategy = PlanStrategy::None;
@@ -139,6 +174,9 @@ struct RematPlan {
   SmallVector<PlanDecision> decisions;
   /// The residuals to drop from the backward's saved set.
   SmallVector<Value> recomputed;
+  /// The values recomputed once per residual that needs them, in the order
+  /// they were chosen (the totals above include their cost).
+  SmallVector<PlanDuplicate> duplicated;
   /// The values to save: the residuals kept and, for min-cut plans, forward
   /// values that become residuals. Every other forward value the
   /// recomputation needs is recomputed too.
@@ -151,8 +189,8 @@ struct RematPlan {
 FailureOr<RematPlan> planRematerialization(func::FuncOp function,
                                            const PlanOptions &options);
 
-/// Applies `plan`: recomputes its values in the backward (see
-/// recomputeBackwardInputs).
+/// Applies `plan`: recomputes its values in the backward, `duplicated` once
+/// per residual (see recomputeBackwardInputs).
 void applyRematPlan(RewriterBase &rewriter, func::FuncOp function,
                     const RematPlan &plan);
 

@@ -74,6 +74,9 @@ struct RecomputeStats {
   unsigned recomputed = 0; ///< residuals dropped from the operand list.
   unsigned cloned = 0;     ///< forward ops cloned into the backward body.
   unsigned added = 0;      ///< operands added (what the clones read).
+  /// Clones of forward ops cloned before (recomputed once per residual);
+  /// each reads its operands through a `remat.barrier {copy = k}`.
+  unsigned duplicated = 0;
 };
 
 /// The rematerialization rewrite on one `remat.backward`. Every operand `v`
@@ -81,16 +84,22 @@ struct RecomputeStats {
 /// set); the forward ops that compute it are cloned into the body, each
 /// clone just before its first use, and the clones read:
 /// - other clones, when `shouldRecompute` holds for their operands too (a
-///   value is cloned once however many residuals need it);
+///   value is cloned once however many residuals need it, unless
+///   `shouldDuplicate` holds for it: then each residual that needs it
+///   clones it afresh, just before that residual, and the earlier clone
+///   dies after its last use instead of being held for a later residual);
 /// - otherwise saved values: existing operands, or new operands added to
 ///   the list (function arguments are always read as saved).
 /// Constants are always cloned. Ops that are not free of memory effects or
 /// that are not in the backward's block are never cloned: their results
 /// stay saved. Values used inside a cloned op's regions are materialized
-/// like operands.
+/// like operands. `onClone`, when set, is called with each cloned forward
+/// value and its clone.
 RecomputeStats
 recomputeBackwardInputs(RewriterBase &rewriter, BackwardOp backward,
-                        llvm::function_ref<bool(Value)> shouldRecompute);
+                        llvm::function_ref<bool(Value)> shouldRecompute,
+                        llvm::function_ref<bool(Value)> shouldDuplicate = {},
+                        llvm::function_ref<void(Value, Value)> onClone = {});
 
 /// Folds, in the body of `backward`, each `linalg.transpose` of a saved
 /// value that is itself a transpose by the inverse permutation (autograd's
