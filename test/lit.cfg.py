@@ -79,3 +79,21 @@ else:
 if subprocess.call([config.python3, "-c", "import pytest"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
     config.available_features.add("pytest")
+
+# ptxas from the CUDA toolkit (optional): with it, the GPU pipeline tests
+# also assemble the PTX they check.
+ptxas = lit.util.which("ptxas")
+for cuda in [os.environ.get("CUDA_HOME", ""), "/usr/local/cuda",
+             "/usr/local/cuda-13.0"]:
+    if not ptxas and cuda and os.path.exists(os.path.join(cuda, "bin", "ptxas")):
+        ptxas = os.path.join(cuda, "bin", "ptxas")
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+    # gpu-module-to-binary links libdevice (math functions) from the toolkit
+    # it finds through CUDA_HOME; without it they stay external calls.
+    config.environment["CUDA_HOME"] = os.path.dirname(os.path.dirname(
+        os.path.realpath(ptxas)))
+config.substitutions.append((
+    "%extract_ptx", config.python3 + " " +
+    os.path.join(config.remat_src_root, "test", "utils", "extract_ptx.py")))

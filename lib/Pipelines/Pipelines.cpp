@@ -11,8 +11,11 @@
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -28,6 +31,10 @@ void mlir::remat::buildBufferizePipeline(
     pm.addPass(createCSEPass());
   }
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+  if (options.fusePointwise) {
+    pm.addPass(createLinalgElementwiseOpFusionPass());
+    pm.addPass(createCanonicalizerPass());
+  }
 
   // Buffers: one-shot bufferization across function boundaries.
   bufferization::OneShotBufferizePassOptions bufferizeOptions;
@@ -54,29 +61,93 @@ void mlir::remat::buildBufferizePipeline(
   pm.addPass(createCanonicalizerPass());
 }
 
-void mlir::remat::buildLowerToLLVMPipeline(
-    OpPassManager &pm, const LowerToLLVMPipelineOptions &options) {
-  buildBufferizePipeline(pm, options);
-
-  // Loops and LLVM.
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+/// Lowers host code (loops, memrefs, math, functions) to the LLVM dialect;
+/// with `gpuRuntime`, GPU operations become calls to the mgpu* runtime.
+static void
+addHostToLLVM(OpPassManager &pm,
+              const FinalizeMemRefToLLVMConversionPassOptions &memrefOptions,
+              bool gpuRuntime) {
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
-  FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
-  memrefOptions.useGenericFunctions = options.trackAllocations;
-  // Aligned allocation passes the exact buffer size, which is what the
-  // tracking heap records and what the memory model predicts.
-  memrefOptions.useAlignedAlloc = true;
   pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefOptions));
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
+  if (gpuRuntime)
+    pm.addPass(createGpuToLLVMConversionPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mlir::remat::buildLowerToLLVMPipeline(
+    OpPassManager &pm, const LowerToLLVMPipelineOptions &options) {
+  buildBufferizePipeline(pm, options);
+
+  // Loops and LLVM.
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
+  memrefOptions.useGenericFunctions = options.trackAllocations;
+  // Aligned allocation passes the exact buffer size, which is what the
+  // tracking heap records and what the memory model predicts.
+  memrefOptions.useAlignedAlloc = true;
+  addHostToLLVM(pm, memrefOptions, /*gpuRuntime=*/false);
+}
+
+void mlir::remat::buildLowerToNVVMPipeline(
+    OpPassManager &pm, const LowerToNVVMPipelineOptions &options) {
+  LowerToLLVMPipelineOptions bufferize;
+  bufferize.fusePointwise = options.fusePointwise;
+  bufferize.freeAfterLastUse = options.freeAfterLastUse;
+  buildBufferizePipeline(pm, bufferize);
+
+  // Device memory, and the loops mapped to blocks and threads.
+  pm.addPass(createRematGPUDeviceMemoryPass());
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  // Tiles: the outer loops become the grid, the tiles the threads of a
+  // block.
+  pm.addNestedPass<func::FuncOp>(createParallelLoopTilingPass({16, 16}));
+  pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
+  pm.addPass(createRematGPUWrapHostComputePass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createCanonicalizerPass());
+
+  // Kernels, and the host's runtime calls on one stream.
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = options.features;
+  target.optLevel = options.optLevel;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+
+  // Device code: NVVM.
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createSCFToControlFlowPass());
+  kernels.addPass(createConvertGpuOpsToNVVMOps());
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createReconcileUnrealizedCastsPass());
+
+  // Host code: LLVM, with the GPU runtime calls (mgpu*).
+  addHostToLLVM(pm, {}, /*gpuRuntime=*/true);
+
+  GpuModuleToBinaryPassOptions binary;
+  switch (options.format) {
+  case LowerToNVVMPipelineOptions::Format::Isa:
+    binary.compilationTarget = "isa";
+    break;
+  case LowerToNVVMPipelineOptions::Format::Bin:
+    binary.compilationTarget = "bin";
+    break;
+  case LowerToNVVMPipelineOptions::Format::Fatbin:
+    binary.compilationTarget = "fatbin";
+    break;
+  }
+  pm.addPass(createGpuModuleToBinaryPass(binary));
 }
 
 void mlir::remat::registerRematPipelines() {
@@ -92,4 +163,10 @@ void mlir::remat::registerRematPipelines() {
       "finalize, one-shot bufferize, deallocate, free after last use, loops, "
       "LLVM",
       buildLowerToLLVMPipeline);
+  PassPipelineRegistration<LowerToNVVMPipelineOptions>(
+      "remat-lower-to-nvvm",
+      "Lower a remat training step for NVIDIA GPUs: finalize, fuse pointwise, "
+      "one-shot bufferize, free after last use, device memory, map loops to "
+      "blocks and threads, outline kernels, NVVM, gpu-module-to-binary",
+      buildLowerToNVVMPipeline);
 }

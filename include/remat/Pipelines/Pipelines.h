@@ -45,7 +45,53 @@ struct LowerToLLVMPipelineOptions
                      "the remat runtime (libRematRuntime) implements with a "
                      "high-water mark; otherwise call malloc/free"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> fusePointwise{
+      *this, "fuse-pointwise",
+      llvm::cl::desc("Fuse chains of element-wise linalg ops before "
+                     "bufferization"),
+      llvm::cl::init(false)};
 };
+
+/// Options of the `remat-lower-to-nvvm` pipeline.
+struct LowerToNVVMPipelineOptions
+    : public PassPipelineOptions<LowerToNVVMPipelineOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("The NVIDIA GPU to compile for"),
+      llvm::cl::init("sm_90")};
+  PassOptions::Option<std::string> features{
+      *this, "features", llvm::cl::desc("PTX features (the PTX ISA version)"),
+      llvm::cl::init("+ptx80")};
+  enum class Format { Isa, Bin, Fatbin };
+  PassOptions::Option<Format> format{
+      *this, "format",
+      llvm::cl::desc("What gpu-module-to-binary emits: isa (PTX text), bin "
+                     "(cubin, needs ptxas) or fatbin (needs the CUDA "
+                     "toolkit)"),
+      llvm::cl::init(Format::Isa),
+      llvm::cl::values(clEnumValN(Format::Isa, "isa", "PTX text"),
+                       clEnumValN(Format::Bin, "bin", "cubin"),
+                       clEnumValN(Format::Fatbin, "fatbin", "fat binary"))};
+  PassOptions::Option<int> optLevel{
+      *this, "opt-level",
+      llvm::cl::desc("Optimization level of the device code (0-3)"),
+      llvm::cl::init(3)};
+  PassOptions::Option<bool> fusePointwise{
+      *this, "fuse-pointwise",
+      llvm::cl::desc("Fuse chains of element-wise linalg ops before "
+                     "bufferization (-linalg-fuse-elementwise-ops)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> freeAfterLastUse{
+      *this, "free-after-last-use",
+      llvm::cl::desc("Free each buffer right after its last use"),
+      llvm::cl::init(true)};
+};
+
+/// Builds finalize -> fuse pointwise -> one-shot bufferize -> deallocation
+/// (frees after last use) -> device memory -> parallel loops mapped to
+/// blocks and threads -> one-thread kernels for what is left on the host ->
+/// outlining -> async runtime calls -> NVVM -> LLVM -> gpu-module-to-binary.
+void buildLowerToNVVMPipeline(OpPassManager &pm,
+                              const LowerToNVVMPipelineOptions &options);
 
 /// Builds the first half of remat-lower-to-llvm: finalize -> one-shot
 /// bufferize -> deallocation (with frees after last use). Its result is the

@@ -309,6 +309,52 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
   ];
 }
 
+def RematGPUDeviceMemoryPass : Pass<"remat-gpu-device-memory", "ModuleOp"> {
+  let summary = "Put a bufferized step's buffers in device memory";
+  let description = [{
+    Prepares a bufferized step for the GPU, where every buffer the kernels
+    touch must be device memory:
+    - `memref.alloc` / `memref.dealloc` become `gpu.alloc` / `gpu.dealloc`
+      (the runtime's `mgpuMemAlloc` / `mgpuMemFree`, which record the device
+      high-water mark);
+    - `memref.copy` becomes `linalg.copy`, so that it runs as a kernel;
+    - a `memref.get_global` (a constant of the step) is copied to a device
+      buffer where it is read, freed at the end of its block;
+    - each memref operand of a call to an external function (a host routine
+      such as a printer) is copied to a host buffer first.
+    Function arguments are taken to be device memory already.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::linalg::LinalgDialect"];
+  let statistics = [
+    Statistic<"numAllocs", "allocs", "allocations moved to the device">,
+    Statistic<"numGlobals", "globals", "constants copied to the device">,
+    Statistic<"numHostCopies", "host-copies",
+              "call operands copied back to the host">,
+  ];
+}
+
+def RematGPUWrapHostComputePass : Pass<"remat-gpu-wrap-host-compute",
+                                       "ModuleOp"> {
+  let summary = "Run what the GPU mapping left on the host in one-thread "
+                "kernels";
+  let description = [{
+    After `-convert-parallel-loops-to-gpu`, loops without parallel
+    dimensions (a reduction to a scalar, such as the loss) and scalar loads
+    and stores are still host code, which cannot read device memory. This
+    pass wraps each maximal run of such ops (in a function body's blocks,
+    outside `gpu.launch`) in a `gpu.launch` of one block of one thread.
+    Pure ops that the run does not need stay on the host; `gpu.*`
+    operations, allocations, views, calls and loops that only launch
+    kernels are host operations. A value defined in a run and used after it
+    on the host is an error.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+  let statistics = [
+    Statistic<"numWrapped", "wrapped", "one-thread kernels created">,
+  ];
+}
+
 def RematTestPrintCostsPass : Pass<"remat-test-print-costs"> {
   let summary = "Print the cost model's figures for every op (for tests)";
   let description = [{

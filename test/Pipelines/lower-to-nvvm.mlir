@@ -1,0 +1,73 @@
+// The GPU pipeline on a small step: a matmul, a chain of element-wise ops
+// and a sum to a scalar.
+// RUN: remat-opt %s -remat-lower-to-nvvm | FileCheck %s
+// RUN: remat-opt %s -remat-lower-to-nvvm -o %t.mlir && %extract_ptx %t.mlir | FileCheck %s --check-prefix=PTX
+// RUN: remat-opt %s "-remat-lower-to-nvvm=chip=sm_80 features=+ptx81 opt-level=1" \
+// RUN:   -o %t.sm80.mlir && %extract_ptx %t.sm80.mlir | FileCheck %s --check-prefix=SM80
+// RUN: remat-opt %s "-remat-lower-to-nvvm=fuse-pointwise=false" \
+// RUN: | FileCheck %s --check-prefix=UNFUSED
+// RUN: remat-opt %s "-remat-lower-to-nvvm=free-after-last-use=false" \
+// RUN: | FileCheck %s --check-prefix=ATEND
+// RUN: not remat-opt %s "-remat-lower-to-nvvm=format=elf" 2>&1 \
+// RUN: | FileCheck %s --check-prefix=BADFORMAT
+
+// Host: device buffers and kernel launches on one stream.
+// CHECK-LABEL: llvm.func @step
+// CHECK: llvm.call @mgpuStreamCreate
+// CHECK: llvm.call @mgpuMemAlloc
+// CHECK: gpu.launch_func <%{{.*}} : !llvm.ptr> @step_kernel::@step_kernel
+// CHECK: llvm.call @mgpuMemFree
+// CHECK: llvm.call @mgpuStreamSynchronize
+// CHECK: llvm.call @mgpuStreamDestroy
+// Kernels: the fill, the matmul, one fused kernel for tanh(x) * 2 + 1, and
+// the sum (one thread: it has no parallel dimension).
+// CHECK: gpu.binary @step_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
+// CHECK: gpu.binary @step_kernel_0
+// CHECK: gpu.binary @step_kernel_1
+// CHECK: gpu.binary @step_kernel_2
+// CHECK-NOT: gpu.binary
+
+// PTX: .target sm_90
+// PTX: .visible .entry step_kernel(
+// PTX: .maxntid 16, 16, 1
+// PTX: .visible .entry step_kernel(
+// PTX: .maxntid 16, 16, 1
+// PTX: .visible .entry step_kernel(
+// PTX: .maxntid 16, 16, 1
+// PTX: .visible .entry step_kernel(
+// PTX: .maxntid 1, 1, 1
+
+// SM80: .version 8.1
+// SM80: .target sm_80
+
+// Without fusion the three element-wise ops are a kernel each.
+// UNFUSED-COUNT-6: gpu.binary
+// UNFUSED-NOT: gpu.binary
+
+// Without free-after-last-use the temporaries are freed at the end.
+// ATEND: gpu.launch_func {{.*}} @step_kernel_2::@step_kernel
+// ATEND: llvm.call @mgpuMemFree
+
+// BADFORMAT: for the --format option: Cannot find option named 'elf'!
+
+func.func @step(%x: tensor<64x32xf32>, %w: tensor<32x16xf32>) -> (tensor<64x16xf32>, tensor<f32>) {
+  %c0 = arith.constant 0.0 : f32
+  %c1 = arith.constant 1.0 : f32
+  %c2 = arith.constant 2.0 : f32
+  %e = tensor.empty() : tensor<64x16xf32>
+  %z = linalg.fill ins(%c0 : f32) outs(%e : tensor<64x16xf32>) -> tensor<64x16xf32>
+  %mm = linalg.matmul ins(%x, %w : tensor<64x32xf32>, tensor<32x16xf32>) outs(%z : tensor<64x16xf32>) -> tensor<64x16xf32>
+  %t = math.tanh %mm : tensor<64x16xf32>
+  %twos = tensor.splat %c2 : tensor<64x16xf32>
+  %ones = tensor.splat %c1 : tensor<64x16xf32>
+  %m = arith.mulf %t, %twos : tensor<64x16xf32>
+  %a = arith.addf %m, %ones : tensor<64x16xf32>
+  %s0 = tensor.empty() : tensor<f32>
+  %s1 = linalg.fill ins(%c0 : f32) outs(%s0 : tensor<f32>) -> tensor<f32>
+  %sum = linalg.reduce ins(%a : tensor<64x16xf32>) outs(%s1 : tensor<f32>) dimensions = [0, 1]
+    (%in: f32, %acc: f32) {
+      %r = arith.addf %in, %acc : f32
+      linalg.yield %r : f32
+    }
+  return %a, %sum : tensor<64x16xf32>, tensor<f32>
+}
