@@ -16,6 +16,8 @@
 // RUN: | FileCheck %s --check-prefix=PEAK
 // RUN: remat-opt %s "-remat-rematerialize=budget-on=activations budget=1 recompute-twice=to-fit remarks=true" 2>&1 \
 // RUN: | FileCheck %s --check-prefix=NOTNEEDED
+// RUN: not remat-opt %s "-remat-rematerialize=budget=50%" 2>&1 \
+// RUN: | FileCheck %s --check-prefix=INFEASIBLE
 // RUN: not remat-opt %s "-remat-rematerialize=budget=70% recompute-twice=sometimes" 2>&1 \
 // RUN: | FileCheck %s --check-prefix=BAD
 
@@ -53,6 +55,10 @@
 // PEAK: remark: remat: predicted peak 16384 bytes
 // NOTNEEDED-NOT: once for each residual
 // NOTNEEDED: remark: remat: predicted peak 20480 bytes
+
+// Below what second recomputes reach, the error names the plan that
+// reached the lowest peak with them.
+// INFEASIBLE: error: remat: budget of 12288 bytes is infeasible: the lowest peak the auto planner reaches is 16384 bytes (recomputing all 2 residual groups, with 1 shared values recomputed once per residual; without remat: 24576 bytes)
 
 // BAD: error: remat-rematerialize: unknown recompute-twice 'sometimes' (expected peak, to-fit or never)
 

@@ -274,15 +274,27 @@ double PlanContext::objective(const OpCost &cost, double seconds) const {
 
 PlanCostSum PlanContext::closure(Value value, const ValueSet &saved,
                                  llvm::DenseSet<Operation *> &done,
-                                 const llvm::DenseSet<Operation *> *already) {
+                                 const llvm::DenseSet<Operation *> *already,
+                                 SmallVectorImpl<Operation *> *added,
+                                 function_ref<void(Value)> onReuse) {
   PlanCostSum sum;
+  llvm::DenseSet<Operation *> mine;
   SmallVector<Value> work{value};
   while (!work.empty()) {
     Value v = work.pop_back_val();
     Operation *def = v.getDefiningOp();
     if (!def || saved.contains(v) || !canRecomputeIn(def, backward) ||
-        (already && already->contains(def)) || !done.insert(def).second)
+        (already && already->contains(def)))
       continue;
+    if (!done.insert(def).second) {
+      if (onReuse && !mine.contains(def))
+        onReuse(v);
+      continue;
+    }
+    if (onReuse)
+      mine.insert(def);
+    if (added)
+      added->push_back(def);
     auto [cost, seconds] = getCost(def);
     sum.cost += cost;
     sum.seconds += seconds;
@@ -313,27 +325,15 @@ void PlanContext::forEachRecomputed(
   };
   llvm::DenseSet<Operation *> done;
   llvm::DenseSet<Value> reusedSeen;
+  auto onReuse = [&](Value u) {
+    if (reusedSeen.insert(u).second)
+      reused->push_back(u);
+  };
   for (Value v : droppedInOrder(saved)) {
-    llvm::DenseSet<Operation *> mine;
-    PlanCostSum sum;
-    SmallVector<Value> work{v};
-    while (!work.empty()) {
-      Value u = work.pop_back_val();
-      Operation *def = u.getDefiningOp();
-      if (!def || saved.contains(u) || !canRecomputeIn(def, backward))
-        continue;
-      if (done.contains(def)) {
-        if (reused && !mine.contains(def) && reusedSeen.insert(u).second)
-          reused->push_back(u);
-        continue;
-      }
-      done.insert(def);
-      mine.insert(def);
-      auto [cost, seconds] = getCost(def);
-      sum.cost += cost;
-      sum.seconds += seconds;
-      llvm::append_range(work, getRecomputeInputs(def));
-    }
+    SmallVector<Operation *> mine;
+    PlanCostSum sum =
+        closure(v, saved, done, /*already=*/nullptr, &mine,
+                reused ? function_ref<void(Value)>(onReuse) : nullptr);
     // The rewrite forgets these clones once the residual is recomputed.
     for (Operation *def : mine)
       if (isDuplicated(def))
@@ -910,22 +910,24 @@ static FailureOr<int64_t> recomputeTwice(PlanContext &ctx,
   OwningOpRef<func::FuncOp> copy;
   llvm::DenseMap<Value, Value> firstClone;
   MemoryProfile profile;
+  // The first and last points at the peak.
+  unsigned firstPeak = 0, lastPeak = 0;
   auto analyze = [&] {
     firstClone.clear();
     copy = cloneWithPlan(ctx.function, ctx.backward, saved, &duplicated,
                          &firstClone);
     profile = analyzeMemory(*copy, kAllocationAlignment);
+    firstPeak = profile.peakPoint;
+    for (auto [point, bytes] : llvm::enumerate(profile.timeline))
+      if (bytes == profile.peakBytes)
+        lastPeak = point;
   };
   auto heldAtPeak = [&](Value v) {
     auto it = profile.bufferOf.find(firstClone.lookup(v));
     if (it == profile.bufferOf.end())
       return false;
     const Buffer &buffer = profile.buffers[it->second];
-    for (auto [point, bytes] : llvm::enumerate(profile.timeline))
-      if (bytes == profile.peakBytes &&
-          (point < buffer.start || point > buffer.end))
-        return false;
-    return true;
+    return buffer.start <= firstPeak && lastPeak <= buffer.end;
   };
   if (!shared.empty())
     analyze();
@@ -1211,7 +1213,9 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
           {ctx.savedFor(llvm::BitVector(ctx.groups.size(), true)),
            "recomputing all " + std::to_string(ctx.groups.size()) +
                " residual groups"}};
+      // The base with the lowest peak reached, and its second recomputes.
       std::optional<std::pair<unsigned, int64_t>> lowestTwice;
+      SmallVector<PlanDuplicate> lowestDuplicated;
       for (auto [i, base] : llvm::enumerate(bases)) {
         FailureOr<int64_t> p0 = ctx.peak(base.first);
         if (failed(p0))
@@ -1232,16 +1236,17 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
               },
               /*twiceDone=*/true);
         if (!plan.duplicated.empty() && *twice < *p &&
-            (!lowestTwice || *twice < lowestTwice->second))
+            (!lowestTwice || *twice < lowestTwice->second)) {
           lowestTwice = {static_cast<unsigned>(i), *twice};
+          lowestDuplicated = plan.duplicated;
+        }
       }
       if (lowestTwice) {
         auto &[base, how] = bases[lowestTwice->first];
-        FailureOr<int64_t> twice = recomputeTwice(
-            ctx, base, std::numeric_limits<int64_t>::max(), budget, plan);
+        plan.duplicated = std::move(lowestDuplicated);
         ValueSet duplicated = duplicatedSet(plan);
         p = ctx.peak(base, &live, &duplicated);
-        if (failed(twice) || failed(p))
+        if (failed(p))
           return failure();
         lowestHow = how + ", with " + std::to_string(plan.duplicated.size()) +
                     " shared values recomputed once per residual";

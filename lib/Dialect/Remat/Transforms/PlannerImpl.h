@@ -77,11 +77,15 @@ public:
   FailureOr<int64_t> measure(const llvm::BitVector &recomputed);
 
   /// The ops recomputing `value` from `saved` (and arguments), except those
-  /// in `done`, which the walk adds them to, and those in `already`, which
-  /// it neither counts nor walks through; and their cost.
+  /// in `done`, which the walk adds them to (and to `added`), and those in
+  /// `already`, which it neither counts nor walks through; and their cost.
+  /// `onReuse` is called with each value the walk reaches whose op was in
+  /// `done` before this walk.
   PlanCostSum closure(Value value, const ValueSet &saved,
                       llvm::DenseSet<Operation *> &done,
-                      const llvm::DenseSet<Operation *> *already = nullptr);
+                      const llvm::DenseSet<Operation *> *already = nullptr,
+                      SmallVectorImpl<Operation *> *added = nullptr,
+                      function_ref<void(Value)> onReuse = nullptr);
   /// Calls `fn` with each candidate outside `saved`, in the order the
   /// rewrite clones them, and the cost of the ops it clones for it (the
   /// values in `duplicated` are cloned again for each residual that needs
