@@ -81,19 +81,29 @@ if subprocess.call([config.python3, "-c", "import pytest"],
     config.available_features.add("pytest")
 
 # ptxas from the CUDA toolkit (optional): with it, the GPU pipeline tests
-# also assemble the PTX they check.
-ptxas = lit.util.which("ptxas")
-for cuda in [os.environ.get("CUDA_HOME", ""), "/usr/local/cuda",
-             "/usr/local/cuda-13.0"]:
-    if not ptxas and cuda and os.path.exists(os.path.join(cuda, "bin", "ptxas")):
-        ptxas = os.path.join(cuda, "bin", "ptxas")
-if ptxas:
-    config.available_features.add("ptxas")
-    config.substitutions.append(("%ptxas", ptxas))
-    # gpu-module-to-binary links libdevice (math functions) from the toolkit
-    # it finds through CUDA_HOME; without it they stay external calls.
-    config.environment["CUDA_HOME"] = os.path.dirname(os.path.dirname(
-        os.path.realpath(ptxas)))
+# also assemble the PTX they check. gpu-module-to-binary links libdevice
+# (math functions) from the toolkit it finds through CUDA_HOME, so the
+# feature needs a whole toolkit: bin/ptxas and nvvm/libdevice. A `ptxas` on
+# PATH may be a wrapper script outside the toolkit, so it only hints at one.
+import glob
+
+
+def cuda_toolkits():
+    yield os.environ.get("CUDA_HOME", "")
+    on_path = lit.util.which("ptxas")
+    if on_path:
+        yield os.path.dirname(os.path.dirname(os.path.realpath(on_path)))
+    yield "/usr/local/cuda"
+    yield from sorted(glob.glob("/usr/local/cuda-*"), reverse=True)
+
+
+for cuda in cuda_toolkits():
+    if (cuda and os.path.isfile(os.path.join(cuda, "bin", "ptxas")) and
+            glob.glob(os.path.join(cuda, "nvvm", "libdevice", "libdevice*.bc"))):
+        config.available_features.add("ptxas")
+        config.substitutions.append(("%ptxas", os.path.join(cuda, "bin", "ptxas")))
+        config.environment["CUDA_HOME"] = cuda
+        break
 config.substitutions.append((
     "%extract_ptx", config.python3 + " " +
     os.path.join(config.remat_src_root, "test", "utils", "extract_ptx.py")))
