@@ -28,10 +28,32 @@ using namespace mlir::remat;
 
 namespace {
 
-/// Copies the memref `value` (device memory) into a new host buffer before
-/// `call`, and frees that buffer after it. Returns the value to pass: the
-/// host buffer, cast back to `value`'s type when `value` was a cast.
-static FailureOr<Value> copyToHost(OpBuilder &b, Operation *call, Value value) {
+/// How a host routine accesses a memref argument: its
+/// `bufferization.access` argument attribute ("none", "read", "write" or
+/// "read-write"), as One-Shot Bufferize reads it on external functions. An
+/// argument without it may be read and written.
+struct HostAccess {
+  bool read = true;
+  bool write = true;
+};
+
+static HostAccess getHostAccess(func::FuncOp callee, unsigned index) {
+  auto attr =
+      callee.getArgAttrOfType<StringAttr>(index, "bufferization.access");
+  if (!attr)
+    return {};
+  StringRef kind = attr.getValue();
+  return {kind == "read" || kind == "read-write",
+          kind == "write" || kind == "read-write"};
+}
+
+/// Gives `call` a host buffer in place of the memref `value` (device
+/// memory): it is filled from `value` before the call when the routine reads
+/// it, copied back to `value` after the call when the routine writes it, and
+/// freed after that. Returns the value to pass: the host buffer, cast back to
+/// `value`'s type when `value` was a cast.
+static FailureOr<Value> copyToHost(OpBuilder &b, Operation *call, Value value,
+                                   HostAccess access) {
   Value ranked = value;
   auto cast = value.getDefiningOp<memref::CastOp>();
   if (cast)
@@ -42,8 +64,11 @@ static FailureOr<Value> copyToHost(OpBuilder &b, Operation *call, Value value) {
   Location loc = call->getLoc();
   b.setInsertionPoint(call);
   Value host = memref::AllocOp::create(b, loc, type);
-  gpu::MemcpyOp::create(b, loc, Type(), ValueRange(), host, ranked);
+  if (access.read)
+    gpu::MemcpyOp::create(b, loc, Type(), ValueRange(), host, ranked);
   b.setInsertionPointAfter(call);
+  if (access.write)
+    gpu::MemcpyOp::create(b, loc, Type(), ValueRange(), ranked, host);
   memref::DeallocOp::create(b, loc, host);
   if (!cast)
     return host;
@@ -102,7 +127,10 @@ struct RematGPUDeviceMemoryPass
         for (OpOperand &operand : call->getOpOperands()) {
           if (!isa<BaseMemRefType>(operand.get().getType()))
             continue;
-          FailureOr<Value> host = copyToHost(b, call, operand.get());
+          HostAccess access = getHostAccess(callee, operand.getOperandNumber());
+          if (!access.read && !access.write)
+            continue;
+          FailureOr<Value> host = copyToHost(b, call, operand.get(), access);
           if (failed(host)) {
             call.emitError("remat-gpu-device-memory: cannot copy operand #")
                 << operand.getOperandNumber()

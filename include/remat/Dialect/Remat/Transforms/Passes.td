@@ -321,7 +321,11 @@ def RematGPUDeviceMemoryPass : Pass<"remat-gpu-device-memory", "ModuleOp"> {
     - a `memref.get_global` (a constant of the step) is copied to a device
       buffer where it is read, freed at the end of its block;
     - each memref operand of a call to an external function (a host routine
-      such as a printer) is copied to a host buffer first.
+      such as a printer or a loader) is passed as a host buffer, filled from
+      the device buffer before the call when the routine reads it and copied
+      back after the call when it writes it. The routine's
+      `bufferization.access` argument attribute (`none`, `read`, `write`,
+      `read-write`) says which; without it, both.
     Function arguments are taken to be device memory already.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
@@ -330,7 +334,7 @@ def RematGPUDeviceMemoryPass : Pass<"remat-gpu-device-memory", "ModuleOp"> {
     Statistic<"numAllocs", "allocs", "allocations moved to the device">,
     Statistic<"numGlobals", "globals", "constants copied to the device">,
     Statistic<"numHostCopies", "host-copies",
-              "call operands copied back to the host">,
+              "call operands passed through a host buffer">,
   ];
 }
 
