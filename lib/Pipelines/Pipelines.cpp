@@ -106,6 +106,17 @@ void mlir::remat::buildLowerToNVVMPipeline(
 
   // Device memory, and the loops mapped to blocks and threads.
   pm.addPass(createRematGPUDeviceMemoryPass());
+  // Kernels written for their class: matmuls tiled through shared memory,
+  // then reductions combined across a block (contractions first: they are
+  // reductions too).
+  if (options.tileContractions)
+    pm.addNestedPass<func::FuncOp>(createRematGPUTileContractionsPass());
+  if (options.parallelReductions)
+    pm.addNestedPass<func::FuncOp>(createRematGPUParallelReductionsPass());
+  if (options.flatKernels)
+    pm.addNestedPass<func::FuncOp>(createRematGPUMapLinalgPass());
+  // What is left (ops the passes above do not take) goes through the
+  // generic parallel-loop mapping.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   // Tiles: the outer loops become the grid, the tiles the threads of a
   // block.

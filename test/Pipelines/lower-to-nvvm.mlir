@@ -4,6 +4,8 @@
 // RUN: remat-opt %s -remat-lower-to-nvvm -o %t.mlir && %extract_ptx %t.mlir | FileCheck %s --check-prefix=PTX
 // RUN: remat-opt %s "-remat-lower-to-nvvm=chip=sm_80 features=+ptx81 opt-level=1" \
 // RUN:   -o %t.sm80.mlir && %extract_ptx %t.sm80.mlir | FileCheck %s --check-prefix=SM80
+// RUN: remat-opt %s "-remat-lower-to-nvvm=tile-contractions=false parallel-reductions=false flat-kernels=false" \
+// RUN:   -o %t.generic.mlir && %extract_ptx %t.generic.mlir | FileCheck %s --check-prefix=GENERIC
 // RUN: remat-opt %s "-remat-lower-to-nvvm=fuse-pointwise=false" \
 // RUN: | FileCheck %s --check-prefix=UNFUSED
 // RUN: remat-opt %s "-remat-lower-to-nvvm=free-after-last-use=false" \
@@ -19,29 +21,59 @@
 // CHECK: llvm.call @mgpuMemFree
 // CHECK: llvm.call @mgpuStreamSynchronize
 // CHECK: llvm.call @mgpuStreamDestroy
-// Kernels: the fill, the matmul, one fused kernel for tanh(x) * 2 + 1, and
-// the sum (one thread: it has no parallel dimension).
+// Kernels: the fill, the matmul (tiled), one fused kernel for
+// tanh(x) * 2 + 1, the sum's initial value and the sum (a parallel
+// reduction).
 // CHECK: gpu.binary @step_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
 // CHECK: gpu.binary @step_kernel_0
 // CHECK: gpu.binary @step_kernel_1
 // CHECK: gpu.binary @step_kernel_2
+// CHECK: gpu.binary @step_kernel_3
 // CHECK-NOT: gpu.binary
 
+// The fill: one thread per element, 256 to a block.
 // PTX: .target sm_90
 // PTX: .visible .entry step_kernel(
-// PTX: .maxntid 16, 16, 1
+// PTX: .maxntid 256, 1, 1
+// PTX-NOT: .shared
+// The matmul: 16x16 threads stage a 64x16 slice of each operand in shared
+// memory (4096 bytes each), between barriers, and accumulate from it.
 // PTX: .visible .entry step_kernel(
 // PTX: .maxntid 16, 16, 1
+// PTX-DAG: .shared .align 4 .b8 [[LHS:__wg_step_kernel_[0-9]+]][4096];
+// PTX-DAG: .shared .align 4 .b8 [[RHS:__wg_step_kernel_[0-9]+]][4096];
+// PTX: st.shared.b32
+// PTX: bar.sync 0;
+// PTX: ld.shared.b32
+// PTX: ret;
+// The fused element-wise chain.
 // PTX: .visible .entry step_kernel(
-// PTX: .maxntid 16, 16, 1
+// PTX: .maxntid 256, 1, 1
+// PTX-NOT: .shared
+// PTX: ret;
 // PTX: .visible .entry step_kernel(
-// PTX: .maxntid 1, 1, 1
+// PTX: .maxntid 256, 1, 1
+// PTX: ret;
+// The sum: 256 threads fold strided shares, then a tree in shared memory.
+// PTX: .visible .entry step_kernel(
+// PTX: .maxntid 256, 1, 1
+// PTX: .shared .align 4 .b8 __wg_step_kernel_{{[0-9]+}}[1024];
+// PTX-COUNT-9: bar.sync 0;
+// PTX: ret;
+
+// Without the kernel passes, the generic parallel-loop mapping: 16x16
+// tiles, one thread per result for the matmul, and one thread for the sum.
+// GENERIC: .maxntid 16, 16, 1
+// GENERIC-NOT: .shared
+// GENERIC: .maxntid 16, 16, 1
+// GENERIC: .maxntid 16, 16, 1
+// GENERIC: .maxntid 1, 1, 1
 
 // SM80: .version 8.1
 // SM80: .target sm_80
 
 // Without fusion the three element-wise ops are a kernel each.
-// UNFUSED-COUNT-6: gpu.binary
+// UNFUSED-COUNT-7: gpu.binary
 // UNFUSED-NOT: gpu.binary
 
 // Without free-after-last-use the temporaries are freed at the end.

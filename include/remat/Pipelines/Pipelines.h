@@ -84,10 +84,29 @@ struct LowerToNVVMPipelineOptions
       *this, "free-after-last-use",
       llvm::cl::desc("Free each buffer right after its last use"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> tileContractions{
+      *this, "tile-contractions",
+      llvm::cl::desc("Run matmul-class ops as shared-memory tiled kernels "
+                     "(-remat-gpu-tile-contractions); otherwise one thread "
+                     "per result element"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> parallelReductions{
+      *this, "parallel-reductions",
+      llvm::cl::desc("Run reductions as block-wide parallel reductions "
+                     "(-remat-gpu-parallel-reductions); otherwise one thread "
+                     "per result element"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> flatKernels{
+      *this, "flat-kernels",
+      llvm::cl::desc("Run the other linalg ops as flat one-thread-per-element "
+                     "kernels (-remat-gpu-map-linalg); otherwise through "
+                     "-convert-linalg-to-parallel-loops, tiled 16x16"),
+      llvm::cl::init(true)};
 };
 
 /// Builds finalize -> fuse pointwise -> one-shot bufferize -> deallocation
-/// (frees after last use) -> device memory -> parallel loops mapped to
+/// (frees after last use) -> device memory -> tiled contractions and
+/// parallel reductions -> the other loops mapped to
 /// blocks and threads -> one-thread kernels for what is left on the host ->
 /// outlining -> async runtime calls -> NVVM -> LLVM -> gpu-module-to-binary.
 void buildLowerToNVVMPipeline(OpPassManager &pm,

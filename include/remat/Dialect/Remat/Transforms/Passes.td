@@ -359,6 +359,109 @@ def RematGPUWrapHostComputePass : Pass<"remat-gpu-wrap-host-compute",
   ];
 }
 
+def RematGPUTileContractionsPass : Pass<"remat-gpu-tile-contractions",
+                                        "func::FuncOp"> {
+  let summary = "Run matmul-class ops as shared-memory tiled GPU kernels";
+  let description = [{
+    Rewrites each bufferized linalg contraction (`linalg.matmul`,
+    `linalg.batch_matmul`, or any op with a multiply-accumulate body whose
+    dimensions infer to one M, one N and one K dimension, plus batch
+    dimensions) into a `gpu.launch`:
+    - one block computes a `tile-m` x `tile-n` tile of the result, for one
+      batch index (batch dimensions are the grid's `z`);
+    - its 16 x 16 threads stage `tile-k`-deep slices of both operands in
+      workgroup (shared) memory, then each accumulates a
+      (`tile-m`/16) x (`tile-n`/16) micro-tile of the result in registers,
+      rows and columns strided by 16 so that loads and stores coalesce;
+    - edges are guarded: operand elements out of range load as zero, and
+      result elements out of range are not stored.
+    The op's own body is the multiply-accumulate, so mixed element types
+    (a bf16 product accumulated in f32) keep their semantics. Other ops are
+    left to the parallel-loop mapping.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"tileM", "tile-m", "int64_t", "64",
+           "Rows of the result per block (a multiple of 16)">,
+    Option<"tileN", "tile-n", "int64_t", "64",
+           "Columns of the result per block (a multiple of 16)">,
+    Option<"tileK", "tile-k", "int64_t", "16",
+           "Depth of the operand slices staged in shared memory (a "
+           "multiple of 16)">,
+  ];
+  let statistics = [
+    Statistic<"numTiled", "tiled", "contractions run as tiled kernels">,
+  ];
+}
+
+def RematGPUParallelReductionsPass : Pass<"remat-gpu-parallel-reductions",
+                                          "func::FuncOp"> {
+  let summary = "Run linalg reductions as block-wide parallel reductions";
+  let description = [{
+    Rewrites each bufferized linalg op with reduction dimensions and one
+    result whose body folds one value into the accumulator with a single
+    combiner (`arith.addf`, `arith.maximumf`, `arith.maxnumf`, `arith.mulf`,
+    `arith.addi`, ...: any op with a neutral element) into a `gpu.launch`
+    with one block per result element:
+    - each of the block's `block-size` threads folds a strided share of the
+      reduction dimensions (linearized, innermost fastest, so row
+      reductions read coalesced) into a private accumulator that starts at
+      the combiner's neutral element;
+    - the block combines the accumulators in a tree in workgroup memory,
+      and thread 0 folds the result into the initial value.
+    Softmax's max and sum, layer norm's moments, the loss's sum and the
+    gradients' column sums all take this form. A reduction over fewer than
+    `min-size` elements is left to the parallel-loop mapping. The order of
+    the floating-point combination differs from the sequential loop's, so
+    results agree within rounding, not bit for bit.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", "256",
+           "Threads per block (a power of two, at most 1024)">,
+    Option<"minSize", "min-size", "int64_t", "32",
+           "Fewest reduced elements per result for a parallel reduction">,
+  ];
+  let statistics = [
+    Statistic<"numReductions", "reductions",
+              "reductions run as parallel reductions">,
+  ];
+}
+
+def RematGPUMapLinalgPass : Pass<"remat-gpu-map-linalg", "func::FuncOp"> {
+  let summary = "Run the other linalg ops as flat one-thread-per-element "
+                "kernels";
+  let description = [{
+    Rewrites each bufferized linalg op that the kernels for contractions and
+    reductions did not take (element-wise ops, fills, transposes,
+    broadcasts, copies, small reductions, ops with several results) into a
+    one-dimensional `gpu.launch` of `block-size`-thread blocks with one
+    thread per point of the op's parallel loops: the loops are linearized,
+    the last fastest, so that neighbouring threads touch neighbouring
+    elements whatever the rank. A thread runs the op's reduction loops, if
+    any, in sequence, and reads a result's old value only where the body
+    reads it. Ops whose results do not cover the parallel loops are left to
+    the parallel-loop mapping.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", "256",
+           "Threads per block (1 to 1024)">,
+  ];
+  let statistics = [
+    Statistic<"numMapped", "mapped", "linalg ops run as flat kernels">,
+  ];
+}
+
 def RematTestPrintCostsPass : Pass<"remat-test-print-costs"> {
   let summary = "Print the cost model's figures for every op (for tests)";
   let description = [{
