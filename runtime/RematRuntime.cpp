@@ -13,69 +13,29 @@
 /// model's prediction.
 ///
 /// It also prints tensors at full float precision, which the integration
-/// tests compare against recorded references.
+/// tests compare against recorded references, loads and saves tensors as raw
+/// files (`$REMAT_INPUTS/<id>.bin`, `$REMAT_OUTPUTS/<id>.bin`) and times a
+/// step. The CUDA runtime (RematCUDARuntime.cpp) exports the same functions
+/// for device memory; RematRuntimeIO.h holds what the two share.
 ///
 //===----------------------------------------------------------------------===//
 
-#include "mlir/ExecutionEngine/CRunnerUtils.h"
+#include "RematRuntimeIO.h"
 
-#include <cinttypes>
-#include <cstdint>
-#include <cstdio>
 #include <cstdlib>
-#include <mutex>
-#include <unordered_map>
 
-namespace {
-/// Live-byte accounting of the tracking heap.
-struct HeapStats {
-  std::mutex mutex;
-  std::unordered_map<void *, size_t> sizes;
-  int64_t liveBytes = 0;
-  int64_t peakBytes = 0;
-  int64_t liveBuffers = 0;
-  int64_t peakBuffers = 0;
-  int64_t allocations = 0;
-  /// Bytes live when the peak was last reset: the peak of a phase is
-  /// peakBytes - baselineBytes.
-  int64_t baselineBytes = 0;
+using remat::runtime::HeapStats;
 
-  void *record(void *ptr, size_t size) {
-    if (!ptr)
-      return ptr;
-    std::lock_guard<std::mutex> lock(mutex);
-    sizes[ptr] = size;
-    liveBytes += static_cast<int64_t>(size);
-    ++liveBuffers;
-    ++allocations;
-    if (liveBytes > peakBytes)
-      peakBytes = liveBytes;
-    if (liveBuffers > peakBuffers)
-      peakBuffers = liveBuffers;
-    return ptr;
-  }
-
-  void release(void *ptr) {
-    if (!ptr)
-      return;
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = sizes.find(ptr);
-    if (it == sizes.end()) {
-      std::fprintf(stderr, "remat-runtime: free of untracked pointer %p\n",
-                   ptr);
-      std::abort();
-    }
-    liveBytes -= static_cast<int64_t>(it->second);
-    --liveBuffers;
-    sizes.erase(it);
-  }
-};
-
-} // namespace
-
+/// The tracking heap of this process.
 static HeapStats &stats() {
   static HeapStats heap;
   return heap;
+}
+
+/// The step timer of rematTimerStart/rematTimerStop.
+static remat::runtime::StepTimer &timer() {
+  static remat::runtime::StepTimer stepTimer;
+  return stepTimer;
 }
 
 // The names below are fixed by MLIR's lowering ABI.
@@ -102,51 +62,58 @@ MLIR_CRUNNERUTILS_EXPORT void _mlir_memref_to_llvm_free(void *ptr) {
 }
 
 /// Returns the highest number of heap bytes live at once so far.
-MLIR_CRUNNERUTILS_EXPORT int64_t rematHeapPeakBytes() {
-  std::lock_guard<std::mutex> lock(stats().mutex);
-  return stats().peakBytes;
-}
+MLIR_CRUNNERUTILS_EXPORT int64_t rematHeapPeakBytes() { return stats().peak(); }
 
 /// Returns the number of heap bytes live now.
-MLIR_CRUNNERUTILS_EXPORT int64_t rematHeapLiveBytes() {
-  std::lock_guard<std::mutex> lock(stats().mutex);
-  return stats().liveBytes;
-}
+MLIR_CRUNNERUTILS_EXPORT int64_t rematHeapLiveBytes() { return stats().live(); }
 
 /// Restarts the high-water mark from the bytes live now, so that a program
 /// can measure the peak of each phase separately; `phase_peak_bytes` is the
 /// high-water mark above what was live at the reset.
-MLIR_CRUNNERUTILS_EXPORT void rematHeapResetPeak() {
-  HeapStats &heap = stats();
-  std::lock_guard<std::mutex> lock(heap.mutex);
-  heap.peakBytes = heap.liveBytes;
-  heap.peakBuffers = heap.liveBuffers;
-  heap.baselineBytes = heap.liveBytes;
-}
+MLIR_CRUNNERUTILS_EXPORT void rematHeapResetPeak() { stats().resetPeak(); }
 
 /// Prints one line with the heap's figures, for FileCheck.
-MLIR_CRUNNERUTILS_EXPORT void rematPrintHeapStats() {
-  HeapStats &heap = stats();
-  std::lock_guard<std::mutex> lock(heap.mutex);
-  std::printf("remat-heap: peak_bytes=%" PRId64 " peak_buffers=%" PRId64
-              " live_bytes=%" PRId64 " live_buffers=%" PRId64
-              " allocations=%" PRId64 " phase_peak_bytes=%" PRId64 "\n",
-              heap.peakBytes, heap.peakBuffers, heap.liveBytes,
-              heap.liveBuffers, heap.allocations,
-              heap.peakBytes - heap.baselineBytes);
-  std::fflush(stdout);
-}
+MLIR_CRUNNERUTILS_EXPORT void rematPrintHeapStats() { stats().print(); }
 
 /// Prints `tensor <id>: v0 v1 ...` with every element of an f32 memref of
 /// any rank, in row-major order, at full precision (%.9g round-trips f32).
 MLIR_CRUNNERUTILS_EXPORT void
 _mlir_ciface_rematPrintTensorF32(int64_t id, UnrankedMemRefType<float> *m) {
-  DynamicMemRefType<float> memref(*m);
-  std::printf("tensor %" PRId64 ":", id);
-  for (float value : memref)
-    std::printf(" %.9g", static_cast<double>(value));
-  std::printf("\n");
-  std::fflush(stdout);
+  remat::runtime::printTensorF32(id, m);
 }
+
+/// Fills an f32 memref with `$REMAT_INPUTS/<id>.bin` (raw little-endian,
+/// row-major, exactly numel * 4 bytes); exits with status 1 when the file is
+/// missing or has the wrong size.
+MLIR_CRUNNERUTILS_EXPORT void
+_mlir_ciface_rematLoadTensorF32(int64_t id, UnrankedMemRefType<float> *m) {
+  remat::runtime::loadTensor("rematLoadTensorF32", id, m);
+}
+
+/// Fills an i64 memref with `$REMAT_INPUTS/<id>.bin` (numel * 8 bytes).
+MLIR_CRUNNERUTILS_EXPORT void
+_mlir_ciface_rematLoadTensorI64(int64_t id, UnrankedMemRefType<int64_t> *m) {
+  remat::runtime::loadTensor("rematLoadTensorI64", id, m);
+}
+
+/// Fills an i1 memref with `$REMAT_INPUTS/<id>.bin` (one byte, 0 or 1, per
+/// element, as MLIR stores i1).
+MLIR_CRUNNERUTILS_EXPORT void
+_mlir_ciface_rematLoadTensorI1(int64_t id, UnrankedMemRefType<bool> *m) {
+  remat::runtime::loadTensor("rematLoadTensorI1", id, m);
+}
+
+/// Prints `tensor <id>: numel=<n> sum=<s> abs_sum=<a>` and, when
+/// `$REMAT_OUTPUTS` is set, writes the memref to `$REMAT_OUTPUTS/<id>.bin`.
+MLIR_CRUNNERUTILS_EXPORT void
+_mlir_ciface_rematSaveTensorF32(int64_t id, UnrankedMemRefType<float> *m) {
+  remat::runtime::saveTensorF32("rematSaveTensorF32", id, m);
+}
+
+/// Starts the step timer (a steady clock).
+MLIR_CRUNNERUTILS_EXPORT void rematTimerStart() { timer().start(); }
+
+/// Prints `remat-time: step_ms=<ms>`, the time since rematTimerStart().
+MLIR_CRUNNERUTILS_EXPORT void rematTimerStop() { timer().stop(); }
 }
 // NOLINTEND(readability-identifier-naming)

@@ -27,6 +27,7 @@ def mlir_lib(name):
 
 config.substitutions.extend([
     ("%remat_src", config.remat_src_root),
+    ("%remat_build", config.remat_obj_root),
     ("%remat_runtime",
      os.path.join(config.remat_lib_dir, "libRematRuntime" + config.shlib_ext)),
     ("%mlir_runner_utils", mlir_lib("mlir_runner_utils")),
@@ -47,7 +48,7 @@ config.substitutions.extend([
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 
 tool_dirs = [config.remat_tools_dir, config.llvm_tools_dir]
-tools = ["remat-opt", "mlir-opt", "mlir-runner", "not",
+tools = ["remat-opt", "mlir-opt", "mlir-runner", "mlir-translate", "llc", "not",
          ToolSubst("%PYTHON", config.python3, unresolved="ignore")]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
@@ -107,3 +108,17 @@ for cuda in cuda_toolkits():
 config.substitutions.append((
     "%extract_ptx", config.python3 + " " +
     os.path.join(config.remat_src_root, "test", "utils", "extract_ptx.py")))
+
+# The CUDA runtime of AOT-compiled steps (built when the CUDA toolkit is
+# found): its tests link steps with it and run them on the fake libcuda.
+if getattr(config, "remat_have_cuda", False):
+    config.available_features.add("remat-cuda-runtime")
+    config.substitutions.extend([
+        ("%remat_cuda_runtime",
+         os.path.join(config.remat_lib_dir, "libRematCUDARuntime.a")),
+        ("%remat_aot_main",
+         os.path.join(config.remat_lib_dir, "libRematAOTMain.a")),
+        ("%cuda_driver_lib", config.cuda_driver_library),
+        ("%fake_cuda_dir", os.path.join(config.remat_lib_dir, "fake-cuda")),
+        ("%host_cxx", config.host_cxx),
+    ])

@@ -7,10 +7,19 @@ constants) and prints the loss and every gradient with
 ``rematPrintTensorF32``, around ``rematHeapResetPeak``/``rematPrintHeapStats``
 so the CPU run also reports its heap peak. ``reference()`` computes the same
 numbers with PyTorch's eager autograd, in float64, for ``check_close.py``.
+
+With ``main="load"`` it emits ``@remat_main`` instead, which needs no values
+(the model may live on the meta device, at any size): it allocates a buffer for
+every argument and fills it with ``rematLoadTensor<T>(id, buffer)`` (the
+runtime reads ``$REMAT_INPUTS/<id>.bin``), times the step with
+``rematTimerStart``/``rematTimerStop``, reports the heap (or device) peak, and
+hands every result to ``rematSaveTensorF32(id, tensor)`` (the runtime writes
+``$REMAT_OUTPUTS/<id>.bin``). ``io_signature()`` lists those ids, names,
+shapes and element types, for the JSON manifest an AOT driver reads.
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -39,16 +48,42 @@ def import_step(model: nn.Module, inputs: Sequence[torch.Tensor], *,
                 input_names: Optional[Sequence[str]] = None,
                 checkpoint: Sequence[str] = (), policy: str = "nothing",
                 func_name: str = "train_step", tracing_mode: str = "fake",
-                main: bool = False, header: Sequence[str] = ()) -> Imported:
+                main: Union[bool, str, None] = False,
+                header: Sequence[str] = ()) -> Imported:
+    """Capture and emit one training step of ``model(*inputs)``.
+
+    ``main``: ``False``/``None`` emits the step alone; ``True`` or
+    ``"constants"`` adds ``@main`` with the actual values as constants;
+    ``"load"`` adds ``@remat_main`` (``LOAD_MAIN``), which loads them at run
+    time and works on meta tensors.
+    """
+    if main is True:
+        main = "constants"
+    if main and main not in MAIN_KINDS:
+        raise ValueError(f"unknown main kind '{main}' (known: "
+                         f"{', '.join(MAIN_KINDS)})")
     jg = capture(model, inputs, input_names=input_names,
                  tracing_mode=tracing_mode)
     text, em = emit_module(jg, func_name=func_name, checkpoint=checkpoint,
                            policy=policy, header=header)
     if main:
-        # Insert @main and its declarations before the module's closing brace.
-        extra = main_function(em, model, inputs, func_name)
+        # Insert the entry and its declarations before the closing brace.
+        extra = (main_function(em, model, inputs, func_name)
+                 if main == "constants" else load_main_function(em, func_name))
         text = text.rstrip("\n")[:-1] + "\n".join(extra) + "\n}\n"
     return Imported(text, em, jg)
+
+
+# The kinds of entry function ``import_step(main=...)`` can add.
+MAIN_KINDS = ("constants", "load")
+# The name of the load entry, and the runtime functions it calls.
+LOAD_MAIN = "remat_main"
+LOAD_FUNCS = {"f32": "rematLoadTensorF32", "i64": "rematLoadTensorI64",
+              "i1": "rematLoadTensorI1"}
+SAVE_FUNC = "rematSaveTensorF32"
+# Bytes per element in the raw input and output files (i1 is one byte, 0 or
+# 1, as LLVM stores i1 in memory and as torch.bool is laid out).
+FILE_BYTES = {"f32": 4, "i64": 8, "i1": 1}
 
 
 def dense_literal(t: torch.Tensor) -> str:
@@ -83,13 +118,8 @@ def main_function(em: Emitter, model: nn.Module,
         body.append(f"    %a{i} = arith.constant {dense_literal(t)} : {ty}")
         args.append(f"%a{i}")
         types.append(ty)
-    results = [em.vals[em.jg.outputs[0]]]
     nres = 1 + len(em.grad_names)
-    res_types = [results[0].ty]
-    for g in em.jg.grads:
-        if g[1] is not None:
-            shape, elem = em.meta(g[1])
-            res_types.append(tensor_type(shape, elem))
+    res_types = [tensor_type(s, e) for s, e in result_shapes(em)]
     if any(not t.endswith("xf32>") and t != "tensor<f32>" for t in res_types):
         raise ValueError("@main prints f32 results only; import in f32")
     body.append("    call @rematHeapResetPeak() : () -> ()")
@@ -107,6 +137,114 @@ def main_function(em: Emitter, model: nn.Module,
         "  func.func private @rematPrintTensorF32(i64, tensor<*xf32>) "
         "attributes {llvm.emit_c_interface}",
         "  func.func @main() {",
+        *body,
+        "    return",
+        "  }",
+    ]
+
+
+def result_shapes(em: Emitter) -> List[Tuple[Tuple[int, ...], str]]:
+    """Shape and element type of each result of the step: loss, gradients."""
+    loss = em.vals[em.jg.outputs[0]]
+    out = [(tuple(loss.shape), loss.elem)]
+    for _, node in em.jg.grads:
+        if node is not None:
+            out.append(em.meta(node))
+    return out
+
+
+def io_signature(em: Emitter) -> Tuple[List[dict], List[dict]]:
+    """The step's arguments and results, as ids, names, shapes and types.
+
+    Inputs are numbered in argument order (named parameters, named buffers,
+    batch inputs), outputs in result order (the loss, then the gradient of
+    each trainable parameter, named ``d <param>``). These are the ids of
+    ``@remat_main``'s loads and saves and of ``@main``'s prints.
+    """
+    inputs = []
+    for i, p in enumerate(em.jg.primals):
+        shape, elem = em.meta(p.node)
+        inputs.append({"id": i, "name": p.name, "kind": p.kind,
+                       "shape": list(shape), "dtype": elem})
+    names = ["loss"] + [f"d {n}" for n in em.grad_names]
+    outputs = [{"id": i, "name": n, "shape": list(s), "dtype": e}
+               for i, (n, (s, e)) in enumerate(zip(names, result_shapes(em)))]
+    return inputs, outputs
+
+
+def memref_type(shape, elem) -> str:
+    return "memref<" + "".join(f"{d}x" for d in shape) + elem + ">"
+
+
+def load_main_function(em: Emitter, func_name: str,
+                       entry: str = LOAD_MAIN) -> List[str]:
+    """``@remat_main``: load every argument, time the step, save results.
+
+    Each argument gets a fresh buffer that ``rematLoadTensor<T>`` fills from
+    the file of its id; ``bufferization.to_tensor ... restrict writable``
+    hands the buffer to the step without a copy. The timer and the heap's
+    phase peak bracket the step call alone, so loading is not measured and
+    the arguments count as resident, as the memory model has it.
+    """
+    inputs, outputs = io_signature(em)
+    body, args, types = [], [], []
+    for x in inputs:
+        i, elem = x["id"], x["dtype"]
+        if elem not in LOAD_FUNCS:
+            raise ValueError(
+                f"@{entry} loads f32, i64 and i1 arguments only; argument "
+                f"{i} ('{x['name']}') is {elem}: import in f32")
+        mty = memref_type(x["shape"], elem)
+        tty = tensor_type(x["shape"], elem)
+        body += [
+            f"    %m{i} = memref.alloc() : {mty}",
+            f"    %c{i} = memref.cast %m{i} : {mty} to memref<*x{elem}>",
+            f"    %i{i} = arith.constant {i} : i64",
+            f"    call @{LOAD_FUNCS[elem]}(%i{i}, %c{i}) : "
+            f"(i64, memref<*x{elem}>) -> ()",
+            f"    %t{i} = bufferization.to_tensor %m{i} restrict writable : "
+            f"{mty} to {tty}",
+        ]
+        args.append(f"%t{i}")
+        types.append(tty)
+    res_types = [tensor_type(y["shape"], y["dtype"]) for y in outputs]
+    bad = [y for y in outputs if y["dtype"] != "f32"]
+    if bad:
+        raise ValueError(f"@{entry} saves f32 results only; result "
+                         f"{bad[0]['id']} ('{bad[0]['name']}') is "
+                         f"{bad[0]['dtype']}: import in f32")
+    nres = len(res_types)
+    lhs = "%r" + (f":{nres}" if nres > 1 else "")
+    body += [
+        "    call @rematTimerStart() : () -> ()",
+        "    call @rematHeapResetPeak() : () -> ()",
+        f"    {lhs} = call @{func_name}({', '.join(args)}) : "
+        f"({', '.join(types)}) -> ({', '.join(res_types)})",
+        "    call @rematTimerStop() : () -> ()",
+        "    call @rematPrintHeapStats() : () -> ()",
+    ]
+    for y, ty in zip(outputs, res_types):
+        i = y["id"]
+        r = f"%r#{i}" if nres > 1 else "%r"
+        body += [
+            f"    %u{i} = tensor.cast {r} : {ty} to tensor<*xf32>",
+            f"    %o{i} = arith.constant {i} : i64",
+            f"    call @{SAVE_FUNC}(%o{i}, %u{i}) : "
+            "(i64, tensor<*xf32>) -> ()",
+        ]
+    used = sorted({x["dtype"] for x in inputs}, key=list(LOAD_FUNCS).index)
+    decls = [f"  func.func private @{LOAD_FUNCS[e]}(i64, memref<*x{e}> "
+             '{bufferization.access = "write"}) '
+             "attributes {llvm.emit_c_interface}" for e in used]
+    return decls + [
+        f"  func.func private @{SAVE_FUNC}(i64, tensor<*xf32> "
+        '{bufferization.access = "read"}) '
+        "attributes {llvm.emit_c_interface}",
+        "  func.func private @rematTimerStart()",
+        "  func.func private @rematTimerStop()",
+        "  func.func private @rematHeapResetPeak()",
+        "  func.func private @rematPrintHeapStats()",
+        f"  func.func @{entry}() attributes {{llvm.emit_c_interface}} {{",
         *body,
         "    return",
         "  }",

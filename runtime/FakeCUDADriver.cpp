@@ -1,0 +1,700 @@
+//===- FakeCUDADriver.cpp - a libcuda.so.1 on host memory, for tests ------===//
+//
+// Part of the remat project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// A stand-in for the CUDA driver, so that executables built on the CUDA
+/// runtime (RematCUDARuntime.cpp) run on machines without a GPU. It is built
+/// as `libcuda.so.1` in a directory of its own; putting that directory on
+/// LD_LIBRARY_PATH makes the dynamic linker pick it instead of the real
+/// driver.
+///
+/// It implements the driver entry points the remat runtime calls, under the
+/// names cuda.h maps them to (`cuMemAlloc` is `cuMemAlloc_v2`):
+/// - device memory is aligned host memory whose address is the CUdeviceptr,
+///   and copies and memsets are memcpy and loops, so that loads, saves,
+///   allocation sizes and peaks are real;
+/// - modules are checked to hold PTX, a cubin or a fatbin, and a kernel that
+///   a PTX or cubin module lacks is CUDA_ERROR_NOT_FOUND;
+/// - kernels do not run (their results are garbage); launches are checked
+///   and counted;
+/// - calls that need a context fail without a current one, as the real
+///   driver does.
+///
+/// At exit it prints `fake-cuda: launches=<n>` to stderr, then a line with
+/// the module and allocation counts. `REMAT_FAKE_CUDA_TOTAL_BYTES` sets the
+/// device's memory size (default 80 GiB); allocations beyond it fail with
+/// CUDA_ERROR_OUT_OF_MEMORY.
+///
+//===----------------------------------------------------------------------===//
+
+#include "cuda.h"
+
+#include <atomic>
+#include <cctype>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace {
+/// What the fake device reports.
+constexpr const char *kDeviceName = "remat fake CUDA device";
+constexpr int kComputeMajor = 9;
+constexpr int kComputeMinor = 0;
+constexpr size_t kDefaultTotalBytes = size_t(80) << 30;
+constexpr size_t kAllocationAlignment = 256;
+
+struct FakeFunction;
+
+/// Handles of contexts, modules, kernels, streams and events point at these.
+struct FakeContext {
+  int device = 0;
+};
+
+struct FakeModule {
+  /// The text to find kernel names in: PTX, or a cubin's bytes; empty for a
+  /// fatbin (whose images may be compressed), whose names are not checked.
+  std::string image;
+  std::unordered_map<std::string, FakeFunction *> functions;
+};
+
+struct FakeFunction {
+  FakeModule *module;
+  std::string name;
+};
+
+struct FakeStream {
+  unsigned flags;
+};
+
+struct FakeEvent {
+  unsigned flags;
+};
+
+/// The driver's state; never destroyed, so that global destructors of the
+/// program that run after ours can still call in.
+struct Driver {
+  std::mutex mutex;
+  bool initialized = false;
+  FakeContext primaryContext;
+  int primaryRetains = 0;
+  size_t totalBytes = kDefaultTotalBytes;
+  std::unordered_map<CUdeviceptr, size_t> allocations;
+  std::unordered_set<FakeModule *> modules;
+  std::unordered_set<FakeStream *> streams;
+  std::unordered_set<FakeEvent *> events;
+  size_t liveBytes = 0;
+  size_t peakBytes = 0;
+  int64_t allocationCount = 0;
+  int64_t modulesLoaded = 0;
+  std::atomic<int64_t> launches{0};
+};
+} // namespace
+
+static Driver &driver() {
+  static Driver *state = new Driver();
+  return *state;
+}
+
+/// The context current on this thread (cuCtxSetCurrent).
+static thread_local CUcontext currentContext = nullptr;
+
+/// CUDA_SUCCESS when the driver is initialized and this thread has a
+/// current context, the error the real driver returns otherwise.
+static CUresult needContext() {
+  {
+    std::lock_guard<std::mutex> lock(driver().mutex);
+    if (!driver().initialized)
+      return CUDA_ERROR_NOT_INITIALIZED;
+  }
+  return currentContext ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+}
+
+#define FAKE_NEED_CONTEXT()                                                    \
+  do {                                                                         \
+    CUresult status = needContext();                                           \
+    if (status != CUDA_SUCCESS)                                                \
+      return status;                                                           \
+  } while (false)
+
+/// Reads REMAT_FAKE_CUDA_TOTAL_BYTES, if set.
+static size_t configuredTotalBytes() {
+  const char *value = std::getenv("REMAT_FAKE_CUDA_TOTAL_BYTES");
+  if (!value || !*value)
+    return kDefaultTotalBytes;
+  char *end = nullptr;
+  unsigned long long bytes = std::strtoull(value, &end, 10);
+  if (*end || bytes == 0) {
+    std::fprintf(stderr,
+                 "fake-cuda: ignoring REMAT_FAKE_CUDA_TOTAL_BYTES=%s (not a "
+                 "positive byte count)\n",
+                 value);
+    return kDefaultTotalBytes;
+  }
+  return static_cast<size_t>(bytes);
+}
+
+/// Allocates `bytes` of aligned host memory as fake device memory.
+static CUresult allocate(CUdeviceptr *dptr, size_t bytes) {
+  if (!dptr || bytes == 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  Driver &state = driver();
+  std::lock_guard<std::mutex> lock(state.mutex);
+  if (state.liveBytes + bytes > state.totalBytes)
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  size_t rounded = (bytes + kAllocationAlignment - 1) / kAllocationAlignment *
+                   kAllocationAlignment;
+  void *ptr = std::aligned_alloc(kAllocationAlignment, rounded);
+  if (!ptr)
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  *dptr = reinterpret_cast<CUdeviceptr>(ptr);
+  state.allocations[*dptr] = bytes;
+  state.liveBytes += bytes;
+  if (state.liveBytes > state.peakBytes)
+    state.peakBytes = state.liveBytes;
+  ++state.allocationCount;
+  return CUDA_SUCCESS;
+}
+
+/// Finds a loaded module's image: PTX text up to its NUL, a cubin up to the
+/// end of its section headers; a fatbin gives an empty image. Returns false
+/// for data that is none of these.
+static bool readImage(const void *data, std::string &image) {
+  if (!data)
+    return false;
+  const auto *bytes = static_cast<const unsigned char *>(data);
+  static const unsigned char elfMagic[] = {0x7f, 'E', 'L', 'F'};
+  if (std::memcmp(bytes, elfMagic, sizeof(elfMagic)) == 0) {
+    if (bytes[4] != 2) // ELFCLASS64
+      return false;
+    uint64_t sectionHeaders = 0;
+    uint16_t headerSize = 0;
+    uint16_t headerCount = 0;
+    std::memcpy(&sectionHeaders, bytes + 0x28, sizeof(sectionHeaders));
+    std::memcpy(&headerSize, bytes + 0x3a, sizeof(headerSize));
+    std::memcpy(&headerCount, bytes + 0x3c, sizeof(headerCount));
+    image.assign(reinterpret_cast<const char *>(bytes),
+                 sectionHeaders + uint64_t(headerSize) * headerCount);
+    return true;
+  }
+  uint32_t magic = 0;
+  std::memcpy(&magic, bytes, sizeof(magic));
+  if (magic == 0xBA55ED50u) { // fatbinary container
+    image.clear();
+    return true;
+  }
+  const char *text = static_cast<const char *>(data);
+  if (std::strstr(text, ".version") && std::strstr(text, ".target")) {
+    image = text;
+    return true;
+  }
+  return false;
+}
+
+static CUresult loadModule(CUmodule *module, const void *image) {
+  if (!module)
+    return CUDA_ERROR_INVALID_VALUE;
+  auto *fake = new FakeModule();
+  if (!readImage(image, fake->image)) {
+    delete fake;
+    return CUDA_ERROR_INVALID_IMAGE;
+  }
+  std::lock_guard<std::mutex> lock(driver().mutex);
+  driver().modules.insert(fake);
+  ++driver().modulesLoaded;
+  *module = reinterpret_cast<CUmodule>(fake);
+  return CUDA_SUCCESS;
+}
+
+/// Whether `name` is a kernel of `module`'s image, as far as the fake can
+/// tell.
+static bool hasKernel(const FakeModule &module, const std::string &name) {
+  if (module.image.empty())
+    return true;
+  size_t at = module.image.find(name);
+  while (at != std::string::npos) {
+    size_t end = at + name.size();
+    bool startsWord =
+        at == 0 ||
+        !(std::isalnum(static_cast<unsigned char>(module.image[at - 1])) ||
+          module.image[at - 1] == '_');
+    bool endsWord =
+        end == module.image.size() ||
+        !(std::isalnum(static_cast<unsigned char>(module.image[end])) ||
+          module.image[end] == '_');
+    if (startsWord && endsWord)
+      return true;
+    at = module.image.find(name, at + 1);
+  }
+  return false;
+}
+
+static CUresult checkLaunch(CUfunction f, unsigned gridX, unsigned gridY,
+                            unsigned gridZ, unsigned blockX, unsigned blockY,
+                            unsigned blockZ) {
+  if (!f)
+    return CUDA_ERROR_INVALID_HANDLE;
+  if (!gridX || !gridY || !gridZ || !blockX || !blockY || !blockZ ||
+      uint64_t(blockX) * blockY * blockZ > 1024 || blockZ > 64)
+    return CUDA_ERROR_INVALID_VALUE;
+  driver().launches.fetch_add(1);
+  return CUDA_SUCCESS;
+}
+
+/// Prints the launch count and what is still loaded or allocated.
+__attribute__((destructor)) static void report() {
+  Driver &state = driver();
+  std::fflush(stdout);
+  std::fprintf(stderr, "fake-cuda: launches=%" PRId64 "\n",
+               state.launches.load());
+  std::fprintf(stderr,
+               "fake-cuda: modules_loaded=%" PRId64 " modules_live=%zu "
+               "allocations=%" PRId64 " peak_bytes=%zu live_bytes=%zu\n",
+               state.modulesLoaded, state.modules.size(), state.allocationCount,
+               state.peakBytes, state.liveBytes);
+}
+
+// The names below are the CUDA driver's.
+// NOLINTBEGIN(readability-identifier-naming)
+/// Creates a fake stream or event (an element of `live`) with `flags`, and
+/// returns it through `handle` as the driver's opaque handle type.
+template <typename Fake, typename Handle>
+CUresult createHandle(std::unordered_set<Fake *> &live, Handle *handle,
+                      unsigned int flags) {
+  if (!handle)
+    return CUDA_ERROR_INVALID_VALUE;
+  auto *fake = new Fake{flags};
+  std::lock_guard<std::mutex> lock(driver().mutex);
+  live.insert(fake);
+  *handle = reinterpret_cast<Handle>(fake);
+  return CUDA_SUCCESS;
+}
+
+/// Destroys the fake stream or event `handle`, which must be in `live`.
+template <typename Fake, typename Handle>
+CUresult destroyHandle(std::unordered_set<Fake *> &live, Handle handle) {
+  auto *fake = reinterpret_cast<Fake *>(handle);
+  std::lock_guard<std::mutex> lock(driver().mutex);
+  if (!live.erase(fake))
+    return CUDA_ERROR_INVALID_HANDLE;
+  delete fake;
+  return CUDA_SUCCESS;
+}
+
+extern "C" {
+
+//===----------------------------------------------------------------------===//
+// Initialization, errors, devices, contexts
+//===----------------------------------------------------------------------===//
+
+CUresult cuInit(unsigned int flags) {
+  if (flags != 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(driver().mutex);
+  if (!driver().initialized) {
+    driver().totalBytes = configuredTotalBytes();
+    driver().initialized = true;
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDriverGetVersion(int *version) {
+  if (!version)
+    return CUDA_ERROR_INVALID_VALUE;
+  *version = CUDA_VERSION;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuGetErrorName(CUresult error, const char **name) {
+  if (!name)
+    return CUDA_ERROR_INVALID_VALUE;
+  switch (error) {
+#define FAKE_ERROR(code)                                                       \
+  case code:                                                                   \
+    *name = #code;                                                             \
+    return CUDA_SUCCESS;
+    FAKE_ERROR(CUDA_SUCCESS)
+    FAKE_ERROR(CUDA_ERROR_INVALID_VALUE)
+    FAKE_ERROR(CUDA_ERROR_OUT_OF_MEMORY)
+    FAKE_ERROR(CUDA_ERROR_NOT_INITIALIZED)
+    FAKE_ERROR(CUDA_ERROR_DEINITIALIZED)
+    FAKE_ERROR(CUDA_ERROR_INVALID_DEVICE)
+    FAKE_ERROR(CUDA_ERROR_INVALID_IMAGE)
+    FAKE_ERROR(CUDA_ERROR_INVALID_CONTEXT)
+    FAKE_ERROR(CUDA_ERROR_INVALID_HANDLE)
+    FAKE_ERROR(CUDA_ERROR_NOT_FOUND)
+    FAKE_ERROR(CUDA_ERROR_NOT_SUPPORTED)
+#undef FAKE_ERROR
+  default:
+    *name = nullptr;
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+}
+
+CUresult cuGetErrorString(CUresult error, const char **message) {
+  if (!message)
+    return CUDA_ERROR_INVALID_VALUE;
+  const char *name = nullptr;
+  if (cuGetErrorName(error, &name) != CUDA_SUCCESS) {
+    *message = nullptr;
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  *message = "reported by the remat fake CUDA driver";
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetCount(int *count) {
+  if (!count)
+    return CUDA_ERROR_INVALID_VALUE;
+  *count = 1;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGet(CUdevice *device, int ordinal) {
+  if (!device)
+    return CUDA_ERROR_INVALID_VALUE;
+  if (ordinal != 0)
+    return CUDA_ERROR_INVALID_DEVICE;
+  *device = 0;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetName(char *name, int len, CUdevice device) {
+  if (!name || len <= 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  if (device != 0)
+    return CUDA_ERROR_INVALID_DEVICE;
+  std::snprintf(name, static_cast<size_t>(len), "%s", kDeviceName);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetAttribute(int *value, CUdevice_attribute attribute,
+                              CUdevice device) {
+  if (!value)
+    return CUDA_ERROR_INVALID_VALUE;
+  if (device != 0)
+    return CUDA_ERROR_INVALID_DEVICE;
+  switch (attribute) {
+  case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR:
+    *value = kComputeMajor;
+    break;
+  case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR:
+    *value = kComputeMinor;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN:
+    *value = 227 * 1024;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK:
+    *value = 48 * 1024;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK:
+    *value = 1024;
+    break;
+  case CU_DEVICE_ATTRIBUTE_WARP_SIZE:
+    *value = 32;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT:
+    *value = 132;
+    break;
+  case CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING:
+    *value = 1;
+    break;
+  default:
+    *value = 0;
+    break;
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceTotalMem(size_t *bytes, CUdevice device) {
+  if (!bytes)
+    return CUDA_ERROR_INVALID_VALUE;
+  if (device != 0)
+    return CUDA_ERROR_INVALID_DEVICE;
+  std::lock_guard<std::mutex> lock(driver().mutex);
+  if (!driver().initialized)
+    return CUDA_ERROR_NOT_INITIALIZED;
+  *bytes = driver().totalBytes;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDevicePrimaryCtxRetain(CUcontext *context, CUdevice device) {
+  if (!context)
+    return CUDA_ERROR_INVALID_VALUE;
+  if (device != 0)
+    return CUDA_ERROR_INVALID_DEVICE;
+  std::lock_guard<std::mutex> lock(driver().mutex);
+  if (!driver().initialized)
+    return CUDA_ERROR_NOT_INITIALIZED;
+  ++driver().primaryRetains;
+  *context = reinterpret_cast<CUcontext>(&driver().primaryContext);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDevicePrimaryCtxRelease(CUdevice device) {
+  if (device != 0)
+    return CUDA_ERROR_INVALID_DEVICE;
+  std::lock_guard<std::mutex> lock(driver().mutex);
+  if (driver().primaryRetains == 0)
+    return CUDA_ERROR_INVALID_CONTEXT;
+  --driver().primaryRetains;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxSetCurrent(CUcontext context) {
+  if (context &&
+      context != reinterpret_cast<CUcontext>(&driver().primaryContext))
+    return CUDA_ERROR_INVALID_CONTEXT;
+  currentContext = context;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetCurrent(CUcontext *context) {
+  if (!context)
+    return CUDA_ERROR_INVALID_VALUE;
+  *context = currentContext;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetDevice(CUdevice *device) {
+  if (!device)
+    return CUDA_ERROR_INVALID_VALUE;
+  FAKE_NEED_CONTEXT();
+  *device = 0;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxSynchronize() {
+  FAKE_NEED_CONTEXT();
+  return CUDA_SUCCESS;
+}
+
+//===----------------------------------------------------------------------===//
+// Memory
+//===----------------------------------------------------------------------===//
+
+CUresult cuMemGetInfo(size_t *freeBytes, size_t *totalBytes) {
+  if (!freeBytes || !totalBytes)
+    return CUDA_ERROR_INVALID_VALUE;
+  FAKE_NEED_CONTEXT();
+  std::lock_guard<std::mutex> lock(driver().mutex);
+  *totalBytes = driver().totalBytes;
+  *freeBytes = driver().totalBytes - driver().liveBytes;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemAlloc(CUdeviceptr *dptr, size_t bytes) {
+  FAKE_NEED_CONTEXT();
+  return allocate(dptr, bytes);
+}
+
+CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytes,
+                           unsigned int flags) {
+  FAKE_NEED_CONTEXT();
+  if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST)
+    return CUDA_ERROR_INVALID_VALUE;
+  return allocate(dptr, bytes);
+}
+
+CUresult cuMemFree(CUdeviceptr dptr) {
+  FAKE_NEED_CONTEXT();
+  if (!dptr)
+    return CUDA_SUCCESS;
+  Driver &state = driver();
+  std::lock_guard<std::mutex> lock(state.mutex);
+  auto it = state.allocations.find(dptr);
+  if (it == state.allocations.end())
+    return CUDA_ERROR_INVALID_VALUE;
+  state.liveBytes -= it->second;
+  state.allocations.erase(it);
+  std::free(reinterpret_cast<void *>(dptr));
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
+  FAKE_NEED_CONTEXT();
+  if (bytes && (!dst || !src))
+    return CUDA_ERROR_INVALID_VALUE;
+  if (bytes)
+    std::memmove(reinterpret_cast<void *>(dst),
+                 reinterpret_cast<const void *>(src), bytes);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
+                       CUstream /*stream*/) {
+  return cuMemcpy(dst, src, bytes);
+}
+
+CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned int value, size_t count,
+                          CUstream /*stream*/) {
+  FAKE_NEED_CONTEXT();
+  if (count && !dst)
+    return CUDA_ERROR_INVALID_VALUE;
+  auto *words = reinterpret_cast<unsigned int *>(dst);
+  for (size_t i = 0; i < count; ++i)
+    words[i] = value;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemsetD16Async(CUdeviceptr dst, unsigned short value, size_t count,
+                          CUstream /*stream*/) {
+  FAKE_NEED_CONTEXT();
+  if (count && !dst)
+    return CUDA_ERROR_INVALID_VALUE;
+  auto *words = reinterpret_cast<unsigned short *>(dst);
+  for (size_t i = 0; i < count; ++i)
+    words[i] = value;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t count,
+                         CUstream /*stream*/) {
+  FAKE_NEED_CONTEXT();
+  if (count && !dst)
+    return CUDA_ERROR_INVALID_VALUE;
+  std::memset(reinterpret_cast<void *>(dst), value, count);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemHostRegister(void *ptr, size_t bytes, unsigned int /*flags*/) {
+  FAKE_NEED_CONTEXT();
+  return ptr && bytes ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult cuMemHostUnregister(void *ptr) {
+  FAKE_NEED_CONTEXT();
+  return ptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+//===----------------------------------------------------------------------===//
+// Modules and kernels
+//===----------------------------------------------------------------------===//
+
+CUresult cuModuleLoadData(CUmodule *module, const void *image) {
+  FAKE_NEED_CONTEXT();
+  return loadModule(module, image);
+}
+
+CUresult cuModuleLoadDataEx(CUmodule *module, const void *image,
+                            unsigned int numOptions, CUjit_option * /*options*/,
+                            void ** /*optionValues*/) {
+  FAKE_NEED_CONTEXT();
+  if (numOptions > 64)
+    return CUDA_ERROR_INVALID_VALUE;
+  return loadModule(module, image);
+}
+
+CUresult cuModuleUnload(CUmodule module) {
+  FAKE_NEED_CONTEXT();
+  auto *fake = reinterpret_cast<FakeModule *>(module);
+  std::lock_guard<std::mutex> lock(driver().mutex);
+  if (!driver().modules.erase(fake))
+    return CUDA_ERROR_INVALID_HANDLE;
+  for (auto &entry : fake->functions)
+    delete entry.second;
+  delete fake;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
+                             const char *name) {
+  FAKE_NEED_CONTEXT();
+  if (!function || !name)
+    return CUDA_ERROR_INVALID_VALUE;
+  auto *fake = reinterpret_cast<FakeModule *>(module);
+  std::lock_guard<std::mutex> lock(driver().mutex);
+  if (!driver().modules.count(fake))
+    return CUDA_ERROR_INVALID_HANDLE;
+  FakeFunction *&entry = fake->functions[name];
+  if (!entry) {
+    if (!hasKernel(*fake, name)) {
+      fake->functions.erase(name);
+      return CUDA_ERROR_NOT_FOUND;
+    }
+    entry = new FakeFunction{fake, name};
+  }
+  *function = reinterpret_cast<CUfunction>(entry);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuFuncSetAttribute(CUfunction function,
+                            CUfunction_attribute /*attribute*/, int /*value*/) {
+  FAKE_NEED_CONTEXT();
+  return function ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX,
+                        unsigned int gridDimY, unsigned int gridDimZ,
+                        unsigned int blockDimX, unsigned int blockDimY,
+                        unsigned int blockDimZ, unsigned int /*sharedMemBytes*/,
+                        CUstream /*stream*/, void ** /*kernelParams*/,
+                        void ** /*extra*/) {
+  FAKE_NEED_CONTEXT();
+  return checkLaunch(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY,
+                     blockDimZ);
+}
+
+CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f,
+                          void ** /*kernelParams*/, void ** /*extra*/) {
+  FAKE_NEED_CONTEXT();
+  if (!config)
+    return CUDA_ERROR_INVALID_VALUE;
+  return checkLaunch(f, config->gridDimX, config->gridDimY, config->gridDimZ,
+                     config->blockDimX, config->blockDimY, config->blockDimZ);
+}
+
+//===----------------------------------------------------------------------===//
+// Streams and events: all work is done when it is issued.
+//===----------------------------------------------------------------------===//
+
+CUresult cuStreamCreate(CUstream *stream, unsigned int flags) {
+  FAKE_NEED_CONTEXT();
+  return createHandle(driver().streams, stream, flags);
+}
+
+CUresult cuStreamDestroy(CUstream stream) {
+  FAKE_NEED_CONTEXT();
+  return destroyHandle(driver().streams, stream);
+}
+
+CUresult cuStreamSynchronize(CUstream /*stream*/) {
+  FAKE_NEED_CONTEXT();
+  return CUDA_SUCCESS;
+}
+
+CUresult cuStreamWaitEvent(CUstream /*stream*/, CUevent event,
+                           unsigned int /*flags*/) {
+  FAKE_NEED_CONTEXT();
+  return event ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+CUresult cuEventCreate(CUevent *event, unsigned int flags) {
+  FAKE_NEED_CONTEXT();
+  return createHandle(driver().events, event, flags);
+}
+
+CUresult cuEventDestroy(CUevent event) {
+  FAKE_NEED_CONTEXT();
+  return destroyHandle(driver().events, event);
+}
+
+CUresult cuEventRecord(CUevent event, CUstream /*stream*/) {
+  FAKE_NEED_CONTEXT();
+  return event ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+CUresult cuEventSynchronize(CUevent event) {
+  FAKE_NEED_CONTEXT();
+  return event ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+}
+// NOLINTEND(readability-identifier-naming)
