@@ -448,6 +448,16 @@ def bench_variant(v: dict, build: str, inputs_dir: str, work: str,
                   man: dict, refs: List[torch.Tensor], args,
                   base_peak: Optional[int]) -> dict:
     name = v.get("name", "?")
+    if v.get("infeasible"):
+        # build.py records a budget the planner reports infeasible, with its
+        # message, and builds no executable: nothing to run.
+        return {"name": name, "strategy": v.get("strategy"),
+                "budget": v.get("budget"), "ok": False, "skipped": True,
+                "passed": True, "error": "infeasible budget, not built",
+                "infeasible": v["infeasible"], "checks": {},
+                "time": {"median_ms": None, "min_ms": None},
+                "measured_peak_bytes": None, "predicted_peak_bytes": None,
+                "notes": ["infeasible: " + v["infeasible"]]}
     exe = os.path.join(build, v.get("exe", ""))
     out_dir = os.path.join(work, "outputs", slug(name))
     rec = run_exe(exe, inputs_dir, out_dir, args.repeat, args.timeout)
@@ -765,6 +775,8 @@ def markdown(res: dict) -> str:
         if v["ok"]:
             status = "ok" if v["passed"] else "FAIL: " + ", ".join(
                 k for k, ok in v["checks"].items() if not ok)
+        elif v.get("infeasible"):
+            status = "infeasible budget (the planner's report; not built)"
         else:
             status = f"FAILED ({v.get('error')})"
         budget = v.get("budget")
@@ -929,7 +941,7 @@ def run(args) -> dict:
                                 base_peak)
             log("  " + ("passed" if rec["passed"] else
                         f"FAILED: {rec.get('error') or rec['checks']}")
-                + f"; step {fmt(rec['time']['median_ms'])} ms, peak "
+                + f"; step {fmt(rec['time'].get('median_ms'))} ms, peak "
                 f"{fmt_bytes(rec['measured_peak_bytes'])} (predicted "
                 f"{fmt_bytes(rec['predicted_peak_bytes'])})")
             res["variants"].append(rec)
@@ -1112,6 +1124,10 @@ def fabricate(build: str, cfg: models.Config) -> dict:
     man["variants"].append({"name": "missing", "strategy": "none",
                             "budget": None, "predicted_peak_bytes": peak,
                             "exe": "bin/does-not-exist"})
+    man["variants"].append({"name": "unreachable", "strategy": "auto",
+                            "budget": "1000",
+                            "infeasible": "remat: budget of 1000 bytes is "
+                                          "infeasible: ..."})
     m, n, k = 64, 48, 32
     path = os.path.join(build, "bin", "matmul")
     with open(path, "w") as f:
@@ -1158,12 +1174,15 @@ def self_test(args) -> int:
         expect(v["crash"]["budget_bytes"] == 123456 // 2,
                "crash: 50% budget of none's prediction")
         expect(not v["missing"]["ok"], "missing: recorded")
+        expect(v["unreachable"].get("infeasible") and
+               v["unreachable"]["passed"], "unreachable: recorded, not run")
         expect(all(p.get("ok") and p["compare"]["ok"] for p in res["peer"]),
                "peer: eager and checkpoint match the reference")
         expect(res["matmul"] and res["matmul"][0]["passed"], "matmul")
         md = open(os.path.join(results, f"gpu-{res['device']['slug']}.md")
                   ).read()
-        for row in ("| none |", "| wrong |", "| pytorch-eager",
+        for row in ("| none |", "| wrong |", "infeasible budget",
+                    "| pytorch-eager",
                     "| pytorch-checkpoint", "| 64 x 48 x 32 |"):
             expect(row in md, f"table row {row}")
         if problems:
