@@ -1004,10 +1004,10 @@ static LogicalResult emitInfeasible(PlanContext &ctx, int64_t budget,
 /// One search with the search model at `searchBudget` (the user's budget,
 /// or a tighter one when an earlier plan missed it on the bufferized
 /// program); a percentage is of the search model's baseline.
-static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
-                                     const PlanOptions &options,
-                                     std::optional<Budget> searchBudget,
-                                     bool checkFixed) {
+static FailureOr<RematPlan>
+planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
+         std::optional<Budget> searchBudget, bool checkFixed,
+         std::optional<int64_t> *lowestReached = nullptr) {
   RematPlan plan;
   plan.strategy = options.strategy;
   PlanContext ctx(function, backward, options);
@@ -1252,6 +1252,8 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
                     " shared values recomputed once per residual";
       }
     }
+    if (lowestReached)
+      *lowestReached = std::min(*p, unplanned);
     return emitInfeasible(ctx, budget, unplanned,
                           stringifyPlanStrategy(strategy), *p, lowestHow, live);
   }
@@ -1343,10 +1345,68 @@ mlir::remat::planRematerialization(func::FuncOp function,
   std::optional<int64_t> budget;
   unsigned evaluations = 0;
   for (unsigned attempt = 0; attempt < 4; ++attempt) {
-    FailureOr<RematPlan> plan =
-        planOnce(function, backward, options, searchBudget, false);
-    if (failed(plan))
+    // The search model can also be pessimistic: a budget it finds infeasible
+    // may be met on the bufferized program. Its error is held back until
+    // plans from the model's lowest peak up have been checked there.
+    std::optional<int64_t> lowest, lowestVerified;
+    SmallVector<Diagnostic> held;
+    FailureOr<RematPlan> plan = failure();
+    {
+      ScopedDiagnosticHandler hold(function.getContext(), [&](Diagnostic &d) {
+        held.push_back(std::move(d));
+        return success();
+      });
+      plan =
+          planOnce(function, backward, options, searchBudget, false, &lowest);
+      if (failed(plan) && lowest && options.budgetOn == BudgetOn::Peak) {
+        // The two peaks do not move together plan by plan, so several
+        // plans between the model's lowest peak and no remat are checked,
+        // cheapest (highest search budget) first.
+        constexpr int kSteps = 6;
+        FailureOr<RematPlan> lowestPlan = planOnce(
+            function, backward, options, Budget{*lowest, std::nullopt}, false);
+        for (int k = kSteps - 1;
+             k >= 0 && failed(plan) && succeeded(lowestPlan); --k) {
+          // (The model's baseline bounds every search budget from above.)
+          int64_t at =
+              *lowest + (lowestPlan->baselinePeak - *lowest) * k / kSteps;
+          FailureOr<RematPlan> candidate =
+              k == 0 ? lowestPlan
+                     : planOnce(function, backward, options,
+                                Budget{at, std::nullopt}, false);
+          if (failed(candidate))
+            continue;
+          FailureOr<int64_t> verified =
+              verifyPlan(function, backward, *candidate);
+          if (failed(verified))
+            break; // (Its diagnostics are held with the others.)
+          ++evaluations;
+          // The user's budget, in bytes (a fraction is of the baseline).
+          int64_t userBudget =
+              budget ? *budget
+              : options.budget->bytes
+                  ? *options.budget->bytes
+                  : static_cast<int64_t>(*options.budget->fraction *
+                                         candidate->baselinePeak);
+          lowestVerified =
+              std::min(lowestVerified.value_or(*verified), *verified);
+          if (*verified <= userBudget) {
+            candidate->budgetBytes = userBudget;
+            plan = candidate;
+          }
+        }
+      }
+    }
+    if (failed(plan)) {
+      if (lowestVerified && !held.empty())
+        held.front().attachNote()
+            << "on the bufferized program, the lowest peak of the plans "
+               "checked is "
+            << *lowestVerified << " bytes";
+      for (Diagnostic &d : held)
+        function.getContext()->getDiagEngine().emit(std::move(d));
       return failure();
+    }
     if (!budget && options.budget)
       budget = plan->budgetBytes;
     evaluations += plan->evaluations;
