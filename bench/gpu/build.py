@@ -53,7 +53,7 @@ def cuda_stubs():
              "found; set CUDA_HOME")
 
 
-def compile_exe(args, mlir, exe, tmp):
+def compile_exe(args, mlir, exe, tmp, mma="none"):
     """MLIR with @remat_main -> AOT executable."""
     cuda_home, stubs = cuda_stubs()
     env = dict(os.environ, CUDA_HOME=cuda_home)
@@ -61,7 +61,8 @@ def compile_exe(args, mlir, exe, tmp):
     ll = os.path.join(tmp, "host.ll")
     obj = os.path.join(tmp, "host.o")
     run([f"{args.build}/bin/remat-opt", mlir, "-o", nvvm,
-         f"-remat-lower-to-nvvm=chip={args.chip} format=isa"], env=env)
+         f"-remat-lower-to-nvvm=chip={args.chip} format=isa mma={mma}"],
+        env=env)
     run([f"{LLVM}/mlir-translate", "--mlir-to-llvmir", nvvm, "-o", ll])
     run([f"{LLVM}/llc", "-O2", "-filetype=obj", "-relocation-model=pic", ll,
          "-o", obj])
@@ -159,6 +160,9 @@ def main():
                         "peak it reaches")
     p.add_argument("--matmul", default="1024,4096",
                    help="square matmul sizes to time against torch.matmul")
+    p.add_argument("--matmul-mma", default="none,tf32",
+                   help="tensor-core modes of the matmul executables "
+                        "(none = SIMT f32 tiles, tf32 = nvgpu.mma.sync)")
     p.add_argument("--fake-cuda", action="store_true",
                    help="also run each executable here on the fake libcuda "
                         "and hold its device peak against the prediction")
@@ -218,9 +222,12 @@ def main():
             src = os.path.join(tmp, f"matmul-{size}.mlir")
             with open(src, "w") as f:
                 f.write(MATMUL.format(m=size, n=size, k=size))
-            exe = os.path.join("bin", f"matmul-{size}")
-            compile_exe(args, src, os.path.join(args.out, exe), tmp)
-            matmuls.append({"m": size, "n": size, "k": size, "exe": exe})
+            for mma in [m for m in args.matmul_mma.split(",") if m]:
+                suffix = "" if mma == "none" else f"-{mma}"
+                exe = os.path.join("bin", f"matmul-{size}{suffix}")
+                compile_exe(args, src, os.path.join(args.out, exe), tmp, mma)
+                matmuls.append({"m": size, "n": size, "k": size, "mma": mma,
+                                "exe": exe})
     manifest["variants"] = variants
     manifest["matmul"] = matmuls
     manifest["build"] = {"chip": args.chip, "format": "isa",

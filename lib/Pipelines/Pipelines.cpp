@@ -109,8 +109,11 @@ void mlir::remat::buildLowerToNVVMPipeline(
   // Kernels written for their class: matmuls tiled through shared memory,
   // then reductions combined across a block (contractions first: they are
   // reductions too).
-  if (options.tileContractions)
-    pm.addNestedPass<func::FuncOp>(createRematGPUTileContractionsPass());
+  if (options.tileContractions) {
+    RematGPUTileContractionsPassOptions tiles;
+    tiles.mma = options.mma;
+    pm.addNestedPass<func::FuncOp>(createRematGPUTileContractionsPass(tiles));
+  }
   if (options.parallelReductions)
     pm.addNestedPass<func::FuncOp>(createRematGPUParallelReductionsPass());
   if (options.flatKernels)
@@ -139,7 +142,10 @@ void mlir::remat::buildLowerToNVVMPipeline(
   // Device code: NVVM.
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
   kernels.addPass(createSCFToControlFlowPass());
+  // Tensor-core fragments: nvgpu.mma.sync and the vectors that carry them.
+  kernels.addPass(createConvertNVGPUToNVVMPass());
   kernels.addPass(createConvertGpuOpsToNVVMOps());
+  kernels.addPass(createConvertVectorToLLVMPass());
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createReconcileUnrealizedCastsPass());
 

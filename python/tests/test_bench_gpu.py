@@ -161,7 +161,7 @@ def test_markdown_table():
     assert "| full |" in md and "FAILED (exit status 1)" in md
     assert "| pytorch-eager (f32, TF32 off) | — | — | 3.000 GiB |" in md
     assert "FAILED (OutOfMemoryError: CUDA out of memory)" in md
-    assert "| 4096 x 4096 x 4096 | 4.000 | 34.4 | 2.000 | 0.50 | 0.500 | " \
+    assert "| 4096 x 4096 x 4096 | none | 4.000 | 34.4 | 2.000 | 0.50 | 0.500 | " \
         "0.12 |" in md
 
 

@@ -94,3 +94,56 @@ func.func @not_contraction(%a: memref<8x16xf32>, %c: memref<8xf32>) {
   }
   return
 }
+
+// -----
+
+// With mma=half an f16 matmul accumulating in f32 runs on tensor cores: 128
+// threads (4 warps) per 64x64 tile, 64x32 and 32x64 shared slices, and per
+// 32-deep slice 2 k-steps of 2x4 m16n8k16 MMAs per warp; fragments are
+// vectors in the PTX ISA's register layout. An f32 matmul stays SIMT unless
+// mma=tf32 (then m16n8k8, tf32Enabled). bf16 is not taken (its MMA does not
+// lower in LLVM 22).
+// RUN: remat-opt %s -split-input-file "-remat-gpu-tile-contractions=mma=half" \
+// RUN: | FileCheck %s --check-prefix=HALF
+// RUN: remat-opt %s -split-input-file "-remat-gpu-tile-contractions=mma=tf32" \
+// RUN: | FileCheck %s --check-prefix=TF32
+// RUN: not remat-opt %s -split-input-file "-remat-gpu-tile-contractions=mma=int8" 2>&1 \
+// RUN: | FileCheck %s --check-prefix=BADMMA
+// BADMMA: remat-gpu-tile-contractions: mma must be none, half or tf32, got 'int8'
+
+// HALF-LABEL: func.func @mma_f16
+// HALF: gpu.launch {{.*}} threads({{.*}}) in ({{[^ ]*}} = %c128{{.*}}) workgroup(%[[A:[^ ]*]] : memref<64x32xf16, #gpu.address_space<workgroup>>, %[[B:[^ ]*]] : memref<32x64xf16, #gpu.address_space<workgroup>>)
+// HALF: vector.from_elements {{.*}} : vector<2x2xf32>
+// HALF: scf.for
+// HALF: gpu.barrier
+// HALF: vector.from_elements {{.*}} : vector<4x2xf16>
+// HALF: vector.from_elements {{.*}} : vector<2x2xf16>
+// HALF-COUNT-16: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// HALF: gpu.barrier
+// HALF: vector.extract
+// HALF-LABEL: func.func @mma_f32
+// HALF-NOT: nvgpu.mma.sync
+// HALF: memref<16x64xf32, #gpu.address_space<workgroup>>
+// HALF-LABEL: func.func @mma_bf16
+// HALF-NOT: nvgpu.mma.sync
+// HALF: memref<16x64xbf16, #gpu.address_space<workgroup>>
+
+// Without mma, all three are SIMT tiles.
+// CHECK-LABEL: func.func @mma_f16
+// CHECK: memref<16x64xf16, #gpu.address_space<workgroup>>
+// CHECK-NOT: nvgpu.mma.sync
+
+// TF32-LABEL: func.func @mma_f32
+// TF32-COUNT-32: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
+func.func @mma_f16(%a: memref<128x96xf16>, %b: memref<96x80xf16>, %c: memref<128x80xf32>) {
+  linalg.matmul ins(%a, %b : memref<128x96xf16>, memref<96x80xf16>) outs(%c : memref<128x80xf32>)
+  return
+}
+func.func @mma_f32(%a: memref<128x96xf32>, %b: memref<96x80xf32>, %c: memref<128x80xf32>) {
+  linalg.matmul ins(%a, %b : memref<128x96xf32>, memref<96x80xf32>) outs(%c : memref<128x80xf32>)
+  return
+}
+func.func @mma_bf16(%a: memref<128x96xbf16>, %b: memref<96x80xbf16>, %c: memref<128x80xf32>) {
+  linalg.matmul ins(%a, %b : memref<128x96xbf16>, memref<96x80xbf16>) outs(%c : memref<128x80xf32>)
+  return
+}

@@ -90,6 +90,13 @@ struct LowerToNVVMPipelineOptions
                      "(-remat-gpu-tile-contractions); otherwise one thread "
                      "per result element"),
       llvm::cl::init(true)};
+  PassOptions::Option<std::string> mma{
+      *this, "mma",
+      llvm::cl::desc("Tensor cores for contractions: none, half (f16 "
+                     "products accumulated in f32) or tf32 (also f32, "
+                     "rounded to tf32); not yet run on a GPU, so off by "
+                     "default"),
+      llvm::cl::init("none")};
   PassOptions::Option<bool> parallelReductions{
       *this, "parallel-reductions",
       llvm::cl::desc("Run reductions as block-wide parallel reductions "

@@ -18,4 +18,4 @@ for v in manifest["variants"]:
 for m in manifest["matmul"]:
     exe = os.path.join(os.path.dirname(sys.argv[1]), m["exe"])
     if os.access(exe, os.X_OK):
-        print(f"matmul {m['m']}x{m['n']}x{m['k']} built")
+        print(f"matmul {m['m']}x{m['n']}x{m['k']} {m['mma']} built")

@@ -15,7 +15,9 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -172,6 +174,71 @@ unsigned rewriteLinalgOps(func::FuncOp func, Rewrite rewrite) {
 // Tiled contractions
 //===----------------------------------------------------------------------===//
 
+/// The dimensions of `op` when the tiled kernels take it: a bufferized
+/// contraction of two operands into one result, with plain or constant
+/// indexing, at least one M, N and K loop, and no `linalg.index`.
+FailureOr<linalg::ContractionDimensions> matchContraction(linalg::LinalgOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || !linalg::isaContractionOpInterface(op) ||
+      !hasSimpleMaps(op))
+    return failure();
+  FailureOr<linalg::ContractionDimensions> dims =
+      linalg::inferContractionDims(op);
+  if (failed(dims) || dims->m.empty() || dims->n.empty() || dims->k.empty() ||
+      !op.getBlock()->getOps<linalg::IndexOp>().empty())
+    return failure();
+  return dims;
+}
+
+/// The extents of a contraction's M, N, K and batch classes (products of
+/// their loops' sizes).
+std::array<Value, 4> classSizes(OpBuilder &b, Location loc,
+                                const linalg::ContractionDimensions &dims,
+                                ArrayRef<Value> sizes) {
+  return {delinearize(b, loc, Value(), dims.m, sizes, {}),
+          delinearize(b, loc, Value(), dims.n, sizes, {}),
+          delinearize(b, loc, Value(), dims.k, sizes, {}),
+          delinearize(b, loc, Value(), dims.batch, sizes, {})};
+}
+
+/// A slice of a contraction operand to stage in shared memory: `rows` x
+/// `cols` elements from (row0, col0) of its linearized (rowDims, colDims).
+struct Slice {
+  ArrayRef<unsigned> rowDims;
+  Value row0, rowSize;
+  int64_t rows;
+  ArrayRef<unsigned> colDims;
+  Value col0, colSize;
+  int64_t cols;
+};
+
+/// Copies `slice` of `operand` into `shared` ([row][col], or [col][row] when
+/// `transposed`), zero outside the operand, `threads` threads at a time
+/// (`thread` is this one); consecutive threads read consecutive columns.
+/// `loop` holds the loop values the operand's map reads besides the
+/// slice's. The options make rows * cols a multiple of `threads`.
+void stageSlice(OpBuilder &b, linalg::LinalgOp op, OpOperand &operand,
+                Value shared, Value thread, int64_t threads,
+                ArrayRef<Value> sizes, MutableArrayRef<Value> loop,
+                const Slice &slice, bool transposed) {
+  Location loc = op.getLoc();
+  for (int64_t e = 0; e < slice.rows * slice.cols; e += threads) {
+    Value linear = arith::AddIOp::create(b, loc, thread, cst(b, loc, e));
+    Value r = arith::DivUIOp::create(b, loc, linear, cst(b, loc, slice.cols));
+    Value c = arith::RemUIOp::create(b, loc, linear, cst(b, loc, slice.cols));
+    Value row = arith::AddIOp::create(b, loc, slice.row0, r);
+    Value col = arith::AddIOp::create(b, loc, slice.col0, c);
+    delinearize(b, loc, row, slice.rowDims, sizes, loop);
+    delinearize(b, loc, col, slice.colDims, sizes, loop);
+    Value inRange = andOf(b, loc, ult(b, loc, row, slice.rowSize),
+                          ult(b, loc, col, slice.colSize));
+    Value v = guardedLoad(b, loc, inRange, operand.get(),
+                          indicesOf(b, op, operand, loop));
+    memref::StoreOp::create(b, loc, v, shared,
+                            transposed ? ValueRange{c, r} : ValueRange{r, c});
+  }
+}
+
 struct Tiles {
   int64_t m, n, k;
 };
@@ -182,17 +249,10 @@ struct Tiles {
 /// (leaving `op` alone) when `op` is not a contraction of that form.
 LogicalResult tileContraction(RewriterBase &b, linalg::LinalgOp op,
                               Tiles tiles) {
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
-      op.getNumDpsInits() != 1 || !linalg::isaContractionOpInterface(op) ||
-      !hasSimpleMaps(op))
-    return failure();
-  FailureOr<linalg::ContractionDimensions> dims =
-      linalg::inferContractionDims(op);
-  if (failed(dims) || dims->m.empty() || dims->n.empty() || dims->k.empty())
+  FailureOr<linalg::ContractionDimensions> dims = matchContraction(op);
+  if (failed(dims))
     return failure();
   Block &body = *op.getBlock();
-  if (!body.getOps<linalg::IndexOp>().empty())
-    return failure();
   // By the inference, the lhs reads the M and K loops, the rhs the N and K
   // loops, and the result the batch, M and N loops.
   OpOperand &lhs = *op.getDpsInputOperand(0);
@@ -203,10 +263,10 @@ LogicalResult tileContraction(RewriterBase &b, linalg::LinalgOp op,
   MLIRContext *ctx = b.getContext();
   b.setInsertionPoint(op);
   SmallVector<Value> sizes = loopSizes(b, op);
-  Value sizeM = delinearize(b, loc, Value(), dims->m, sizes, {});
-  Value sizeN = delinearize(b, loc, Value(), dims->n, sizes, {});
-  Value sizeK = delinearize(b, loc, Value(), dims->k, sizes, {});
-  Value batches = delinearize(b, loc, Value(), dims->batch, sizes, {});
+  // (Named copies: lambdas below capture them.)
+  std::array<Value, 4> extents = classSizes(b, loc, *dims, sizes);
+  Value sizeM = extents[0], sizeN = extents[1], sizeK = extents[2],
+        batches = extents[3];
   Value gridX = arith::CeilDivUIOp::create(b, loc, sizeN, cst(b, loc, tiles.n));
   Value gridY = arith::CeilDivUIOp::create(b, loc, sizeM, cst(b, loc, tiles.m));
   Value threads = cst(b, loc, kThreads);
@@ -262,42 +322,18 @@ LogicalResult tileContraction(RewriterBase &b, linalg::LinalgOp op,
   Value linearThread = arith::AddIOp::create(
       b, loc, arith::MulIOp::create(b, loc, ty, threads), tx);
   int64_t blockThreads = kThreads * kThreads;
-  // Stages the (rows x cols) slice of `operand` starting at (row0, col0) of
-  // its linearized (rowDims, colDims) into `shared`, transposed when
-  // `transposed` (shared[col][row]); consecutive threads read consecutive
-  // columns. The options make rows * cols a multiple of the block's
-  // threads.
-  auto stage = [&](OpBuilder &sb, OpOperand &operand, Value shared,
-                   ArrayRef<unsigned> rowDims, Value row0, Value rowSize,
-                   int64_t rows, ArrayRef<unsigned> colDims, Value col0,
-                   Value colSize, int64_t cols, bool transposed) {
-    for (int64_t e = 0; e < rows * cols; e += blockThreads) {
-      Value linear =
-          arith::AddIOp::create(sb, loc, linearThread, cst(sb, loc, e));
-      Value r = arith::DivUIOp::create(sb, loc, linear, cst(sb, loc, cols));
-      Value c = arith::RemUIOp::create(sb, loc, linear, cst(sb, loc, cols));
-      Value row = arith::AddIOp::create(sb, loc, row0, r);
-      Value col = arith::AddIOp::create(sb, loc, col0, c);
-      delinearize(sb, loc, row, rowDims, sizes, loop);
-      delinearize(sb, loc, col, colDims, sizes, loop);
-      Value inRange = andOf(sb, loc, ult(sb, loc, row, rowSize),
-                            ult(sb, loc, col, colSize));
-      Value v = guardedLoad(sb, loc, inRange, operand.get(),
-                            indicesOf(sb, op, operand, loop));
-      if (transposed)
-        memref::StoreOp::create(sb, loc, v, shared, ValueRange{c, r});
-      else
-        memref::StoreOp::create(sb, loc, v, shared, ValueRange{r, c});
-    }
-  };
   auto outer = scf::ForOp::create(
       b, loc, cst(b, loc, 0), sizeK, cst(b, loc, tiles.k), init,
       [&](OpBuilder &ob, Location, Value k0, ValueRange accs) {
         // The lhs slice is (m, k), stored as [k][m]; the rhs slice (k, n).
-        stage(ob, lhs, lhsShared, dims->m, m0, sizeM, tiles.m, dims->k, k0,
-              sizeK, tiles.k, /*transposed=*/true);
-        stage(ob, rhs, rhsShared, dims->k, k0, sizeK, tiles.k, dims->n, n0,
-              sizeN, tiles.n, /*transposed=*/false);
+        stageSlice(ob, op, lhs, lhsShared, linearThread, blockThreads, sizes,
+                   loop,
+                   {dims->m, m0, sizeM, tiles.m, dims->k, k0, sizeK, tiles.k},
+                   /*transposed=*/true);
+        stageSlice(ob, op, rhs, rhsShared, linearThread, blockThreads, sizes,
+                   loop,
+                   {dims->k, k0, sizeK, tiles.k, dims->n, n0, sizeN, tiles.n},
+                   /*transposed=*/false);
         gpu::BarrierOp::create(ob, loc);
         auto inner = scf::ForOp::create(
             ob, loc, cst(ob, loc, 0), cst(ob, loc, tiles.k), cst(ob, loc, 1),
@@ -346,6 +382,206 @@ LogicalResult tileContraction(RewriterBase &b, linalg::LinalgOp op,
   return success();
 }
 
+/// Which contractions run on tensor cores (`mma` option).
+enum class MmaKind { None, Half, TF32 };
+
+/// Rewrites the contraction `op` into a `gpu.launch` whose warps multiply
+/// through `nvgpu.mma.sync`: 4 warps per 64x64 result tile, each warp a
+/// 32x32 quarter as 2x4 m16n8 MMA tiles; 32-deep operand slices staged in
+/// shared memory between barriers; fragments read from shared memory in the
+/// layout the PTX ISA gives for m16n8k16 (f16) and m16n8k8 (tf32).
+/// Takes bf16 x bf16 or f16 x f16 products accumulated in f32 (the same
+/// products as the op's body) and, with `kind` TF32, f32 x f32 (rounded to
+/// tf32: not the op's numerics). Fails, leaving `op`, for anything else.
+LogicalResult tileContractionMma(RewriterBase &b, linalg::LinalgOp op,
+                                 MmaKind kind) {
+  if (kind == MmaKind::None)
+    return failure();
+  FailureOr<linalg::ContractionDimensions> dims = matchContraction(op);
+  if (failed(dims))
+    return failure();
+  Block &body = *op.getBlock();
+  if (!llvm::all_of(body.without_terminator(), [](Operation &o) {
+        return isa<arith::ExtFOp, arith::MulFOp, arith::AddFOp>(o);
+      }))
+    return failure();
+  OpOperand &lhs = *op.getDpsInputOperand(0);
+  OpOperand &rhs = *op.getDpsInputOperand(1);
+  OpOperand &out = *op.getDpsInitOperand(0);
+  Type lhsType = getElementTypeOrSelf(lhs.get().getType());
+  Type rhsType = getElementTypeOrSelf(rhs.get().getType());
+  Type accType = getElementTypeOrSelf(out.get().getType());
+  if (!accType.isF32() || lhsType != rhsType)
+    return failure();
+  // (bf16 is not here: LLVM 22's nvgpu-to-nvvm does not lower its MMA.)
+  bool half = lhsType.isF16();
+  if (!half && !(kind == MmaKind::TF32 && lhsType.isF32()))
+    return failure();
+  const int64_t mmaK = half ? 16 : 8, tileM = 64, tileN = 64, depth = 32;
+  const int64_t warpM = 32, warpN = 32, fragsM = 2, fragsN = 4;
+  const int64_t threads = 128;
+
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  b.setInsertionPoint(op);
+  SmallVector<Value> sizes = loopSizes(b, op);
+  // (Named copies: lambdas below capture them.)
+  std::array<Value, 4> extents = classSizes(b, loc, *dims, sizes);
+  Value sizeM = extents[0], sizeN = extents[1], sizeK = extents[2],
+        batches = extents[3];
+  auto lhsTile = MemRefType::get({tileM, depth}, lhsType, AffineMap(),
+                                 workgroupSpace(ctx));
+  auto rhsTile = MemRefType::get({depth, tileN}, rhsType, AffineMap(),
+                                 workgroupSpace(ctx));
+  Value one = cst(b, loc, 1);
+  auto launch = gpu::LaunchOp::create(
+      b, loc, arith::CeilDivUIOp::create(b, loc, sizeN, cst(b, loc, tileN)),
+      arith::CeilDivUIOp::create(b, loc, sizeM, cst(b, loc, tileM)), batches,
+      cst(b, loc, threads), one, one, /*dynamicSharedMemorySize=*/nullptr,
+      /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{},
+      TypeRange{lhsTile, rhsTile});
+
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value lhsShared = launch.getWorkgroupAttributions()[0];
+  Value rhsShared = launch.getWorkgroupAttributions()[1];
+  Value tid = launch.getThreadIds().x;
+  auto div = [&](Value v, int64_t d) {
+    return arith::DivUIOp::create(b, loc, v, cst(b, loc, d)).getResult();
+  };
+  auto rem = [&](Value v, int64_t d) {
+    return arith::RemUIOp::create(b, loc, v, cst(b, loc, d)).getResult();
+  };
+  auto add = [&](OpBuilder &ab, Value v, int64_t c) {
+    return c == 0
+               ? v
+               : arith::AddIOp::create(ab, loc, v, cst(ab, loc, c)).getResult();
+  };
+  Value lane = rem(tid, 32), warp = div(tid, 32);
+  Value g = div(lane, 4), t = rem(lane, 4);
+  SmallVector<Value> loop(op.getNumLoops());
+  delinearize(b, loc, launch.getBlockIds().z, dims->batch, sizes, loop);
+  Value m0 =
+      arith::MulIOp::create(b, loc, launch.getBlockIds().y, cst(b, loc, tileM));
+  Value n0 =
+      arith::MulIOp::create(b, loc, launch.getBlockIds().x, cst(b, loc, tileN));
+  // This warp's rows and columns within the block's tile.
+  Value warpRow =
+      arith::MulIOp::create(b, loc, div(warp, 2), cst(b, loc, warpM));
+  Value warpCol =
+      arith::MulIOp::create(b, loc, rem(warp, 2), cst(b, loc, warpN));
+  // Accumulator fragment (i, j), element (r, e): row g + 8r of the i-th
+  // m16 tile, column 2t + e of the j-th n8 tile.
+  auto resultRow = [&](int64_t i, int64_t r) {
+    return add(b,
+               arith::AddIOp::create(b, loc, m0,
+                                     arith::AddIOp::create(b, loc, warpRow, g)),
+               i * 16 + r * 8);
+  };
+  auto resultCol = [&](int64_t j, int64_t e) {
+    Value twoT = arith::MulIOp::create(b, loc, t, cst(b, loc, 2));
+    return add(b,
+               arith::AddIOp::create(
+                   b, loc, n0, arith::AddIOp::create(b, loc, warpCol, twoT)),
+               j * 8 + e);
+  };
+  auto atResult = [&](Value row, Value col) {
+    delinearize(b, loc, row, dims->m, sizes, loop);
+    delinearize(b, loc, col, dims->n, sizes, loop);
+    return andOf(b, loc, ult(b, loc, row, sizeM), ult(b, loc, col, sizeN));
+  };
+  auto accVector = VectorType::get({2, 2}, accType);
+  SmallVector<Value> init;
+  for (int64_t i = 0; i < fragsM; ++i)
+    for (int64_t j = 0; j < fragsN; ++j) {
+      SmallVector<Value> elements;
+      for (int64_t r = 0; r < 2; ++r)
+        for (int64_t e = 0; e < 2; ++e) {
+          Value inRange = atResult(resultRow(i, r), resultCol(j, e));
+          elements.push_back(guardedLoad(b, loc, inRange, out.get(),
+                                         indicesOf(b, op, out, loop)));
+        }
+      init.push_back(
+          vector::FromElementsOp::create(b, loc, accVector, elements));
+    }
+
+  // Fragments, read from shared memory in the PTX ISA's layouts.
+  auto lhsFragment = [&](OpBuilder &fb, int64_t i, int64_t kk) {
+    Value rowBase = add(fb, arith::AddIOp::create(fb, loc, warpRow, g), i * 16);
+    SmallVector<Value> elements;
+    int64_t perRegister = half ? 2 : 1;
+    for (int64_t reg = 0; reg < 4; ++reg)
+      for (int64_t e = 0; e < perRegister; ++e) {
+        Value row = add(fb, rowBase, (reg % 2) * 8);
+        Value col =
+            half ? add(fb, arith::MulIOp::create(fb, loc, t, cst(fb, loc, 2)),
+                       kk + e + (reg / 2) * 8)
+                 : add(fb, t, kk + (reg / 2) * 4);
+        elements.push_back(
+            memref::LoadOp::create(fb, loc, lhsShared, ValueRange{row, col}));
+      }
+    return vector::FromElementsOp::create(
+        fb, loc, VectorType::get({4, perRegister}, lhsType), elements);
+  };
+  auto rhsFragment = [&](OpBuilder &fb, int64_t j, int64_t kk) {
+    Value col = add(fb, arith::AddIOp::create(fb, loc, warpCol, g), j * 8);
+    SmallVector<Value> elements;
+    int64_t perRegister = half ? 2 : 1;
+    for (int64_t reg = 0; reg < 2; ++reg)
+      for (int64_t e = 0; e < perRegister; ++e) {
+        Value row =
+            half ? add(fb, arith::MulIOp::create(fb, loc, t, cst(fb, loc, 2)),
+                       kk + e + reg * 8)
+                 : add(fb, t, kk + reg * 4);
+        elements.push_back(
+            memref::LoadOp::create(fb, loc, rhsShared, ValueRange{row, col}));
+      }
+    return vector::FromElementsOp::create(
+        fb, loc, VectorType::get({2, perRegister}, rhsType), elements);
+  };
+  auto outer = scf::ForOp::create(
+      b, loc, cst(b, loc, 0), sizeK, cst(b, loc, depth), init,
+      [&](OpBuilder &ob, Location, Value k0, ValueRange accs) {
+        stageSlice(ob, op, lhs, lhsShared, tid, threads, sizes, loop,
+                   {dims->m, m0, sizeM, tileM, dims->k, k0, sizeK, depth},
+                   /*transposed=*/false);
+        stageSlice(ob, op, rhs, rhsShared, tid, threads, sizes, loop,
+                   {dims->k, k0, sizeK, depth, dims->n, n0, sizeN, tileN},
+                   /*transposed=*/false);
+        gpu::BarrierOp::create(ob, loc);
+        SmallVector<Value> next(accs);
+        for (int64_t kk = 0; kk < depth; kk += mmaK) {
+          SmallVector<Value> a, bv;
+          for (int64_t i = 0; i < fragsM; ++i)
+            a.push_back(lhsFragment(ob, i, kk));
+          for (int64_t j = 0; j < fragsN; ++j)
+            bv.push_back(rhsFragment(ob, j, kk));
+          for (int64_t i = 0; i < fragsM; ++i)
+            for (int64_t j = 0; j < fragsN; ++j)
+              next[i * fragsN + j] = nvgpu::MmaSyncOp::create(
+                  ob, loc, a[i], bv[j], next[i * fragsN + j],
+                  ArrayRef<int64_t>{16, 8, mmaK}, /*tf32Enabled=*/!half);
+        }
+        gpu::BarrierOp::create(ob, loc);
+        scf::YieldOp::create(ob, loc, next);
+      });
+  for (int64_t i = 0; i < fragsM; ++i)
+    for (int64_t j = 0; j < fragsN; ++j)
+      for (int64_t r = 0; r < 2; ++r)
+        for (int64_t e = 0; e < 2; ++e) {
+          Value inRange = atResult(resultRow(i, r), resultCol(j, e));
+          auto ifOp = scf::IfOp::create(b, loc, inRange, /*withElse=*/false);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+          Value v = vector::ExtractOp::create(
+              b, loc, outer.getResult(i * fragsN + j), ArrayRef<int64_t>{r, e});
+          memref::StoreOp::create(b, loc, v, out.get(),
+                                  indicesOf(b, op, out, loop));
+        }
+  gpu::TerminatorOp::create(b, loc);
+  b.eraseOp(op);
+  return success();
+}
+
 struct RematGPUTileContractionsPass
     : public remat::impl::RematGPUTileContractionsPassBase<
           RematGPUTileContractionsPass> {
@@ -370,7 +606,20 @@ struct RematGPUTileContractionsPass
           << int64_t(tileK);
       return signalPassFailure();
     }
+    MmaKind kind = mma == "tf32"   ? MmaKind::TF32
+                   : mma == "half" ? MmaKind::Half
+                                   : MmaKind::None;
+    if (kind == MmaKind::None && mma != "none") {
+      getOperation().emitError("remat-gpu-tile-contractions: mma must be "
+                               "none, half or tf32, got '")
+          << mma << "'";
+      return signalPassFailure();
+    }
     Tiles tiles{tileM, tileN, tileK};
+    numMma += rewriteLinalgOps(
+        getOperation(), [&](RewriterBase &rewriter, linalg::LinalgOp op) {
+          return tileContractionMma(rewriter, op, kind);
+        });
     numTiled += rewriteLinalgOps(
         getOperation(), [&](RewriterBase &rewriter, linalg::LinalgOp op) {
           return tileContraction(rewriter, op, tiles);

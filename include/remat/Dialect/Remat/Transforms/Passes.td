@@ -378,22 +378,37 @@ def RematGPUTileContractionsPass : Pass<"remat-gpu-tile-contractions",
     The op's own body is the multiply-accumulate, so mixed element types
     (a bf16 product accumulated in f32) keep their semantics. Other ops are
     left to the parallel-loop mapping.
+
+    With `mma=half` (or `tf32`), the contractions whose types fit run on
+    tensor cores instead: 4 warps per 64x64 result tile, each warp's 32x32
+    quarter as 2x4 `nvgpu.mma.sync` tiles of m16n8k16 (f16) or m16n8k8
+    (tf32), with 32-deep operand slices in shared memory and fragments read
+    in the PTX ISA's register layouts. bf16 stays on the SIMT kernel: LLVM
+    22's `-convert-nvgpu-to-nvvm` does not lower its MMA. These kernels have
+    not run on a GPU yet, so the option is off by default.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::memref::MemRefDialect",
-                           "::mlir::arith::ArithDialect"];
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::vector::VectorDialect"];
   let options = [
     Option<"tileM", "tile-m", "int64_t", "64",
            "Rows of the result per block (a multiple of 16)">,
     Option<"tileN", "tile-n", "int64_t", "64",
            "Columns of the result per block (a multiple of 16)">,
+    Option<"mma", "mma", "std::string", "\"none\"",
+           "Tensor cores (nvgpu.mma.sync): none; half (f16 products "
+           "accumulated in f32, as the op computes them); tf32 (also "
+           "f32 x f32, rounded to tf32: not the op's numerics)">,
     Option<"tileK", "tile-k", "int64_t", "16",
            "Depth of the operand slices staged in shared memory (a "
            "multiple of 16)">,
   ];
   let statistics = [
     Statistic<"numTiled", "tiled", "contractions run as tiled kernels">,
+    Statistic<"numMma", "mma", "contractions run on tensor cores">,
   ];
 }
 
