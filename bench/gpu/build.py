@@ -14,10 +14,12 @@ toolkit's headers and stub libcuda); writes a build directory that
 Each executable is host code (``remat-lower-to-nvvm``, ``mlir-translate``,
 ``llc``) linked with the project's CUDA runtime (``libRematCUDARuntime``, the
 ``mgpu*`` ABI with a device high-water mark) and harness
-(``libRematAOTMain``). It holds the kernels as PTX (``format=isa``), which the
-driver compiles for the GPU it finds. With ``--fake-cuda`` it also runs each
-executable here against the project's fake libcuda (no kernels run: this
-checks the plumbing and the device high-water mark against the prediction).
+(``libRematAOTMain``). It holds the kernels as cubin for ``--chip`` (sm_90:
+H100 and H200), assembled here by ptxas, so the GPU machine compiles
+nothing; ``--format isa`` keeps PTX for the driver to compile instead.
+With ``--fake-cuda`` it also runs each executable here against the
+project's fake libcuda (no kernels run: this checks the plumbing and the
+device high-water mark against the prediction).
 """
 
 import argparse
@@ -61,7 +63,8 @@ def compile_exe(args, mlir, exe, tmp, mma="none"):
     ll = os.path.join(tmp, "host.ll")
     obj = os.path.join(tmp, "host.o")
     run([f"{args.build}/bin/remat-opt", mlir, "-o", nvvm,
-         f"-remat-lower-to-nvvm=chip={args.chip} format=isa mma={mma}"],
+         f"-remat-lower-to-nvvm=chip={args.chip} format={args.format} "
+         f"mma={mma}"],
         env=env)
     run([f"{LLVM}/mlir-translate", "--mlir-to-llvmir", nvvm, "-o", ll])
     run([f"{LLVM}/llc", "-O2", "-filetype=obj", "-relocation-model=pic", ll,
@@ -151,6 +154,10 @@ def main():
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--vocab", type=int, default=50257)
     p.add_argument("--chip", default="sm_90")
+    p.add_argument("--format", choices=["bin", "isa"], default="bin",
+                   help="kernels as cubin for --chip (ptxas here; no JIT "
+                        "on the GPU: H100 and H200 are sm_90) or as PTX "
+                        "(the driver compiles ~300 kernels at start-up)")
     p.add_argument("--strategies", default="none,selective,sqrt,full",
                    help="fixed schedules, comma-separated")
     p.add_argument("--auto-budgets", default="full,selective",
@@ -230,7 +237,7 @@ def main():
                                 "exe": exe})
     manifest["variants"] = variants
     manifest["matmul"] = matmuls
-    manifest["build"] = {"chip": args.chip, "format": "isa",
+    manifest["build"] = {"chip": args.chip, "format": args.format,
                          "command": " ".join(sys.argv)}
     with open(manifest_path, "w") as f:
         json.dump(manifest, f, indent=1)
