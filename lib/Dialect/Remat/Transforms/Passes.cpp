@@ -162,6 +162,7 @@ struct RematRematerializePass
     options.timeLimit = timeLimit;
     options.exactCandidateLimit = exactLimit;
     options.verify = verify;
+    options.fusePointwise = fusePointwise;
     constexpr StringLiteral pass = "remat-rematerialize";
     std::optional<bool> bufferized =
         parseChoice<bool>(root, pass, "peak-model", peakModel,
@@ -189,8 +190,9 @@ struct RematRematerializePass
     if (*bufferized) {
       // The planner hands over detached copies: their callees are
       // declared from the pass's root.
-      options.peakModel = [root](func::FuncOp f) {
-        return predictBufferizedPeak(f, nullptr, root);
+      bool fuse = fusePointwise;
+      options.peakModel = [root, fuse](func::FuncOp f) {
+        return predictBufferizedPeak(f, nullptr, root, fuse);
       };
     }
     options.cost = *parsedCost;

@@ -141,11 +141,16 @@ std::string mlir::remat::getLayerKey(Operation *op) {
 /// of `function` under the memory analysis.
 static FailureOr<int64_t> getBufferizedPeak(ModuleOp module,
                                             func::FuncOp function,
-                                            std::string *liveAtPeak) {
+                                            std::string *liveAtPeak,
+                                            bool fusePointwise) {
   PassManager pm(module.getContext(), ModuleOp::getOperationName());
   std::string errors;
   llvm::raw_string_ostream os(errors);
-  if (failed(parsePassPipeline("remat-bufferize{deallocate=false}", pm, os)))
+  if (failed(parsePassPipeline(
+          fusePointwise
+              ? "remat-bufferize{deallocate=false fuse-pointwise=true}"
+              : "remat-bufferize{deallocate=false}",
+          pm, os)))
     return function.emitError("the planner's peak model needs the "
                               "remat-bufferize pipeline: ")
            << errors;
@@ -192,12 +197,13 @@ static OwningOpRef<ModuleOp> wrapInModule(func::FuncOp owned,
 
 FailureOr<int64_t> mlir::remat::predictBufferizedPeak(func::FuncOp function,
                                                       std::string *liveAtPeak,
-                                                      Operation *symbols) {
+                                                      Operation *symbols,
+                                                      bool fusePointwise) {
   if (!symbols)
     symbols = function->getParentOp();
   OwningOpRef<ModuleOp> module = wrapInModule(function.clone(), symbols);
   auto copy = module->lookupSymbol<func::FuncOp>(function.getSymName());
-  return getBufferizedPeak(*module, copy, liveAtPeak);
+  return getBufferizedPeak(*module, copy, liveAtPeak, fusePointwise);
 }
 
 //===----------------------------------------------------------------------===//
@@ -1300,7 +1306,7 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
 /// The bufferized peak of `function` with `plan` applied. (`plan.saved`
 /// holds every backward input it keeps.)
 static FailureOr<int64_t> verifyPlan(func::FuncOp function, BackwardOp backward,
-                                     const RematPlan &plan,
+                                     const RematPlan &plan, bool fusePointwise,
                                      std::string *live = nullptr) {
   ValueSet saved(plan.saved.begin(), plan.saved.end());
   ValueSet duplicated = duplicatedSet(plan);
@@ -1308,7 +1314,7 @@ static FailureOr<int64_t> verifyPlan(func::FuncOp function, BackwardOp backward,
       cloneWithPlan(function, backward, saved, &duplicated);
   func::FuncOp owned = copy.release();
   OwningOpRef<ModuleOp> module = wrapInModule(owned, function->getParentOp());
-  return getBufferizedPeak(*module, owned, live);
+  return getBufferizedPeak(*module, owned, live, fusePointwise);
 }
 
 FailureOr<RematPlan>
@@ -1377,7 +1383,7 @@ mlir::remat::planRematerialization(func::FuncOp function,
           if (failed(candidate))
             continue;
           FailureOr<int64_t> verified =
-              verifyPlan(function, backward, *candidate);
+              verifyPlan(function, backward, *candidate, options.fusePointwise);
           if (failed(verified))
             break; // (Its diagnostics are held with the others.)
           ++evaluations;
@@ -1414,7 +1420,8 @@ mlir::remat::planRematerialization(func::FuncOp function,
     if (budget)
       plan->budgetBytes = *budget;
     std::string live;
-    FailureOr<int64_t> verified = verifyPlan(function, backward, *plan, &live);
+    FailureOr<int64_t> verified =
+        verifyPlan(function, backward, *plan, options.fusePointwise, &live);
     if (failed(verified))
       return failure();
     ++plan->evaluations;

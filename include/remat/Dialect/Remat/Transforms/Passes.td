@@ -298,6 +298,10 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
            "With peak-model=tensor: take the baseline and the plan's peak "
            "from the bufferized program, and search again under a tighter "
            "budget if the plan misses it there">,
+    Option<"fusePointwise", "fuse-pointwise", "bool", /*default=*/"false",
+           "Bufferize with element-wise chains fused first, as "
+           "-remat-lower-to-nvvm does, when checking plans (verify) or "
+           "searching with peak-model=bufferized">,
     Option<"remarks", "remarks", "bool", /*default=*/"false",
            "Emit a remark for every decision and a summary per function">,
   ], RematTargetOptions);

@@ -121,6 +121,11 @@ struct PlanOptions {
   /// (predictBufferizedPeak), which is what the CPU run allocates; a plan
   /// that misses the budget there is searched again under a tighter one.
   bool verify = true;
+  /// The bufferized program fuses element-wise chains first
+  /// (`-linalg-fuse-elementwise-ops`), as `-remat-lower-to-nvvm` compiles
+  /// the step; fusion changes which temporaries exist, so a GPU build's
+  /// peak is predicted with it.
+  bool fusePointwise = false;
 };
 
 /// One value and what the planner decided for it.
@@ -200,9 +205,12 @@ void applyRematPlan(RewriterBase &rewriter, func::FuncOp function,
 /// memory analysis. The other functions of `symbols` (default: the
 /// function's parent) are declared in that module, so calls verify.
 /// Requires the `remat-bufferize` pipeline to be registered.
+/// With `fusePointwise`, element-wise chains are fused first, as
+/// `-remat-lower-to-nvvm` compiles the step.
 FailureOr<int64_t> predictBufferizedPeak(func::FuncOp function,
                                          std::string *liveAtPeak = nullptr,
-                                         Operation *symbols = nullptr);
+                                         Operation *symbols = nullptr,
+                                         bool fusePointwise = false);
 
 /// The layer of a forward op: the prefix of its name location up to the
 /// first numeric path component (`blocks.3` for `blocks.3.attn.mm`), or ""
