@@ -32,6 +32,7 @@
 
 #include "cuda.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cinttypes>
@@ -264,6 +265,15 @@ __attribute__((destructor)) static void report() {
 
 // The names below are the CUDA driver's.
 // NOLINTBEGIN(readability-identifier-naming)
+/// Sets `count` words of type `Word` at `dst` to `value` (the memsets).
+template <typename Word>
+CUresult fillWords(CUdeviceptr dst, Word value, size_t count) {
+  if (count && !dst)
+    return CUDA_ERROR_INVALID_VALUE;
+  std::fill_n(reinterpret_cast<Word *>(dst), count, value);
+  return CUDA_SUCCESS;
+}
+
 /// Creates a fake stream or event (an element of `live`) with `flags`, and
 /// returns it through `handle` as the driver's opaque handle type.
 template <typename Fake, typename Handle>
@@ -537,23 +547,13 @@ CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
 CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned int value, size_t count,
                           CUstream /*stream*/) {
   FAKE_NEED_CONTEXT();
-  if (count && !dst)
-    return CUDA_ERROR_INVALID_VALUE;
-  auto *words = reinterpret_cast<unsigned int *>(dst);
-  for (size_t i = 0; i < count; ++i)
-    words[i] = value;
-  return CUDA_SUCCESS;
+  return fillWords(dst, value, count);
 }
 
 CUresult cuMemsetD16Async(CUdeviceptr dst, unsigned short value, size_t count,
                           CUstream /*stream*/) {
   FAKE_NEED_CONTEXT();
-  if (count && !dst)
-    return CUDA_ERROR_INVALID_VALUE;
-  auto *words = reinterpret_cast<unsigned short *>(dst);
-  for (size_t i = 0; i < count; ++i)
-    words[i] = value;
-  return CUDA_SUCCESS;
+  return fillWords(dst, value, count);
 }
 
 CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t count,

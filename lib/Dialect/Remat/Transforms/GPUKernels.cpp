@@ -201,6 +201,27 @@ std::array<Value, 4> classSizes(OpBuilder &b, Location loc,
           delinearize(b, loc, Value(), dims.batch, sizes, {})};
 }
 
+/// Points `loop` at element (row, col) of a contraction's result (linear
+/// indices over its M and N loops) and returns whether it is in range.
+Value pointAtResult(OpBuilder &b, Location loc,
+                    const linalg::ContractionDimensions &dims,
+                    ArrayRef<Value> sizes, MutableArrayRef<Value> loop,
+                    Value row, Value col, Value sizeM, Value sizeN) {
+  delinearize(b, loc, row, dims.m, sizes, loop);
+  delinearize(b, loc, col, dims.n, sizes, loop);
+  return andOf(b, loc, ult(b, loc, row, sizeM), ult(b, loc, col, sizeN));
+}
+
+/// `if (cond) memref[indices] = value()`, with `value` built in the branch.
+void guardedStore(OpBuilder &b, Location loc, Value cond, Value memref,
+                  ValueRange indices,
+                  llvm::function_ref<Value(OpBuilder &)> value) {
+  auto ifOp = scf::IfOp::create(b, loc, cond, /*withElse=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  memref::StoreOp::create(b, loc, value(b), memref, indices);
+}
+
 /// A slice of a contraction operand to stage in shared memory: `rows` x
 /// `cols` elements from (row0, col0) of its linearized (rowDims, colDims).
 struct Slice {
@@ -306,10 +327,8 @@ LogicalResult tileContraction(RewriterBase &b, linalg::LinalgOp op,
   // Points the loops at result element (i, j) and returns whether it is in
   // range.
   auto atResult = [&](int64_t i, int64_t j) {
-    delinearize(b, loc, rows[i], dims->m, sizes, loop);
-    delinearize(b, loc, cols[j], dims->n, sizes, loop);
-    return andOf(b, loc, ult(b, loc, rows[i], sizeM),
-                 ult(b, loc, cols[j], sizeN));
+    return pointAtResult(b, loc, *dims, sizes, loop, rows[i], cols[j], sizeM,
+                         sizeN);
   };
   SmallVector<Value> init;
   for (int64_t i = 0; i < rowsPerThread; ++i)
@@ -371,11 +390,9 @@ LogicalResult tileContraction(RewriterBase &b, linalg::LinalgOp op,
   for (int64_t i = 0; i < rowsPerThread; ++i)
     for (int64_t j = 0; j < colsPerThread; ++j) {
       Value inRange = atResult(i, j);
-      auto ifOp = scf::IfOp::create(b, loc, inRange, /*withElse=*/false);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-      memref::StoreOp::create(b, loc, outer.getResult(i * colsPerThread + j),
-                              out.get(), indicesOf(b, op, out, loop));
+      guardedStore(
+          b, loc, inRange, out.get(), indicesOf(b, op, out, loop),
+          [&](OpBuilder &) { return outer.getResult(i * colsPerThread + j); });
     }
   gpu::TerminatorOp::create(b, loc);
   b.eraseOp(op);
@@ -485,9 +502,7 @@ LogicalResult tileContractionMma(RewriterBase &b, linalg::LinalgOp op,
                j * 8 + e);
   };
   auto atResult = [&](Value row, Value col) {
-    delinearize(b, loc, row, dims->m, sizes, loop);
-    delinearize(b, loc, col, dims->n, sizes, loop);
-    return andOf(b, loc, ult(b, loc, row, sizeM), ult(b, loc, col, sizeN));
+    return pointAtResult(b, loc, *dims, sizes, loop, row, col, sizeM, sizeN);
   };
   auto accVector = VectorType::get({2, 2}, accType);
   SmallVector<Value> init;
@@ -569,13 +584,12 @@ LogicalResult tileContractionMma(RewriterBase &b, linalg::LinalgOp op,
       for (int64_t r = 0; r < 2; ++r)
         for (int64_t e = 0; e < 2; ++e) {
           Value inRange = atResult(resultRow(i, r), resultCol(j, e));
-          auto ifOp = scf::IfOp::create(b, loc, inRange, /*withElse=*/false);
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-          Value v = vector::ExtractOp::create(
-              b, loc, outer.getResult(i * fragsN + j), ArrayRef<int64_t>{r, e});
-          memref::StoreOp::create(b, loc, v, out.get(),
-                                  indicesOf(b, op, out, loop));
+          guardedStore(b, loc, inRange, out.get(), indicesOf(b, op, out, loop),
+                       [&](OpBuilder &sb) {
+                         return vector::ExtractOp::create(
+                             sb, loc, outer.getResult(i * fragsN + j),
+                             ArrayRef<int64_t>{r, e});
+                       });
         }
   gpu::TerminatorOp::create(b, loc);
   b.eraseOp(op);

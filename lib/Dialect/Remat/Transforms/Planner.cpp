@@ -1354,7 +1354,8 @@ mlir::remat::planRematerialization(func::FuncOp function,
     // The search model can also be pessimistic: a budget it finds infeasible
     // may be met on the bufferized program. Its error is held back until
     // plans from the model's lowest peak up have been checked there.
-    std::optional<int64_t> lowest, lowestVerified;
+    // `checked`: the bufferized peak of a plan the fallback below found.
+    std::optional<int64_t> lowest, lowestVerified, checked;
     SmallVector<Diagnostic> held;
     FailureOr<RematPlan> plan = failure();
     {
@@ -1399,6 +1400,7 @@ mlir::remat::planRematerialization(func::FuncOp function,
           if (*verified <= userBudget) {
             candidate->budgetBytes = userBudget;
             plan = candidate;
+            checked = *verified;
           }
         }
       }
@@ -1419,13 +1421,19 @@ mlir::remat::planRematerialization(func::FuncOp function,
     plan->evaluations = evaluations;
     if (budget)
       plan->budgetBytes = *budget;
+    // (A plan the fallback found is checked already, and meets the budget:
+    // `live` is only read when a plan misses it.)
     std::string live;
     FailureOr<int64_t> verified =
-        verifyPlan(function, backward, *plan, options.fusePointwise, &live);
+        checked ? FailureOr<int64_t>(*checked)
+                : verifyPlan(function, backward, *plan, options.fusePointwise,
+                             &live);
     if (failed(verified))
       return failure();
-    ++plan->evaluations;
-    ++evaluations;
+    if (!checked) {
+      ++plan->evaluations;
+      ++evaluations;
+    }
     plan->predictedPeak = *verified;
     plan->planSeconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
