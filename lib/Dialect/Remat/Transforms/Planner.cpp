@@ -776,7 +776,8 @@ private:
 };
 } // namespace
 
-/// Every subset of the groups (for verification; at most 24 groups).
+/// Every subset of the groups (for verification; at most
+/// kExhaustiveGroupLimit groups).
 static FailureOr<Incumbent> planExhaustive(PlanContext &ctx, int64_t budget) {
   size_t n = ctx.groups.size();
   Incumbent best;
@@ -1109,9 +1110,10 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
   // The searching strategies.
   if (budget >= unplanned)
     return keepAll("the peak without remat already meets the budget");
-  if (strategy == PlanStrategy::Exhaustive && ctx.groups.size() > 24)
-    return function.emitError("remat: strategy exhaustive enumerates at most "
-                              "24 candidate groups, found ")
+  if (strategy == PlanStrategy::Exhaustive &&
+      ctx.groups.size() > kExhaustiveGroupLimit)
+    return function.emitError("remat: strategy exhaustive enumerates at most ")
+           << kExhaustiveGroupLimit << " candidate groups, found "
            << ctx.groups.size();
 
   SmallVector<unsigned> order;
@@ -1350,6 +1352,40 @@ mlir::remat::planRematerialization(func::FuncOp function,
   std::optional<Budget> searchBudget = options.budget;
   std::optional<int64_t> budget;
   unsigned evaluations = 0;
+  // Near the model's baseline, where its error matters, a budget the model
+  // says needs recomputation may already be met without it: then nothing is
+  // recomputed.
+  if (options.budget && options.budget->bytes &&
+      options.budgetOn == BudgetOn::Peak &&
+      options.strategy != PlanStrategy::None &&
+      !isFixedSchedule(options.strategy)) {
+    int64_t bytes = *options.budget->bytes;
+    PlanOptions keep = options;
+    keep.strategy = PlanStrategy::None;
+    FailureOr<RematPlan> none =
+        planOnce(function, backward, keep, std::nullopt, false);
+    if (failed(none))
+      return failure();
+    if (none->baselinePeak > bytes && bytes * 10 >= none->baselinePeak * 9) {
+      FailureOr<int64_t> verified =
+          verifyPlan(function, backward, *none, options.fusePointwise);
+      if (failed(verified))
+        return failure();
+      if (*verified <= bytes) {
+        none->baselinePeak = none->predictedPeak = *verified;
+        none->budgetBytes = bytes;
+        none->evaluations += 1;
+        for (PlanDecision &d : none->decisions)
+          d.reason = "the bufferized peak without remat already meets the "
+                     "budget";
+        none->planSeconds = std::chrono::duration<double>(
+                                std::chrono::steady_clock::now() - start)
+                                .count();
+        return none;
+      }
+      ++evaluations;
+    }
+  }
   for (unsigned attempt = 0; attempt < 4; ++attempt) {
     // The search model can also be pessimistic: a budget it finds infeasible
     // may be met on the bufferized program. Its error is held back until

@@ -243,7 +243,7 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
       (grouped by the buffer they alias), from the greedy plan, for the
       least recompute cost that meets the budget; exact when it completes
       within `time-limit`;
-    - `exhaustive`: every subset (at most 24 groups), the reference for
+    - `exhaustive`: every subset (at most 26 groups), the reference for
       testing `optimal`;
     - `auto` (default): greedy, then keeps saved what the budget allows,
       then takes any cheaper fixed schedule that meets the budget, then

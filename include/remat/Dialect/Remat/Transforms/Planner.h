@@ -43,13 +43,18 @@ enum class PlanStrategy {
   /// Exact: the least recompute cost over all subsets of the residuals
   /// whose predicted peak meets the budget (branch and bound).
   Optimal,
-  /// Every subset of the candidates (at most 24 groups): the reference the
-  /// exact search is tested against.
+  /// Every subset of the candidates (at most kExhaustiveGroupLimit groups):
+  /// the reference the exact search is tested against.
   Exhaustive,
   /// The best plan found within the time limit: the exact search where it
   /// is tractable, greedy and the fixed schedules as incumbents.
   Auto,
 };
+
+/// The most candidate groups strategy=exhaustive enumerates (2^26 subsets;
+/// graphs of up to 25 candidate residuals, as the exact search is checked
+/// on, fit).
+constexpr unsigned kExhaustiveGroupLimit = 26;
 
 /// Returns the strategy named `name` (none, full, every-n, sqrt, selective,
 /// mincut, greedy, optimal, exhaustive, auto).
