@@ -19,7 +19,8 @@
 /// - modules are checked to hold PTX, a cubin or a fatbin, and a kernel that
 ///   a PTX or cubin module lacks is CUDA_ERROR_NOT_FOUND;
 /// - kernels do not run (their results are garbage); launches are checked
-///   and counted;
+///   and counted; with REMAT_FAKE_CUDA_KERNELS, they run on the CPU from
+///   their host-compiled form (FakeCUDAEmulator.h);
 /// - calls that need a context fail without a current one, as the real
 ///   driver does.
 ///
@@ -29,6 +30,8 @@
 /// CUDA_ERROR_OUT_OF_MEMORY.
 ///
 //===----------------------------------------------------------------------===//
+
+#include "FakeCUDAEmulator.h"
 
 #include "cuda.h"
 
@@ -70,6 +73,10 @@ struct FakeModule {
 struct FakeFunction {
   FakeModule *module;
   std::string name;
+  /// The kernel's CPU form, when kernels are emulated, and whether it has
+  /// barriers.
+  remat::emu::Entry entry = nullptr;
+  bool syncs = true;
 };
 
 struct FakeStream {
@@ -166,7 +173,7 @@ static CUresult allocate(CUdeviceptr *dptr, size_t bytes) {
 }
 
 /// Finds a loaded module's image: PTX text up to its NUL, a cubin up to the
-/// end of its section headers; a fatbin gives an empty image. Returns false
+/// end of its header tables; a fatbin gives an empty image. Returns false
 /// for data that is none of these.
 static bool readImage(const void *data, std::string &image) {
   if (!data)
@@ -176,14 +183,18 @@ static bool readImage(const void *data, std::string &image) {
   if (std::memcmp(bytes, elfMagic, sizeof(elfMagic)) == 0) {
     if (bytes[4] != 2) // ELFCLASS64
       return false;
-    uint64_t sectionHeaders = 0;
-    uint16_t headerSize = 0;
-    uint16_t headerCount = 0;
-    std::memcpy(&sectionHeaders, bytes + 0x28, sizeof(sectionHeaders));
-    std::memcpy(&headerSize, bytes + 0x3a, sizeof(headerSize));
-    std::memcpy(&headerCount, bytes + 0x3c, sizeof(headerCount));
+    // The image ends with the later of its two header tables (ptxas puts
+    // the program headers last).
+    auto tableEnd = [&](unsigned offsetAt, unsigned sizeAt) {
+      uint64_t offset = 0;
+      uint16_t size = 0, count = 0;
+      std::memcpy(&offset, bytes + offsetAt, sizeof(offset));
+      std::memcpy(&size, bytes + sizeAt, sizeof(size));
+      std::memcpy(&count, bytes + sizeAt + 2, sizeof(count));
+      return offset + uint64_t(size) * count;
+    };
     image.assign(reinterpret_cast<const char *>(bytes),
-                 sectionHeaders + uint64_t(headerSize) * headerCount);
+                 std::max(tableEnd(0x20, 0x36), tableEnd(0x28, 0x3a)));
     return true;
   }
   uint32_t magic = 0;
@@ -238,15 +249,29 @@ static bool hasKernel(const FakeModule &module, const std::string &name) {
   return false;
 }
 
-static CUresult checkLaunch(CUfunction f, unsigned gridX, unsigned gridY,
-                            unsigned gridZ, unsigned blockX, unsigned blockY,
-                            unsigned blockZ) {
+/// Checks and counts a launch; runs it on the CPU when kernels are
+/// emulated.
+static CUresult launch(CUfunction f, unsigned gridX, unsigned gridY,
+                       unsigned gridZ, unsigned blockX, unsigned blockY,
+                       unsigned blockZ, void **params) {
   if (!f)
     return CUDA_ERROR_INVALID_HANDLE;
   if (!gridX || !gridY || !gridZ || !blockX || !blockY || !blockZ ||
       uint64_t(blockX) * blockY * blockZ > 1024 || blockZ > 64)
     return CUDA_ERROR_INVALID_VALUE;
   driver().launches.fetch_add(1);
+  auto *function = reinterpret_cast<FakeFunction *>(f);
+  if (!function->entry)
+    return CUDA_SUCCESS;
+  const unsigned grid[3] = {gridX, gridY, gridZ};
+  const unsigned block[3] = {blockX, blockY, blockZ};
+  std::string error;
+  if (!remat::emu::launch(function->entry, function->syncs, grid, block, params,
+                          error)) {
+    std::fprintf(stderr, "fake-cuda: cannot emulate %s: %s\n",
+                 function->name.c_str(), error.c_str());
+    return CUDA_ERROR_LAUNCH_FAILED;
+  }
   return CUDA_SUCCESS;
 }
 
@@ -620,7 +645,21 @@ CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
       fake->functions.erase(name);
       return CUDA_ERROR_NOT_FOUND;
     }
-    entry = new FakeFunction{fake, name};
+    remat::emu::Entry cpu = nullptr;
+    bool syncs = true;
+    if (remat::emu::enabled()) {
+      std::string error = "a fatbin's kernels are not emulated";
+      if (!fake->image.empty())
+        cpu = remat::emu::lookup(remat::emu::imageKey(fake->image), name, syncs,
+                                 error);
+      if (!cpu) {
+        std::fprintf(stderr, "fake-cuda: cannot emulate %s: %s\n", name,
+                     error.c_str());
+        fake->functions.erase(name);
+        return CUDA_ERROR_NOT_FOUND;
+      }
+    }
+    entry = new FakeFunction{fake, name, cpu, syncs};
   }
   *function = reinterpret_cast<CUfunction>(entry);
   return CUDA_SUCCESS;
@@ -636,20 +675,21 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX,
                         unsigned int gridDimY, unsigned int gridDimZ,
                         unsigned int blockDimX, unsigned int blockDimY,
                         unsigned int blockDimZ, unsigned int /*sharedMemBytes*/,
-                        CUstream /*stream*/, void ** /*kernelParams*/,
+                        CUstream /*stream*/, void **kernelParams,
                         void ** /*extra*/) {
   FAKE_NEED_CONTEXT();
-  return checkLaunch(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY,
-                     blockDimZ);
+  return launch(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY,
+                blockDimZ, kernelParams);
 }
 
 CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f,
-                          void ** /*kernelParams*/, void ** /*extra*/) {
+                          void **kernelParams, void ** /*extra*/) {
   FAKE_NEED_CONTEXT();
   if (!config)
     return CUDA_ERROR_INVALID_VALUE;
-  return checkLaunch(f, config->gridDimX, config->gridDimY, config->gridDimZ,
-                     config->blockDimX, config->blockDimY, config->blockDimZ);
+  return launch(f, config->gridDimX, config->gridDimY, config->gridDimZ,
+                config->blockDimX, config->blockDimY, config->blockDimZ,
+                kernelParams);
 }
 
 //===----------------------------------------------------------------------===//

@@ -19,7 +19,10 @@ H100 and H200), assembled here by ptxas, so the GPU machine compiles
 nothing; ``--format isa`` keeps PTX for the driver to compile instead.
 With ``--fake-cuda`` it also runs each executable here against the
 project's fake libcuda (no kernels run: this checks the plumbing and the
-device high-water mark against the prediction).
+device high-water mark against the prediction). With ``--cpu-kernels`` it
+also compiles every executable's kernels for this CPU
+(``bench/gpu/cpu_kernels.py``), so that ``run.py`` runs here, kernels
+included, on the fake libcuda.
 """
 
 import argparse
@@ -29,6 +32,9 @@ import re
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cpu_kernels  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LLVM = os.environ.get("LLVM_DIR_BIN", "/usr/lib/llvm-22/bin")
@@ -62,10 +68,18 @@ def compile_exe(args, mlir, exe, tmp, mma="none"):
     nvvm = os.path.join(tmp, "nvvm.mlir")
     ll = os.path.join(tmp, "host.ll")
     obj = os.path.join(tmp, "host.o")
-    run([f"{args.build}/bin/remat-opt", mlir, "-o", nvvm,
-         f"-remat-lower-to-nvvm=chip={args.chip} format={args.format} "
-         f"mma={mma}"],
+    # The pipeline without its last pass, then gpu-module-to-binary: the
+    # same executable, and the kernels' NVVM form for --cpu-kernels.
+    kernels = os.path.join(tmp, "kernels.mlir")
+    run([f"{args.build}/bin/remat-opt", mlir, "-o", kernels,
+         f"-remat-lower-to-nvvm=chip={args.chip} format=nvvm mma={mma}"],
         env=env)
+    run([f"{args.build}/bin/remat-opt", kernels, "-o", nvvm,
+         f"-gpu-module-to-binary=format={args.format}"], env=env)
+    if args.cpu_kernels and mma == "none":
+        so = os.path.join(args.out, "cpu-kernels", os.path.basename(exe) + ".so")
+        os.makedirs(os.path.dirname(so), exist_ok=True)
+        cpu_kernels.build(kernels, nvvm, so, tmp)
     run([f"{LLVM}/mlir-translate", "--mlir-to-llvmir", nvvm, "-o", ll])
     run([f"{LLVM}/llc", "-O2", "-filetype=obj", "-relocation-model=pic", ll,
          "-o", obj])
@@ -176,6 +190,11 @@ def main():
     p.add_argument("--fake-cuda", action="store_true",
                    help="also run each executable here on the fake libcuda "
                         "and hold its device peak against the prediction")
+    p.add_argument("--cpu-kernels", action="store_true",
+                   help="also compile each executable's kernels for this "
+                        "CPU (OUT/cpu-kernels/<exe>.so), which the fake "
+                        "libcuda runs with REMAT_FAKE_CUDA_KERNELS=OUT/"
+                        "cpu-kernels (not for the tensor-core matmuls)")
     p.add_argument("--cxx", default=os.environ.get("CXX", "c++"))
     args = p.parse_args()
 

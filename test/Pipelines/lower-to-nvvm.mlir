@@ -10,8 +10,20 @@
 // RUN: | FileCheck %s --check-prefix=UNFUSED
 // RUN: remat-opt %s "-remat-lower-to-nvvm=free-after-last-use=false" \
 // RUN: | FileCheck %s --check-prefix=ATEND
+// RUN: remat-opt %s "-remat-lower-to-nvvm=format=nvvm" \
+// RUN: | FileCheck %s --check-prefix=NVVM
 // RUN: not remat-opt %s "-remat-lower-to-nvvm=format=elf" 2>&1 \
 // RUN: | FileCheck %s --check-prefix=BADFORMAT
+
+// format=nvvm stops before gpu-module-to-binary: the kernels stay in the
+// NVVM and LLVM dialects (bench/gpu/cpu_kernels.py compiles them for the
+// CPU from there).
+// NVVM-NOT: gpu.binary
+// NVVM: gpu.module @step_kernel [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">]
+// NVVM: llvm.func @step_kernel({{.*}}) attributes {gpu.kernel
+// NVVM: gpu.module @step_kernel_0
+// NVVM: nvvm.barrier0
+// NVVM-NOT: gpu.binary
 
 // Host: device buffers and kernel launches on one stream.
 // CHECK-LABEL: llvm.func @step

@@ -61,16 +61,19 @@ struct LowerToNVVMPipelineOptions
   PassOptions::Option<std::string> features{
       *this, "features", llvm::cl::desc("PTX features (the PTX ISA version)"),
       llvm::cl::init("+ptx80")};
-  enum class Format { Isa, Bin, Fatbin };
+  enum class Format { Isa, Bin, Fatbin, Nvvm };
   PassOptions::Option<Format> format{
       *this, "format",
       llvm::cl::desc("What gpu-module-to-binary emits: isa (PTX text), bin "
                      "(cubin, needs ptxas) or fatbin (needs the CUDA "
-                     "toolkit)"),
+                     "toolkit); nvvm skips it"),
       llvm::cl::init(Format::Isa),
       llvm::cl::values(clEnumValN(Format::Isa, "isa", "PTX text"),
                        clEnumValN(Format::Bin, "bin", "cubin"),
-                       clEnumValN(Format::Fatbin, "fatbin", "fat binary"))};
+                       clEnumValN(Format::Fatbin, "fatbin", "fat binary"),
+                       clEnumValN(Format::Nvvm, "nvvm",
+                                  "no binary: the gpu.modules stay in the "
+                                  "NVVM and LLVM dialects"))};
   PassOptions::Option<int> optLevel{
       *this, "opt-level",
       llvm::cl::desc("Optimization level of the device code (0-3)"),
