@@ -1408,35 +1408,65 @@ mlir::remat::planRematerialization(func::FuncOp function,
         constexpr int kSteps = 6;
         FailureOr<RematPlan> lowestPlan = planOnce(
             function, backward, options, Budget{*lowest, std::nullopt}, false);
-        for (int k = kSteps - 1;
-             k >= 0 && failed(plan) && succeeded(lowestPlan); --k) {
-          // (The model's baseline bounds every search budget from above.)
-          int64_t at =
-              *lowest + (lowestPlan->baselinePeak - *lowest) * k / kSteps;
-          FailureOr<RematPlan> candidate =
-              k == 0 ? lowestPlan
-                     : planOnce(function, backward, options,
-                                Budget{at, std::nullopt}, false);
+        // The user's budget, in bytes (a fraction is of the baseline).
+        auto userBudget = [&](const RematPlan &p) -> int64_t {
+          return budget ? *budget
+                 : options.budget->bytes
+                     ? *options.budget->bytes
+                     : static_cast<int64_t>(*options.budget->fraction *
+                                            p.baselinePeak);
+        };
+        // Checks `candidate` on the bufferized program; it becomes the plan
+        // if it meets the budget (and, with `cheaper`, costs less).
+        auto consider = [&](FailureOr<RematPlan> candidate,
+                            bool cheaper) -> LogicalResult {
           if (failed(candidate))
-            continue;
+            return success();
           FailureOr<int64_t> verified =
               verifyPlan(function, backward, *candidate, options.fusePointwise);
           if (failed(verified))
-            break; // (Its diagnostics are held with the others.)
+            return failure(); // (Its diagnostics are held with the others.)
           ++evaluations;
-          // The user's budget, in bytes (a fraction is of the baseline).
-          int64_t userBudget =
-              budget ? *budget
-              : options.budget->bytes
-                  ? *options.budget->bytes
-                  : static_cast<int64_t>(*options.budget->fraction *
-                                         candidate->baselinePeak);
           lowestVerified =
               std::min(lowestVerified.value_or(*verified), *verified);
-          if (*verified <= userBudget) {
-            candidate->budgetBytes = userBudget;
-            plan = candidate;
-            checked = *verified;
+          auto costOf = [&](const RematPlan &p) {
+            return options.cost == PlanCost::Flops
+                       ? static_cast<double>(p.recomputeFlops)
+                       : p.recomputeSeconds;
+          };
+          if (*verified > userBudget(*candidate) ||
+              (cheaper && succeeded(plan) &&
+               costOf(*candidate) >= costOf(*plan)))
+            return success();
+          candidate->budgetBytes = userBudget(*candidate);
+          plan = candidate;
+          checked = *verified;
+          return success();
+        };
+        bool broken = false;
+        for (int k = kSteps - 1;
+             k >= 0 && failed(plan) && succeeded(lowestPlan) && !broken; --k) {
+          // (The model's baseline bounds every search budget from above.)
+          int64_t at =
+              *lowest + (lowestPlan->baselinePeak - *lowest) * k / kSteps;
+          broken = failed(
+              consider(k == 0 ? lowestPlan
+                              : planOnce(function, backward, options,
+                                         Budget{at, std::nullopt}, false),
+                       false));
+        }
+        // auto also checks the field's schedules there, so that none of
+        // them beats it at its own peak.
+        if (failed(plan) && !broken && options.strategy == PlanStrategy::Auto) {
+          for (PlanStrategy kind :
+               {PlanStrategy::Selective, PlanStrategy::MinCut,
+                PlanStrategy::EveryN, PlanStrategy::Sqrt, PlanStrategy::Full}) {
+            PlanOptions fixed = options;
+            fixed.strategy = kind;
+            if (failed(consider(
+                    planOnce(function, backward, fixed, std::nullopt, false),
+                    true)))
+              break;
           }
         }
       }
