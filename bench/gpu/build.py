@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Compile a GPT training step ahead of time for the GPU, once per strategy.
+"""Compile a corpus model's training step (GPT by default) ahead of time for
+the GPU, once per strategy.
 
 Runs on the development machine (LLVM/MLIR, the project's build, the CUDA
 toolkit's headers and stub libcuda); writes a build directory that
@@ -164,6 +165,10 @@ def main():
     p.add_argument("--build", default=os.path.join(ROOT, "build"),
                    help="the project's CMake build directory")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "gpu", "out"))
+    p.add_argument("--model", default="gpt",
+                   choices=["gpt", "llama", "bert", "vit"],
+                   help="the corpus model (selective needs attention: all "
+                        "four have it)")
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--hidden", type=int, default=1024)
     p.add_argument("--heads", type=int, default=16)
@@ -202,7 +207,7 @@ def main():
     manifest_path = os.path.join(args.out, "manifest.json")
     step = os.path.join(args.out, "step.mlir")
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
-    run([sys.executable, "-m", "remat", "emit", "gpt",
+    run([sys.executable, "-m", "remat", "emit", args.model,
          "--layers", str(args.layers), "--hidden", str(args.hidden),
          "--heads", str(args.heads), "--seq", str(args.seq),
          "--batch", str(args.batch), "--vocab", str(args.vocab),
@@ -225,7 +230,7 @@ def main():
                 print(f"{name}: {budget_bytes}", flush=True)
                 variants.append(v)
                 return
-            exe = os.path.join("bin", f"gpt-{name}")
+            exe = os.path.join("bin", f"{args.model}-{name}")
             compile_exe(args, planned, os.path.join(args.out, exe), tmp)
             v.update(predicted_peak_bytes=peak, exe=exe)
             if budget is not None:
