@@ -714,7 +714,8 @@ namespace {
 /// already reaches the incumbent's (cost only grows with the set), or when
 /// the peak's lower bound with every undecided group recomputed misses the
 /// budget. A node that meets the budget is a leaf: adding groups only
-/// costs more.
+/// costs more. A node's own peak is evaluated only when the lower bound
+/// for its set alone meets the budget.
 class ExactSearch {
 public:
   ExactSearch(PlanContext &ctx, int64_t budget, double deadline)
@@ -749,7 +750,11 @@ private:
       aborted = true;
       return success();
     }
-    FailureOr<bool> met = offer(ctx, set, cost, budget, best);
+    // The set's own peak is evaluated only when its bound allows it to
+    // meet the budget (the bound is cheap, the evaluation is not).
+    bool mayMeet = ctx.lowerBound(set) <= budget;
+    FailureOr<bool> met =
+        mayMeet ? offer(ctx, set, cost, budget, best) : FailureOr<bool>(false);
     if (failed(met))
       return failure();
     if (*met || i == order.size())
