@@ -152,13 +152,12 @@ void mlir::remat::buildLowerToNVVMPipeline(
   // Host code: LLVM, with the GPU runtime calls (mgpu*).
   addHostToLLVM(pm, {}, /*gpuRuntime=*/true);
 
-  // format=nvvm stops here: the kernels stay in the NVVM dialect, for
-  // inspection or another compiler.
-  if (options.format == LowerToNVVMPipelineOptions::Format::Nvvm)
-    return;
   GpuModuleToBinaryPassOptions binary;
   switch (options.format) {
   case LowerToNVVMPipelineOptions::Format::Nvvm:
+    // No binary: the kernels stay in the NVVM dialect, for inspection or
+    // another compiler.
+    return;
   case LowerToNVVMPipelineOptions::Format::Isa:
     binary.compilationTarget = "isa";
     break;
