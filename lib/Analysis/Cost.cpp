@@ -15,7 +15,10 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/DialectRegistry.h"
 
+#include "llvm/Support/CheckedArithmetic.h"
+
 #include <algorithm>
+#include <limits>
 
 #define DEBUG_TYPE "remat-cost"
 
@@ -24,38 +27,108 @@ using namespace mlir::remat;
 
 #include "remat/Analysis/CostInterface.cpp.inc"
 
+int64_t mlir::remat::addSaturated(int64_t a, int64_t b) {
+  return llvm::checkedAdd(a, b).value_or(std::numeric_limits<int64_t>::max());
+}
+
+int64_t mlir::remat::mulSaturated(int64_t a, int64_t b) {
+  return llvm::checkedMul(a, b).value_or(std::numeric_limits<int64_t>::max());
+}
+
 OpCost &OpCost::operator+=(const OpCost &other) {
-  flops += other.flops;
-  transcendentals += other.transcendentals;
-  bytesRead += other.bytesRead;
-  bytesWritten += other.bytesWritten;
+  flops = addSaturated(flops, other.flops);
+  transcendentals = addSaturated(transcendentals, other.transcendentals);
+  bytesRead = addSaturated(bytesRead, other.bytesRead);
+  bytesWritten = addSaturated(bytesWritten, other.bytesWritten);
   estimated |= other.estimated;
   return *this;
 }
 
-std::optional<int64_t> mlir::remat::getStaticSizeInBytes(Type type) {
+int64_t OpCost::weightedFlops() const {
+  return addSaturated(flops,
+                      mulSaturated(kTranscendentalWeight - 1, transcendentals));
+}
+
+std::optional<int64_t> mlir::remat::getStaticElementCount(Type type) {
+  auto shaped = dyn_cast<ShapedType>(type);
+  if (!shaped)
+    return 1;
+  if (!shaped.hasRank() || !shaped.hasStaticShape())
+    return std::nullopt;
+  // (Not ShapedType::getNumElements, which overflows silently.)
+  std::optional<int64_t> count = 1;
+  for (int64_t dim : shaped.getShape())
+    if (count)
+      count = llvm::checkedMul(*count, dim);
+  return count;
+}
+
+/// The bit width of a value of `type`'s elements, if it has a size.
+static std::optional<int64_t> getElementBits(Type type) {
   Type element = type;
-  int64_t count = 1;
-  if (auto shaped = dyn_cast<ShapedType>(type)) {
-    if (!shaped.hasStaticShape())
-      return std::nullopt;
+  if (auto shaped = dyn_cast<ShapedType>(type))
     element = shaped.getElementType();
-    count = shaped.getNumElements();
-  }
   if (!element.isIntOrIndexOrFloat() || element.isIndex())
     return std::nullopt;
-  int64_t bits = element.getIntOrFloatBitWidth() * count;
-  return (bits + 7) / 8;
+  return element.getIntOrFloatBitWidth();
+}
+
+std::optional<int64_t> mlir::remat::getStaticSizeInBytes(Type type) {
+  std::optional<int64_t> bits = getElementBits(type);
+  std::optional<int64_t> count = getStaticElementCount(type);
+  if (!bits || !count)
+    return std::nullopt;
+  std::optional<int64_t> total = llvm::checkedMul(*bits, *count);
+  if (!total)
+    return std::nullopt;
+  return *total / 8 + (*total % 8 != 0);
+}
+
+LogicalResult mlir::remat::checkModeledSizes(Operation *root) {
+  int64_t total = 0;
+  auto check = [&](Value value) -> LogicalResult {
+    auto shaped = dyn_cast<ShapedType>(value.getType());
+    if (!shaped || !shaped.hasRank() || !shaped.hasStaticShape() ||
+        !getElementBits(shaped))
+      return success();
+    std::optional<int64_t> bytes = getStaticSizeInBytes(shaped);
+    if (bytes && *bytes <= kMaxModeledBytes) {
+      total = addSaturated(total, *bytes);
+      if (total <= kMaxModeledTotalBytes)
+        return success();
+      mlir::emitError(value.getLoc())
+          << "remat: the step's tensors add up to more than "
+          << (kMaxModeledTotalBytes >> 60) << " EiB here: too large to plan";
+      return failure();
+    }
+    InFlightDiagnostic diag = mlir::emitError(value.getLoc())
+                              << "remat: tensor of ";
+    if (std::optional<int64_t> count = getStaticElementCount(shaped))
+      diag << *count;
+    else
+      diag << "more than " << std::numeric_limits<int64_t>::max();
+    diag << " elements (" << shaped << ") is too large to plan: remat models "
+         << "tensors of up to " << (kMaxModeledBytes >> 40) << " TiB";
+    return failure();
+  };
+  // (Pre-order: a function's arguments come before its body's values.)
+  WalkResult result = root->walk<WalkOrder::PreOrder>([&](Operation *op) {
+    for (Region &region : op->getRegions())
+      for (Block &block : region)
+        for (BlockArgument arg : block.getArguments())
+          if (failed(check(arg)))
+            return WalkResult::interrupt();
+    for (Value v : op->getResults())
+      if (failed(check(v)))
+        return WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  return failure(result.wasInterrupted());
 }
 
 /// Returns the number of elements of a static shaped type, 1 for a scalar.
 static std::optional<int64_t> getNumElements(Type type) {
-  auto shaped = dyn_cast<ShapedType>(type);
-  if (!shaped)
-    return 1;
-  if (!shaped.hasStaticShape())
-    return std::nullopt;
-  return shaped.getNumElements();
+  return getStaticElementCount(type);
 }
 
 /// Adds the sizes of `values` to `bytes`; false if one is not static.
@@ -64,7 +137,7 @@ static bool addSizes(ValueRange values, int64_t &bytes) {
     std::optional<int64_t> size = getStaticSizeInBytes(value.getType());
     if (!size)
       return false;
-    bytes += *size;
+    bytes = addSaturated(bytes, *size);
   }
   return true;
 }
@@ -164,7 +237,7 @@ FailureOr<OpCost> mlir::remat::estimateUnmodeledCost(Operation *op) {
     std::optional<int64_t> count = getNumElements(type);
     if (!count)
       return failure();
-    cost.flops += *count;
+    cost.flops = addSaturated(cost.flops, *count);
   }
   if (!addSizes(op->getOperands(), cost.bytesRead) ||
       !addSizes(op->getResults(), cost.bytesWritten))
@@ -202,9 +275,9 @@ static void addScalarOpCost(Operation *op, int64_t count, OpCost &cost) {
       op->hasTrait<OpTrait::IsTerminator>())
     return;
   int64_t perElement = isa<math::FmaOp>(op) ? 2 : 1;
-  cost.flops += perElement * count;
+  cost.flops = addSaturated(cost.flops, mulSaturated(perElement, count));
   if (isTranscendental(op))
-    cost.transcendentals += count;
+    cost.transcendentals = addSaturated(cost.transcendentals, count);
 }
 
 namespace {
@@ -220,7 +293,8 @@ struct LinalgCostModel
     for (int64_t range : linalgOp.getStaticLoopRanges()) {
       if (ShapedType::isDynamic(range))
         return failure();
-      domain *= range;
+      // (Saturated: a matmul's domain can exceed what its operands hold.)
+      domain = mulSaturated(domain, range);
     }
     OpCost cost;
     for (Operation &bodyOp : linalgOp.getBlock()->getOperations())
@@ -251,7 +325,7 @@ struct SoftmaxCostModel
     if (!count || !addSizes(softmax.getInput(), cost.bytesRead) ||
         !addSizes(softmax.getOutput(), cost.bytesWritten))
       return failure();
-    cost.flops = 5 * *count;
+    cost.flops = mulSaturated(5, *count);
     cost.transcendentals = *count;
     return cost;
   }

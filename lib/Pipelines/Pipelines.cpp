@@ -18,6 +18,7 @@
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/Support/Regex.h"
 
 using namespace mlir;
 using namespace mlir::remat;
@@ -171,6 +172,38 @@ void mlir::remat::buildLowerToNVVMPipeline(
   pm.addPass(createGpuModuleToBinaryPass(binary));
 }
 
+LogicalResult mlir::remat::verifyLowerToNVVMPipelineOptions(
+    const LowerToNVVMPipelineOptions &options, std::string &error) {
+  // (Upstream's NVVM target verification crashes on an empty chip.)
+  static const llvm::Regex chip("^sm_[0-9]+[a-z]?$");
+  static const llvm::Regex features("^([+-][a-z0-9._]+(,[+-][a-z0-9._]+)*)?$");
+  std::string value = options.chip;
+  if (!chip.match(value)) {
+    error = "chip '" + value +
+            "' is not an NVIDIA GPU architecture (expected sm_<N>, such as "
+            "sm_80 or sm_90a)";
+    return failure();
+  }
+  value = options.features;
+  if (!features.match(value)) {
+    error = "features '" + value +
+            "' is not a comma-separated list of +name or -name (such as "
+            "+ptx80)";
+    return failure();
+  }
+  if (options.optLevel < 0 || options.optLevel > 3) {
+    error = "opt-level must be 0, 1, 2 or 3, not " +
+            std::to_string(options.optLevel);
+    return failure();
+  }
+  value = options.mma;
+  if (value != "none" && value != "half" && value != "tf32") {
+    error = "mma '" + value + "' is not one of none, half or tf32";
+    return failure();
+  }
+  return success();
+}
+
 void mlir::remat::registerRematPipelines() {
   PassPipelineRegistration<LowerToLLVMPipelineOptions>(
       "remat-bufferize",
@@ -184,10 +217,25 @@ void mlir::remat::registerRematPipelines() {
       "finalize, one-shot bufferize, deallocate, free after last use, loops, "
       "LLVM",
       buildLowerToLLVMPipeline);
-  PassPipelineRegistration<LowerToNVVMPipelineOptions>(
+  // (Registered by hand, not through PassPipelineRegistration, to check the
+  // options when the pipeline is parsed.)
+  registerPassPipeline(
       "remat-lower-to-nvvm",
       "Lower a remat training step for NVIDIA GPUs: finalize, fuse pointwise, "
       "one-shot bufferize, free after last use, device memory, map loops to "
       "blocks and threads, outline kernels, NVVM, gpu-module-to-binary",
-      buildLowerToNVVMPipeline);
+      [](OpPassManager &pm, StringRef text,
+         function_ref<LogicalResult(const Twine &)> errorHandler) {
+        LowerToNVVMPipelineOptions options;
+        if (failed(options.parseFromString(text)))
+          return failure();
+        std::string error;
+        if (failed(verifyLowerToNVVMPipelineOptions(options, error)))
+          return errorHandler("remat-lower-to-nvvm: " + error);
+        buildLowerToNVVMPipeline(pm, options);
+        return success();
+      },
+      [](function_ref<void(const detail::PassOptions &)> optionsHandler) {
+        optionsHandler(LowerToNVVMPipelineOptions());
+      });
 }

@@ -14,6 +14,16 @@
 // RUN: | FileCheck %s --check-prefix=NVVM
 // RUN: not remat-opt %s "-remat-lower-to-nvvm=format=elf" 2>&1 \
 // RUN: | FileCheck %s --check-prefix=BADFORMAT
+// Options upstream's passes take on trust are checked when the pipeline is
+// parsed (an empty chip crashed NVVM's target verification).
+// RUN: for o in chip= chip=ampere features=ptx80 opt-level=7 mma=fp8; do \
+// RUN:   not remat-opt %s "-remat-lower-to-nvvm=$o" -o /dev/null 2>&1; \
+// RUN: done | FileCheck %s --check-prefix=BADOPTION
+// BADOPTION: error: remat-lower-to-nvvm: chip '' is not an NVIDIA GPU architecture (expected sm_<N>, such as sm_80 or sm_90a)
+// BADOPTION: error: remat-lower-to-nvvm: chip 'ampere' is not an NVIDIA GPU architecture
+// BADOPTION: error: remat-lower-to-nvvm: features 'ptx80' is not a comma-separated list of +name or -name (such as +ptx80)
+// BADOPTION: error: remat-lower-to-nvvm: opt-level must be 0, 1, 2 or 3, not 7
+// BADOPTION: error: remat-lower-to-nvvm: mma 'fp8' is not one of none, half or tf32
 
 // format=nvvm stops before gpu-module-to-binary: the kernels stay in the
 // NVVM and LLVM dialects (bench/gpu/cpu_kernels.py compiles them for the

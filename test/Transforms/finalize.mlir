@@ -148,3 +148,30 @@ func.func @alloc_at_first_use(%w0: tensor<8x4xf32>, %w1: tensor<4x8xf32>)
   }
   return %x, %t1, %g#0 : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
 }
+
+// -----
+
+// Bodies that yield their own block arguments: the results become the
+// values those arguments are bound to (the inputs, or the barrier's
+// results). The op is replaced after its block is inlined and gone, so the
+// yielded arguments must be translated first (a use after free before).
+
+// CHECK-LABEL: func.func @yield_block_arguments
+// CHECK-SAME: (%[[X:.*]]: tensor<4xf32>, %[[Y:.*]]: tensor<4xf32>)
+// CHECK: %[[B:.*]]:2 = remat.barrier %[[X]], %[[Y]]
+// CHECK: return %[[X]], %[[B]]#1, %[[B]]#0
+// NOBARRIER-LABEL: func.func @yield_block_arguments
+// NOBARRIER-SAME: (%[[X:.*]]: tensor<4xf32>, %[[Y:.*]]: tensor<4xf32>)
+// NOBARRIER: return %[[X]], %[[Y]], %[[X]]
+func.func @yield_block_arguments(%x: tensor<4xf32>, %y: tensor<4xf32>)
+    -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) {
+  %c = remat.checkpoint(%x) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    remat.yield %a : tensor<4xf32>
+  }
+  %g:2 = remat.backward(%c, %y) : (tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  ^bb0(%a: tensor<4xf32>, %b: tensor<4xf32>):
+    remat.yield %b, %a : tensor<4xf32>, tensor<4xf32>
+  }
+  return %c, %g#0, %g#1 : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+}

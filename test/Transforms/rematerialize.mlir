@@ -5,9 +5,10 @@
 // RUN: remat-opt %s "-remat-rematerialize=strategy=optimal budget=24KiB" | FileCheck %s
 // RUN: remat-opt %s "-remat-rematerialize=strategy=exhaustive budget=24KiB" | FileCheck %s
 // RUN: remat-opt %s "-remat-rematerialize=budget=24KiB peak-model=bufferized" | FileCheck %s
-// RUN: remat-opt %s "-remat-rematerialize=budget=24KiB verify=false time-limit=0 exact-limit=0" | FileCheck %s
+// RUN: remat-opt %s "-remat-rematerialize=budget=24KiB verify=false work-limit=0 exact-limit=0" | FileCheck %s
 // RUN: remat-opt %s -remat-rematerialize=strategy=none | FileCheck %s --check-prefix=KEEP
-// RUN: remat-opt %s "-remat-rematerialize=strategy=none budget=1KiB" | FileCheck %s --check-prefix=KEEP
+// RUN: not remat-opt %s "-remat-rematerialize=strategy=none budget=1KiB" 2>&1 \
+// RUN: | FileCheck %s --check-prefix=NONE-MISSED
 // RUN: remat-opt %s -remat-rematerialize | FileCheck %s --check-prefix=KEEP
 // RUN: remat-opt %s "-remat-rematerialize=budget=100%" | FileCheck %s --check-prefix=KEEP
 // RUN: remat-opt %s "-remat-rematerialize=budget=86%" | FileCheck %s
@@ -24,7 +25,16 @@
 // RUN: not remat-opt %s "-remat-rematerialize=budget=lots" 2>&1 \
 // RUN: | FileCheck %s --check-prefix=BADBUDGET
 // RUN: not remat-opt %s "-remat-rematerialize=budget=-5%" 2>&1 \
-// RUN: | FileCheck %s --check-prefix=BADBUDGET
+// RUN: | FileCheck %s --check-prefix=NEGBUDGET
+// Budgets out of range: no overflow into a negative budget, no NaN.
+// RUN: for b in 1e99GiB 1e19 1e99; do \
+// RUN:   not remat-opt %s -remat-rematerialize=budget=$b 2>&1; \
+// RUN: done | FileCheck %s --check-prefix=HUGEBUDGET
+// RUN: for b in nan inf nan% inf% -inf; do \
+// RUN:   not remat-opt %s -remat-rematerialize=budget=$b 2>&1; \
+// RUN: done | FileCheck %s --check-prefix=NANBUDGET
+// A huge percentage is a budget trivially met.
+// RUN: remat-opt %s "-remat-rematerialize=budget=1e99%" | FileCheck %s --check-prefix=KEEP
 // RUN: not remat-opt %s -remat-rematerialize=strategy=magic 2>&1 \
 // RUN: | FileCheck %s --check-prefix=BADSTRATEGY
 // RUN: not remat-opt %s -remat-rematerialize=cost=joules 2>&1 \
@@ -72,20 +82,38 @@
 // OPTIMAL: remark: remat: predicted peak 24576 bytes {{.*}} plan optimal (proven optimal)
 // EXHAUSTIVE: remark: remat: recompute 'exp' {{.*}}: recomputed as part of the least-cost plan meeting the budget (every subset tried)
 // EXHAUSTIVE: remark: remat: predicted peak 24576 bytes {{.*}} plan exhaustive (proven optimal)
+// INFEASIBLE-NOT: error
 // INFEASIBLE: error: remat: budget of 20480 bytes is infeasible: the lowest peak the auto planner reaches is 24576 bytes (recomputing the first 1 of 2 residual groups of the greedy ranking; without remat: 28672 bytes); at that peak live: {{.*}}(16384), {{.*}}(8192)
+// The schedules auto tried that do not apply to this step (no layers, no
+// attention core) are skipped silently; what was checked is a note; the
+// function is not printed.
+// INFEASIBLE-NOT: error: remat
+// INFEASIBLE-NOT: see current operation
+// INFEASIBLE: note: on the bufferized program, the lowest peak of the plans checked is 24576 bytes
+// INFEASIBLE-NOT: error: remat
+// INFEASIBLE-NOT: see current operation
 // INFEASIBLE-EXHAUSTIVE: error: remat: budget of 20480 bytes is infeasible: the lowest peak the exhaustive planner reaches is 24576 bytes (recomputing all 2 residual groups; no subset meets the budget; without remat: 28672 bytes)
-// BADBUDGET: error: remat-rematerialize: malformed budget
-// BADBUDGET-SAME: (expected e.g. 512MiB, 6GiB, 4096 or 40%)
+// BADBUDGET: error: remat-rematerialize: budget 'lots' is malformed (expected e.g. 512MiB, 6GiB, 4096 or 40%)
+// HUGEBUDGET: error: remat-rematerialize: budget '1e99GiB' is larger than remat plans for (at most 4 EiB)
+// HUGEBUDGET: error: remat-rematerialize: budget '1e19' is larger than remat plans for (at most 4 EiB)
+// HUGEBUDGET: error: remat-rematerialize: budget '1e99' is larger than remat plans for (at most 4 EiB)
+// NANBUDGET-COUNT-5: must be a positive, finite size or percentage
+// NEGBUDGET: error: remat-rematerialize: budget '-5%' must be a positive, finite size or percentage
+// NONE-MISSED: error: remat: budget of 1024 bytes is infeasible for strategy none: its plan peaks at 28672 bytes (without remat: 28672 bytes)
 // BADSTRATEGY: error: remat-rematerialize: unknown strategy 'magic' (expected none, full, every-n, sqrt, selective, mincut, greedy, optimal, exhaustive or auto)
+// BADSTRATEGY-NOT: see current operation
+// BADSTRATEGY-NOT: func.func
 // BADCOST: error: remat-rematerialize: unknown cost 'joules' (expected time or flops)
 // BADTARGET: unknown target 'tpu'
 // BADEVERY: error: remat-rematerialize: every must be at least 1
-// BADTIME: error: remat-rematerialize: time-limit must not be negative
+// BADTIME: error: remat-rematerialize: time-limit must be a finite number of seconds, at least 0
 // BADMODEL: error: remat-rematerialize: unknown peak-model 'oracle' (expected tensor or bufferized)
 // NOLAYERS: error: remat: strategy full needs layers, but no forward op has a name location with a numeric path component (such as 'blocks.0.attn.mm')
 // NOLAYERS: error: remat: strategy every-n needs layers
 // NOLAYERS: error: remat: strategy sqrt needs layers
+// NOLAYERS-NOT: see current operation
 // NOCORE: error: remat: strategy selective found no attention core
+// NOCORE-NOT: see current operation
 
 // expected-remark @below {{remat: predicted peak 24576 bytes (without remat 28672, budget 24576); recompute 1 of 2 residuals, 8192 FLOPs, 0.002445 us; saved activations 4096 bytes; plan greedy (proven optimal)}}
 func.func @step(%x: tensor<32x32xf32> {bufferization.writable = false},

@@ -3,6 +3,8 @@
 // RUN: FileCheck %s --check-prefix=JSON < %t.json
 // RUN: not remat-opt %s -remat-report=report-file=%t.missing/dir/r.json -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADFILE
 // RUN: not remat-opt %s -remat-report=target=tpu -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADTARGET
+// A write that fails (a full disk) is a diagnostic, not LLVM's "IO failure".
+// RUN: not remat-opt %s -remat-report=report-file=/dev/full -o /dev/null 2>&1 | FileCheck %s --check-prefix=FULL
 
 // The report of a small step: the memory model's peak and the buffers that
 // hold it, and the backward's saved set. Function arguments are resident,
@@ -38,8 +40,11 @@
 // JSON: "schema": "remat-report/1"
 // JSON: "name": "cpu"
 
-// BADFILE: error: cannot write the report to '{{.*}}r.json'
+// BADFILE: error: remat-report: cannot write the report to '{{.*}}r.json'
 // BADTARGET: error: unknown target 'tpu'; expected one of h100, h200, a100, cpu
+// FULL-NOT: IO failure
+// FULL: error: remat: cannot write the report to '/dev/full': No space left on device
+// FULL-NOT: IO failure
 func.func @step(%x: tensor<4x8xbf16>, %d: tensor<?xf32>) -> tensor<4x8xbf16> {
   %t = math.tanh %x : tensor<4x8xbf16>
   %a = remat.name "layer.act" %t : tensor<4x8xbf16>

@@ -105,7 +105,7 @@ def feasible_budgets(opt, path, points):
     from the lowest peak the optimal planner reaches to the baseline."""
     r = subprocess.run([opt, path, "-o", "/dev/null",
                         "-remat-rematerialize=strategy=optimal budget=1 "
-                        "cost=flops time-limit=60"],
+                        "cost=flops work-limit=1000000000000"],
                        capture_output=True, text=True)
     m = LOWEST.search(r.stderr)
     if not m:
@@ -117,7 +117,7 @@ def feasible_budgets(opt, path, points):
 def plan(opt, path, strategy, budget):
     r = subprocess.run([opt, path, "-o", "/dev/null",
                         f"-remat-rematerialize=strategy={strategy} budget={budget} "
-                        "cost=flops remarks=true time-limit=60"],
+                        "cost=flops remarks=true work-limit=1000000000000"],
                        capture_output=True, text=True)
     m = SUMMARY.search(r.stderr)
     if r.returncode == 0 and m:

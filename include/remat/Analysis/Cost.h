@@ -49,9 +49,8 @@ struct OpCost {
   bool estimated = false;
 
   /// FLOPs with transcendental ops weighted by kTranscendentalWeight.
-  int64_t weightedFlops() const {
-    return flops + (kTranscendentalWeight - 1) * transcendentals;
-  }
+  int64_t weightedFlops() const;
+  /// Adds `other`, each field saturating at INT64_MAX.
   OpCost &operator+=(const OpCost &other);
 };
 
@@ -74,8 +73,30 @@ struct TargetModel {
 
 /// Returns the size in bytes of a value of static shaped or scalar `type`
 /// (element bit width times element count, rounded up to bytes), or
-/// std::nullopt when the size is not static.
+/// std::nullopt when the size is not static or does not fit in int64_t.
 std::optional<int64_t> getStaticSizeInBytes(Type type);
+
+/// Returns the element count of a static shaped type (1 for a scalar), or
+/// std::nullopt when the shape is not static or the count does not fit in
+/// int64_t.
+std::optional<int64_t> getStaticElementCount(Type type);
+
+/// `a + b` and `a * b` of non-negative sizes and counts, saturating at
+/// INT64_MAX instead of overflowing.
+int64_t addSaturated(int64_t a, int64_t b);
+int64_t mulSaturated(int64_t a, int64_t b);
+
+/// The largest tensor remat plans with (256 TiB), and the most that all the
+/// tensors of a step may add up to (4 EiB): within them, the sums of sizes,
+/// peaks and budgets cannot overflow int64_t.
+constexpr int64_t kMaxModeledBytes = int64_t(1) << 48;
+constexpr int64_t kMaxModeledTotalBytes = int64_t(1) << 62;
+
+/// Checks that every static tensor of `root` (results and block arguments,
+/// nested ones included) is at most kMaxModeledBytes and that they add up
+/// to at most kMaxModeledTotalBytes; otherwise emits "tensor of N elements
+/// (...) is too large to plan" at the first one over and fails.
+LogicalResult checkModeledSizes(Operation *root);
 
 /// Explicit rates that override a preset's; zero keeps the preset's value.
 struct TargetOverrides {

@@ -114,6 +114,15 @@ struct LowerToNVVMPipelineOptions
       llvm::cl::init(true)};
 };
 
+/// Checks the options that upstream passes would take on trust: `chip`
+/// (`sm_<N>` with an optional letter suffix, such as sm_90a), `features`
+/// (comma-separated `+name` or `-name`, such as +ptx80), `opt-level` (0-3)
+/// and `mma`. Returns the reason in `error` on failure. The registered
+/// pipeline checks them before it builds.
+LogicalResult
+verifyLowerToNVVMPipelineOptions(const LowerToNVVMPipelineOptions &options,
+                                 std::string &error);
+
 /// Builds finalize -> fuse pointwise -> one-shot bufferize -> deallocation
 /// (frees after last use) -> device memory -> tiled contractions and
 /// parallel reductions -> the other loops mapped to

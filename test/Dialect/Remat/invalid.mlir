@@ -196,3 +196,20 @@ func.func @barrier_count(%x: tensor<4xf32>) {
   %b:2 = "remat.barrier"(%x) : (tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>)
   return
 }
+
+// -----
+
+// A backward outside a function is no training step: finalization would
+// rewrite every function's empties.
+// expected-error @below {{'remat.backward' op expects to be nested in a function (a training step)}}
+remat.backward() : () -> () {
+  remat.yield
+}
+
+// -----
+
+// Likewise a checkpoint.
+// expected-error @below {{'remat.checkpoint' op expects to be nested in a function (a training step)}}
+remat.checkpoint() : () -> () {
+  remat.yield
+}

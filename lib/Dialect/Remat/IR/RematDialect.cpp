@@ -8,6 +8,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -137,14 +138,23 @@ bool PolicyAttr::savesName(StringRef name) const {
 // Region ops
 //===----------------------------------------------------------------------===//
 
-/// Shared verifier of `remat.checkpoint` and `remat.backward`: the entry
-/// block's arguments mirror `inputs`, and the `remat.yield` at its end
-/// mirrors the op's results.
+/// `op->emitOpError()` without the note that prints the op: the op of a
+/// region verifier can hold a whole backward pass.
+static InFlightDiagnostic emitRegionOpError(Operation *op) {
+  return mlir::emitError(op->getLoc()) << "'" << op->getName() << "' op ";
+}
+
+/// Shared verifier of `remat.checkpoint` and `remat.backward`: the op is
+/// part of a function (a training step), the entry block's arguments mirror
+/// `inputs`, and the `remat.yield` at its end mirrors the op's results.
 static LogicalResult verifyIsolatedBody(Operation *op, ValueRange inputs,
                                         Region &body) {
+  if (!op->getParentOfType<FunctionOpInterface>())
+    return emitRegionOpError(op)
+           << "expects to be nested in a function (a training step)";
   Block &block = body.front();
   if (block.getNumArguments() != inputs.size())
-    return op->emitOpError()
+    return emitRegionOpError(op)
            << "expects " << inputs.size()
            << " block arguments to match its inputs, but the body has "
            << block.getNumArguments();
@@ -152,7 +162,7 @@ static LogicalResult verifyIsolatedBody(Operation *op, ValueRange inputs,
        llvm::enumerate(llvm::zip(block.getArgumentTypes(), inputs))) {
     auto [argType, input] = pair;
     if (argType != input.getType())
-      return op->emitOpError()
+      return emitRegionOpError(op)
              << "block argument #" << index << " has type " << argType
              << " but input #" << index << " has type " << input.getType();
   }
@@ -160,18 +170,21 @@ static LogicalResult verifyIsolatedBody(Operation *op, ValueRange inputs,
                    ? dyn_cast<YieldOp>(block.getTerminator())
                    : YieldOp();
   if (!yield)
-    return op->emitOpError() << "expects its body to end with 'remat.yield'";
+    return emitRegionOpError(op)
+           << "expects its body to end with 'remat.yield'";
   if (yield.getValues().size() != op->getNumResults())
-    return yield.emitOpError() << "yields " << yield.getValues().size()
-                               << " values, but the parent '" << op->getName()
-                               << "' has " << op->getNumResults() << " results";
+    return emitRegionOpError(yield)
+           << "yields " << yield.getValues().size()
+           << " values, but the parent '" << op->getName() << "' has "
+           << op->getNumResults() << " results";
   for (auto [index, pair] : llvm::enumerate(
            llvm::zip(yield.getValues().getTypes(), op->getResultTypes()))) {
     auto [yieldType, resultType] = pair;
     if (yieldType != resultType)
-      return yield.emitOpError() << "operand #" << index << " has type "
-                                 << yieldType << " but the parent's result #"
-                                 << index << " has type " << resultType;
+      return emitRegionOpError(yield)
+             << "operand #" << index << " has type " << yieldType
+             << " but the parent's result #" << index << " has type "
+             << resultType;
   }
   return success();
 }

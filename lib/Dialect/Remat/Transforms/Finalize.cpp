@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 
 #define DEBUG_TYPE "remat-finalize"
 
@@ -18,12 +19,18 @@ using namespace mlir::remat;
 
 /// Moves the body of a single-block region op before the op, binding its
 /// block arguments to `args`, and replaces the op's results by the values
-/// its `remat.yield` yields.
+/// its `remat.yield` yields. A yielded block argument is replaced by its
+/// binding: the block, and its arguments, are gone once inlined.
 static void inlineBody(RewriterBase &rewriter, Operation *op, Region &body,
                        ValueRange args) {
   Block &block = body.front();
   auto yield = cast<YieldOp>(block.getTerminator());
-  SmallVector<Value> yielded(yield.getValues());
+  SmallVector<Value> yielded;
+  for (Value value : yield.getValues()) {
+    auto arg = dyn_cast<BlockArgument>(value);
+    yielded.push_back(arg && arg.getOwner() == &block ? args[arg.getArgNumber()]
+                                                      : value);
+  }
   rewriter.eraseOp(yield);
   rewriter.inlineBlockBefore(&block, op, args);
   rewriter.replaceOp(op, yielded);
@@ -64,9 +71,12 @@ FinalizeStats mlir::remat::finalizeRematOps(RewriterBase &rewriter,
     // with identical ones. A merged tensor.empty would give ops of
     // different layers, or a recomputed value and its forward original, one
     // buffer, kept alive from the first to the last of them.
+    // (The whole function's: a backward inside a loop or a checkpoint
+    // shares the step's empties too.)
     SmallVector<tensor::EmptyOp> empties;
-    backward->getParentRegion()->walk(
-        [&](tensor::EmptyOp e) { empties.push_back(e); });
+    auto function = backward->getParentOfType<FunctionOpInterface>();
+    (function ? function.getFunctionBody() : *backward->getParentRegion())
+        .walk([&](tensor::EmptyOp e) { empties.push_back(e); });
     // Each one also moves down to just before its first use: the
     // allocation happens where the alloc_tensor is, and the importer (or
     // the recompute rewrite, which puts clones before their first use)

@@ -21,6 +21,8 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/ToolOutputFile.h"
 
+#include <cmath>
+
 namespace mlir {
 namespace remat {
 #define GEN_PASS_DEF_REMATFINALIZEPASS
@@ -61,6 +63,22 @@ static std::string getValueLabel(Value root) {
   return getLabel(root.getDefiningOp());
 }
 
+/// Flushes `file` and keeps it; when writing failed (a full disk, say),
+/// emits an error at `loc` naming `what` and `path`, and removes it.
+static LogicalResult closeChecked(llvm::ToolOutputFile &file, StringRef path,
+                                  Location loc, StringRef what) {
+  file.os().flush();
+  if (std::error_code ec = file.os().error()) {
+    // (An error left set would end the tool with "IO failure".)
+    file.os().clear_error();
+    mlir::emitError(loc) << "remat: cannot write " << what << " to '" << path
+                         << "': " << ec.message();
+    return failure();
+  }
+  file.keep();
+  return success();
+}
+
 namespace {
 /// Base of the passes that take the roofline target options
 /// (RematTargetOptions in Passes.td): resolves them into a TargetModel.
@@ -78,7 +96,7 @@ protected:
     FailureOr<TargetModel> target =
         resolveTarget(this->target, overrides, error);
     if (failed(target))
-      this->getOperation()->emitError() << error;
+      mlir::emitError(this->getOperation()->getLoc()) << error;
     return target;
   }
 };
@@ -122,7 +140,7 @@ parseChoice(Operation *root, StringRef pass, StringRef option, StringRef value,
   for (const auto &[name, choice] : choices)
     if (value == name)
       return choice;
-  InFlightDiagnostic diag = root->emitError(pass);
+  InFlightDiagnostic diag = mlir::emitError(root->getLoc(), pass);
   diag << ": unknown " << option << " '" << value << "' (expected ";
   for (auto [i, c] : llvm::enumerate(choices))
     diag << (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") << c.first;
@@ -142,8 +160,9 @@ struct RematRematerializePass
     PlanOptions options;
     options.target = *target;
     std::optional<PlanStrategy> parsedStrategy = parsePlanStrategy(strategy);
+    Location loc = root->getLoc();
     if (!parsedStrategy) {
-      root->emitError("remat-rematerialize: unknown strategy '")
+      mlir::emitError(loc, "remat-rematerialize: unknown strategy '")
           << strategy
           << "' (expected none, full, every-n, sqrt, selective, mincut, "
              "greedy, optimal, exhaustive or auto)";
@@ -151,15 +170,17 @@ struct RematRematerializePass
     }
     options.strategy = *parsedStrategy;
     if (every == 0) {
-      root->emitError("remat-rematerialize: every must be at least 1");
+      mlir::emitError(loc, "remat-rematerialize: every must be at least 1");
       return signalPassFailure();
     }
     options.everyN = every;
-    if (!(timeLimit >= 0)) {
-      root->emitError("remat-rematerialize: time-limit must not be negative");
+    if (!(timeLimit >= 0) || !std::isfinite(timeLimit)) {
+      mlir::emitError(loc, "remat-rematerialize: time-limit must be a "
+                           "finite number of seconds, at least 0");
       return signalPassFailure();
     }
     options.timeLimit = timeLimit;
+    options.workLimit = workLimit;
     options.exactCandidateLimit = exactLimit;
     options.verify = verify;
     options.fusePointwise = fusePointwise;
@@ -198,10 +219,10 @@ struct RematRematerializePass
     options.cost = *parsedCost;
     options.budgetOn = *parsedBudgetOn;
     if (!budget.empty()) {
-      options.budget = parseBudget(budget);
+      std::string error;
+      options.budget = parseBudget(budget, &error);
       if (!options.budget) {
-        root->emitError("remat-rematerialize: malformed budget '")
-            << budget << "' (expected e.g. 512MiB, 6GiB, 4096 or 40%)";
+        mlir::emitError(loc, "remat-rematerialize: ") << error;
         return signalPassFailure();
       }
     }
@@ -251,17 +272,20 @@ struct RematRematerializePass
           << d.peakBefore << " to " << d.peakAfter << " bytes for "
           << d.extraFlops << " more FLOPs ("
           << formatMicroseconds(d.extraSeconds) << " us)";
-    function.emitRemark("remat: predicted peak ")
-        << plan.predictedPeak << " bytes (without remat " << plan.baselinePeak
-        << (plan.budgetOn == BudgetOn::Activations ? ", activation budget "
-                                                   : ", budget ")
-        << plan.budgetBytes << "); recompute " << plan.recomputed.size()
-        << " of " << plan.candidates << " residuals, " << plan.recomputeFlops
-        << " FLOPs, " << formatMicroseconds(plan.recomputeSeconds)
-        << " us; saved activations " << plan.activationBytes << " bytes; plan "
-        << stringifyPlanStrategy(plan.strategy)
-        << (plan.provenOptimal ? " (proven optimal)" : "") << ", "
-        << plan.evaluations << " peak evaluations";
+    InFlightDiagnostic summary = mlir::emitRemark(function.getLoc());
+    summary << "remat: predicted peak " << plan.predictedPeak
+            << " bytes (without remat " << plan.baselinePeak
+            << (plan.budgetOn == BudgetOn::Activations ? ", activation budget "
+                                                       : ", budget ")
+            << plan.budgetBytes << "); recompute " << plan.recomputed.size()
+            << " of " << plan.candidates << " residuals, "
+            << plan.recomputeFlops << " FLOPs, "
+            << formatMicroseconds(plan.recomputeSeconds)
+            << " us; saved activations " << plan.activationBytes
+            << " bytes; plan " << stringifyPlanStrategy(plan.strategy)
+            << (plan.provenOptimal ? " (proven optimal)" : "") << ", "
+            << plan.evaluations << " peak evaluations; search "
+            << (plan.searchComplete ? "complete" : "cut: " + plan.searchNote);
   }
 };
 
@@ -372,7 +396,7 @@ struct RematReportPass
   void runOnOperation() override {
     markAllAnalysesPreserved();
     FailureOr<TargetModel> target = resolveTargetOptions();
-    if (failed(target))
+    if (failed(target) || failed(checkModeledSizes(getOperation())))
       return signalPassFailure();
     if (reportFile.empty()) {
       printRematReport(getOperation(), *target, llvm::errs(), nullptr);
@@ -382,12 +406,15 @@ struct RematReportPass
     std::unique_ptr<llvm::ToolOutputFile> file =
         openOutputFile(reportFile, &error);
     if (!file) {
-      getOperation()->emitError()
-          << "cannot write the report to '" << reportFile << "': " << error;
+      mlir::emitError(getOperation()->getLoc())
+          << "remat-report: cannot write the report to '" << reportFile
+          << "': " << error;
       return signalPassFailure();
     }
     printRematReport(getOperation(), *target, llvm::errs(), &file->os());
-    file->keep();
+    if (failed(closeChecked(*file, reportFile, getOperation()->getLoc(),
+                            "the report")))
+      return signalPassFailure();
   }
 };
 } // namespace

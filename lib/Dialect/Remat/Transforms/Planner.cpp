@@ -24,6 +24,7 @@
 #include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
@@ -64,16 +65,17 @@ StringRef mlir::remat::stringifyPlanStrategy(PlanStrategy strategy) {
   return "?";
 }
 
-std::optional<Budget> mlir::remat::parseBudget(StringRef text) {
+std::optional<Budget> mlir::remat::parseBudget(StringRef text,
+                                               std::string *error) {
+  std::string original = text.str();
+  auto fail = [&](const Twine &why) -> std::optional<Budget> {
+    if (error)
+      *error = ("budget '" + original + "' " + why).str();
+    return std::nullopt;
+  };
   text = text.trim();
   Budget budget;
-  if (text.consume_back("%")) {
-    double percent;
-    if (text.trim().getAsDouble(percent) || percent <= 0)
-      return std::nullopt;
-    budget.fraction = percent / 100.0;
-    return budget;
-  }
+  bool percent = text.consume_back("%");
   static const std::pair<StringRef, int64_t> units[] = {
       {"GiB", int64_t(1) << 30},
       {"MiB", int64_t(1) << 20},
@@ -83,16 +85,36 @@ std::optional<Budget> mlir::remat::parseBudget(StringRef text) {
       {"KB", 1000},
       {"B", 1}};
   int64_t scale = 1;
-  for (auto [suffix, factor] : units)
-    if (text.consume_back(suffix)) {
-      scale = factor;
-      break;
-    }
+  if (!percent)
+    for (auto [suffix, factor] : units)
+      if (text.consume_back(suffix)) {
+        scale = factor;
+        break;
+      }
   double value;
-  if (text.trim().getAsDouble(value) || value <= 0)
-    return std::nullopt;
-  budget.bytes = static_cast<int64_t>(value * static_cast<double>(scale));
+  if (text.trim().getAsDouble(value))
+    return fail("is malformed (expected e.g. 512MiB, 6GiB, 4096 or 40%)");
+  // (NaN fails every comparison.)
+  if (!(value > 0) || !std::isfinite(value))
+    return fail("must be a positive, finite size or percentage");
+  if (percent) {
+    budget.fraction = value / 100.0;
+    return budget;
+  }
+  double bytes = value * static_cast<double>(scale);
+  if (!(bytes <= static_cast<double>(kMaxModeledTotalBytes)))
+    return fail("is larger than remat plans for (at most " +
+                Twine(kMaxModeledTotalBytes >> 60) + " EiB)");
+  budget.bytes = static_cast<int64_t>(bytes);
   return budget;
+}
+
+int64_t mlir::remat::scaleBytes(double fraction, int64_t bytes) {
+  double scaled = fraction * static_cast<double>(bytes);
+  // (2^63 is exactly representable; anything at or above it saturates.)
+  if (!(scaled < 9223372036854775808.0))
+    return std::numeric_limits<int64_t>::max();
+  return scaled > 0 ? static_cast<int64_t>(scaled) : 0;
 }
 
 std::string mlir::remat::detail::getLabel(Value value) {
@@ -151,8 +173,9 @@ static FailureOr<int64_t> getBufferizedPeak(ModuleOp module,
               ? "remat-bufferize{deallocate=false fuse-pointwise=true}"
               : "remat-bufferize{deallocate=false}",
           pm, os)))
-    return function.emitError("the planner's peak model needs the "
-                              "remat-bufferize pipeline: ")
+    return mlir::emitError(function.getLoc(), "remat: the planner's peak model "
+                                              "needs the "
+                                              "remat-bufferize pipeline: ")
            << errors;
   if (failed(pm.run(module)))
     return failure();
@@ -176,16 +199,24 @@ std::string mlir::remat::detail::describeLiveAtPeak(const MemoryProfile &p) {
   return text;
 }
 
-/// A fresh module holding `owned` and a private declaration of every other
-/// function of `symbols` (so that calls still verify).
+/// A fresh module holding `owned`, a private declaration of every other
+/// function of `symbols`, and a copy of its other ops (globals the step
+/// reads, for example), so that the function still verifies there.
 static OwningOpRef<ModuleOp> wrapInModule(func::FuncOp owned,
                                           Operation *symbols) {
   OwningOpRef<ModuleOp> module = ModuleOp::create(owned.getLoc());
-  if (symbols) {
+  if (symbols && symbols->getNumRegions() == 1 &&
+      symbols->getRegion(0).hasOneBlock()) {
     OpBuilder builder = OpBuilder::atBlockEnd(module->getBody());
-    for (auto f : symbols->getRegion(0).getOps<func::FuncOp>()) {
-      if (f.getSymName() == owned.getSymName())
+    for (Operation &op : symbols->getRegion(0).front()) {
+      auto f = dyn_cast<func::FuncOp>(op);
+      if (f && f.getSymName() == owned.getSymName())
         continue;
+      if (!f) {
+        if (!op.hasTrait<OpTrait::IsTerminator>())
+          builder.clone(op);
+        continue;
+      }
       auto decl = func::FuncOp::create(builder, f.getLoc(), f.getSymName(),
                                        f.getFunctionType());
       decl.setPrivate();
@@ -210,10 +241,57 @@ FailureOr<int64_t> mlir::remat::predictBufferizedPeak(func::FuncOp function,
 // PlanContext
 //===----------------------------------------------------------------------===//
 
+SearchLimits::SearchLimits(uint64_t workLimit, double timeLimit)
+    : workLimit(workLimit), timeLimit(timeLimit),
+      start(std::chrono::steady_clock::now()) {}
+
+double SearchLimits::elapsed() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+bool SearchLimits::outOfTime() const {
+  return timeLimit > 0 && elapsed() > timeLimit;
+}
+
+bool SearchLimits::spend(uint64_t work, StringRef where) {
+  Cut now = spent + work > workLimit ? Cut::Work
+            : outOfTime()            ? Cut::Time
+                                     : Cut::None;
+  if (now == Cut::None) {
+    spent += work;
+    return true;
+  }
+  if (cut == Cut::None) {
+    cut = now;
+    cutWhere = where.str();
+  }
+  return false;
+}
+
+std::string SearchLimits::cutNote() const {
+  switch (cut) {
+  case Cut::None:
+    return "";
+  case Cut::Work:
+    return ("the work limit (" + Twine(workLimit) + " op visits) cut " +
+            cutWhere)
+        .str();
+  case Cut::Time: {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << "the time limit (" << llvm::format("%g", timeLimit) << " s) cut "
+       << cutWhere << "; this plan depends on the machine's speed and load";
+    return text;
+  }
+  }
+  return "";
+}
+
 PlanContext::PlanContext(func::FuncOp function, BackwardOp backward,
-                         const PlanOptions &options)
-    : function(function), backward(backward), options(options),
-      start(std::chrono::steady_clock::now()) {
+                         const PlanOptions &options, SearchLimits &limits)
+    : function(function), backward(backward), options(options), limits(limits) {
+  function.walk([&](Operation *) { ++opCount; });
   // Position of each backward body op, for the rewrite's order.
   Block &body = backward.getBody().front();
   llvm::DenseMap<Operation *, unsigned> position;
@@ -251,11 +329,6 @@ PlanContext::PlanContext(func::FuncOp function, BackwardOp backward,
   }
   for (Group &group : groups)
     group.label = getLabel(group.members.front());
-}
-
-double PlanContext::elapsed() const {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
 }
 
 std::pair<OpCost, double> PlanContext::getCost(Operation *op) {
@@ -671,13 +744,14 @@ static FailureOr<Incumbent> planGreedy(PlanContext &ctx, int64_t budget,
 }
 
 /// Tries to keep each recomputed group saved again, latest-ranked first,
-/// while the budget still holds and time is left.
+/// while the budget still holds and the limits allow.
 static LogicalResult pruneGreedy(PlanContext &ctx, int64_t budget,
-                                 ArrayRef<unsigned> order, Incumbent &plan,
-                                 double deadline) {
+                                 ArrayRef<unsigned> order, Incumbent &plan) {
   for (unsigned g : llvm::reverse(order)) {
-    if (!plan.recomputed.test(g) || ctx.elapsed() > deadline)
+    if (!plan.recomputed.test(g))
       continue;
+    if (!ctx.spendEvaluation("pruning the greedy plan"))
+      break;
     llvm::BitVector trial = plan.recomputed;
     trial.reset(g);
     FailureOr<int64_t> p = ctx.measure(trial);
@@ -718,8 +792,7 @@ namespace {
 /// for its set alone meets the budget.
 class ExactSearch {
 public:
-  ExactSearch(PlanContext &ctx, int64_t budget, double deadline)
-      : ctx(ctx), budget(budget), deadline(deadline) {
+  ExactSearch(PlanContext &ctx, int64_t budget) : ctx(ctx), budget(budget) {
     order.resize(ctx.groups.size());
     for (unsigned g = 0; g < order.size(); ++g)
       order[g] = g;
@@ -746,13 +819,18 @@ private:
                       Incumbent &best) {
     if (aborted || pruneByCost(cost, best))
       return success();
-    if (ctx.elapsed() > deadline) {
+    // A node's bounds walk the timeline twice: a 32nd of an evaluation.
+    if (!ctx.limits.spend(ctx.evaluationWork() / 32 + 1, "the exact search")) {
       aborted = true;
       return success();
     }
     // The set's own peak is evaluated only when its bound allows it to
     // meet the budget (the bound is cheap, the evaluation is not).
     bool mayMeet = ctx.lowerBound(set) <= budget;
+    if (mayMeet && !ctx.spendEvaluation("the exact search")) {
+      aborted = true;
+      return success();
+    }
     FailureOr<bool> met =
         mayMeet ? offer(ctx, set, cost, budget, best) : FailureOr<bool>(false);
     if (failed(met))
@@ -775,7 +853,6 @@ private:
 
   PlanContext &ctx;
   int64_t budget;
-  double deadline;
   SmallVector<unsigned> order;
   bool aborted = false;
 };
@@ -969,6 +1046,10 @@ static FailureOr<int64_t> recomputeTwice(PlanContext &ctx,
     }
     if (chain.empty())
       continue;
+    // A trial evaluates the plan, and analyzes it again when kept.
+    if (!ctx.limits.spend(2 * ctx.evaluationWork(),
+                          "recomputing shared values once per residual"))
+      break;
     duplicated.insert(chain.begin(), chain.end());
     ++trials;
     FailureOr<int64_t> p = ctx.peak(saved, nullptr, &duplicated);
@@ -1001,12 +1082,13 @@ static LogicalResult emitInfeasible(PlanContext &ctx, int64_t budget,
                                     int64_t reached, StringRef how,
                                     StringRef live) {
   if (ctx.options.budgetOn == BudgetOn::Activations)
-    return ctx.function.emitError("remat: activation budget of ")
+    return mlir::emitError(ctx.function.getLoc(),
+                           "remat: activation budget of ")
            << budget << " bytes is infeasible: the fewest activation bytes "
            << "the " << strategy << " planner reaches is "
            << std::min(reached, baseline) << " (" << how
            << "; without remat: " << baseline << ")";
-  return ctx.function.emitError("remat: budget of ")
+  return mlir::emitError(ctx.function.getLoc(), "remat: budget of ")
          << budget << " bytes is infeasible: the lowest peak the " << strategy
          << " planner reaches is " << std::min(reached, baseline) << " bytes ("
          << how << "; without remat: " << baseline
@@ -1019,10 +1101,11 @@ static LogicalResult emitInfeasible(PlanContext &ctx, int64_t budget,
 static FailureOr<RematPlan>
 planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
          std::optional<Budget> searchBudget, bool checkFixed,
+         SearchLimits &limits,
          std::optional<int64_t> *lowestReached = nullptr) {
   RematPlan plan;
   plan.strategy = options.strategy;
-  PlanContext ctx(function, backward, options);
+  PlanContext ctx(function, backward, options, limits);
   FailureOr<int64_t> baseline = ctx.peak(ctx.inputs);
   if (failed(baseline))
     return failure();
@@ -1035,8 +1118,7 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
   if (searchBudget && searchBudget->bytes)
     plan.budgetBytes = *searchBudget->bytes;
   else if (searchBudget)
-    plan.budgetBytes = static_cast<int64_t>(*searchBudget->fraction *
-                                            static_cast<double>(unplanned));
+    plan.budgetBytes = scaleBytes(*searchBudget->fraction, unplanned);
   int64_t budget = plan.budgetBytes;
   // `measured` is what the budget bounds, for `saved`. Shared values are
   // recomputed twice as options.recomputeTwice says (already done, into
@@ -1047,9 +1129,8 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
     FailureOr<int64_t> peak = onPeak ? measured : ctx.peak(saved);
     if (failed(peak))
       return failure();
-    // (Within the time limit: auto at scale spends it on the search.)
-    if (!twiceDone && options.recomputeTwice == RecomputeTwice::Peak &&
-        ctx.elapsed() < options.timeLimit)
+    // (Within the work limit: auto at scale spends it on the search.)
+    if (!twiceDone && options.recomputeTwice == RecomputeTwice::Peak)
       peak = recomputeTwice(ctx, saved, *peak, std::nullopt, plan);
     if (failed(peak))
       return failure();
@@ -1057,7 +1138,7 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
     plan.candidates = ctx.candidates.size();
     describePlan(ctx, saved, plan, reason);
     plan.evaluations = ctx.evaluations;
-    plan.planSeconds = ctx.elapsed();
+    plan.planSeconds = limits.elapsed();
     return plan;
   };
   auto keepAll = [&](StringRef why) {
@@ -1066,16 +1147,21 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
   };
 
   PlanStrategy strategy = options.strategy;
-  if (strategy == PlanStrategy::None)
-    return keepAll("strategy none keeps autograd's saved set");
-
-  // The fixed schedules: their plan, whatever the budget; a budget is only
-  // checked.
-  if (isFixedSchedule(strategy)) {
+  // The fixed schedules (and none): their plan, whatever the budget; a
+  // budget is only checked.
+  if (strategy == PlanStrategy::None || isFixedSchedule(strategy)) {
     std::string error;
-    FailureOr<Schedule> schedule = buildSchedule(ctx, strategy, error);
+    FailureOr<Schedule> schedule =
+        strategy == PlanStrategy::None
+            ? FailureOr<Schedule>(
+                  Schedule{ctx.inputs,
+                           [](Value, bool) {
+                             return std::string(
+                                 "strategy none keeps autograd's saved set");
+                           }})
+            : buildSchedule(ctx, strategy, error);
     if (failed(schedule))
-      return function.emitError(error);
+      return mlir::emitError(function.getLoc(), error);
     std::string live;
     FailureOr<int64_t> p = ctx.measure(schedule->saved, &live);
     if (failed(p))
@@ -1097,7 +1183,8 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
         return failure();
     }
     if (overBudget) {
-      InFlightDiagnostic diag = function.emitError("remat: budget of ");
+      InFlightDiagnostic diag =
+          mlir::emitError(function.getLoc(), "remat: budget of ");
       diag << budget << " bytes is infeasible for strategy "
            << stringifyPlanStrategy(strategy);
       if (onPeak)
@@ -1117,7 +1204,8 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
     return keepAll("the peak without remat already meets the budget");
   if (strategy == PlanStrategy::Exhaustive &&
       ctx.groups.size() > kExhaustiveGroupLimit)
-    return function.emitError("remat: strategy exhaustive enumerates at most ")
+    return mlir::emitError(function.getLoc(),
+                           "remat: strategy exhaustive enumerates at most ")
            << kExhaustiveGroupLimit << " candidate groups, found "
            << ctx.groups.size();
 
@@ -1152,8 +1240,7 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
     }
   }
   if ((strategy == PlanStrategy::Auto || strategy == PlanStrategy::Optimal) &&
-      best.valid &&
-      failed(pruneGreedy(ctx, budget, order, best, options.timeLimit)))
+      best.valid && failed(pruneGreedy(ctx, budget, order, best)))
     return failure();
   // Auto: the fixed schedules that meet the budget are incumbents too.
   if (strategy == PlanStrategy::Auto) {
@@ -1183,11 +1270,19 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
       }
     }
   }
+  if (strategy == PlanStrategy::Auto &&
+      ctx.groups.size() > options.exactCandidateLimit) {
+    plan.searchComplete = false;
+    plan.searchNote =
+        "auto ran no exact search: " + std::to_string(ctx.groups.size()) +
+        " candidate groups, above exact-limit=" +
+        std::to_string(options.exactCandidateLimit);
+  }
   if (strategy == PlanStrategy::Optimal ||
       (strategy == PlanStrategy::Auto &&
        ctx.groups.size() <= options.exactCandidateLimit)) {
     Incumbent exact = best;
-    ExactSearch search(ctx, budget, options.timeLimit);
+    ExactSearch search(ctx, budget);
     if (failed(search.run(exact)))
       return failure();
     if (exact.valid && (!best.valid || exact.cost < best.cost * (1 - 1e-12))) {
@@ -1324,6 +1419,24 @@ static FailureOr<int64_t> verifyPlan(func::FuncOp function, BackwardOp backward,
   return getBufferizedPeak(*module, owned, live, fusePointwise);
 }
 
+/// The error of a search that found nothing: no single search's error, but
+/// the first of `held` (the user's search) with a note on what was checked.
+static void emitHeld(MLIRContext *context, SmallVectorImpl<Diagnostic> &held,
+                     std::optional<int64_t> lowestVerified,
+                     StringRef lowestVerifiedBy, const SearchLimits &limits) {
+  if (held.empty())
+    return;
+  if (lowestVerified)
+    held.front().attachNote()
+        << "on the bufferized program, the lowest peak of the plans checked "
+           "is "
+        << *lowestVerified << " bytes (" << lowestVerifiedBy << ")";
+  if (limits.wasCut())
+    held.front().attachNote() << limits.cutNote();
+  for (Diagnostic &d : held)
+    context->getDiagEngine().emit(std::move(d));
+}
+
 FailureOr<RematPlan>
 mlir::remat::planRematerialization(func::FuncOp function,
                                    const PlanOptions &options) {
@@ -1336,19 +1449,33 @@ mlir::remat::planRematerialization(func::FuncOp function,
   if (!backward)
     return RematPlan();
   if (count > 1)
-    return function.emitError("the planner handles one remat.backward per "
-                              "function, found ")
+    return mlir::emitError(function.getLoc(),
+                           "remat: the planner handles one remat.backward "
+                           "per function, found ")
            << count;
-  auto start = std::chrono::steady_clock::now();
-  if (!options.verify || options.peakModel) {
-    FailureOr<RematPlan> plan =
-        planOnce(function, backward, options, options.budget, true);
-    if (succeeded(plan))
-      plan->planSeconds = std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - start)
-                              .count();
+  if (failed(checkModeledSizes(function)))
+    return failure();
+  MLIRContext *context = function.getContext();
+  SearchLimits limits(options.workLimit, options.timeLimit);
+  uint64_t opCount = 0;
+  function.walk([&](Operation *) { ++opCount; });
+  const uint64_t bufferizedWork = kBufferizedWorkFactor * opCount;
+  // The search's own figures, once a plan is chosen.
+  auto done = [&](FailureOr<RematPlan> plan) -> FailureOr<RematPlan> {
+    if (failed(plan))
+      return plan;
+    plan->planSeconds = limits.elapsed();
+    plan->work = limits.getSpent();
+    if (limits.wasCut()) {
+      plan->searchComplete = false;
+      plan->searchNote +=
+          (plan->searchNote.empty() ? "" : "; ") + limits.cutNote();
+    }
     return plan;
-  }
+  };
+  if (!options.verify || options.peakModel)
+    return done(
+        planOnce(function, backward, options, options.budget, true, limits));
   // The search runs on the memory analysis of the rewritten function; the
   // plan's peak comes from the bufferized program. (The baseline, and so a
   // percentage budget, is the analysis's: bufferizing the unplanned step as
@@ -1357,22 +1484,22 @@ mlir::remat::planRematerialization(func::FuncOp function,
   std::optional<Budget> searchBudget = options.budget;
   std::optional<int64_t> budget;
   unsigned evaluations = 0;
+  bool fixed = options.strategy == PlanStrategy::None ||
+               isFixedSchedule(options.strategy);
   // Near the model's baseline, where its error matters, a budget the model
   // says needs recomputation may already be met without it: then nothing is
   // recomputed.
   if (options.budget && options.budget->bytes &&
-      options.budgetOn == BudgetOn::Peak &&
-      options.strategy != PlanStrategy::None &&
-      !isFixedSchedule(options.strategy)) {
+      options.budgetOn == BudgetOn::Peak && !fixed) {
     int64_t bytes = *options.budget->bytes;
     // The model's baseline: the unplanned function, analyzed in place.
     int64_t modelBaseline =
         analyzeMemory(function, kAllocationAlignment).peakBytes;
-    if (modelBaseline > bytes && bytes * 10 >= modelBaseline * 9) {
+    if (modelBaseline > bytes && bytes >= modelBaseline - modelBaseline / 10) {
       PlanOptions keep = options;
       keep.strategy = PlanStrategy::None;
       FailureOr<RematPlan> none =
-          planOnce(function, backward, keep, std::nullopt, false);
+          planOnce(function, backward, keep, std::nullopt, false, limits);
       if (failed(none))
         return failure();
       FailureOr<int64_t> verified =
@@ -1386,107 +1513,128 @@ mlir::remat::planRematerialization(func::FuncOp function,
         for (PlanDecision &d : none->decisions)
           d.reason = "the bufferized peak without remat already meets the "
                      "budget";
-        none->planSeconds = std::chrono::duration<double>(
-                                std::chrono::steady_clock::now() - start)
-                                .count();
-        return none;
+        return done(none);
       }
       ++evaluations;
     }
   }
-  for (unsigned attempt = 0; attempt < 4; ++attempt) {
-    // The search model can also be pessimistic: a budget it finds infeasible
-    // may be met on the bufferized program. Its error is held back until
-    // plans from the model's lowest peak up have been checked there.
-    // `checked`: the bufferized peak of a plan the fallback below found.
+  // The search model can be optimistic (a plan then misses the budget on
+  // the bufferized program: the search runs again under a tighter budget)
+  // or pessimistic (a budget it finds infeasible may be met there).
+  constexpr unsigned kAttempts = 4;
+  for (unsigned attempt = 0; attempt < kAttempts; ++attempt) {
+    // (A search again is optional work.)
+    if (attempt > 0 &&
+        !limits.spend(bufferizedWork,
+                      "searching again after a plan missed the budget on "
+                      "the bufferized program"))
+      break;
+    // The search's error is held back until plans from the model's lowest
+    // peak up have been checked on the bufferized program. `checked`: the
+    // bufferized peak of a plan that check found.
     std::optional<int64_t> lowest, lowestVerified, checked;
+    std::string lowestVerifiedBy;
     SmallVector<Diagnostic> held;
     FailureOr<RematPlan> plan = failure();
     {
-      ScopedDiagnosticHandler hold(function.getContext(), [&](Diagnostic &d) {
+      ScopedDiagnosticHandler hold(context, [&](Diagnostic &d) {
         held.push_back(std::move(d));
         return success();
       });
-      plan =
-          planOnce(function, backward, options, searchBudget, false, &lowest);
-      if (failed(plan) && lowest && options.budgetOn == BudgetOn::Peak) {
-        // The two peaks do not move together plan by plan, so several
-        // plans between the model's lowest peak and no remat are checked,
-        // cheapest (highest search budget) first.
-        constexpr int kSteps = 6;
-        FailureOr<RematPlan> lowestPlan = planOnce(
-            function, backward, options, Budget{*lowest, std::nullopt}, false);
-        // The user's budget, in bytes (a fraction is of the baseline).
-        auto userBudget = [&](const RematPlan &p) -> int64_t {
-          return budget ? *budget
-                 : options.budget->bytes
-                     ? *options.budget->bytes
-                     : static_cast<int64_t>(*options.budget->fraction *
-                                            p.baselinePeak);
-        };
-        // Checks `candidate` on the bufferized program; it becomes the plan
-        // if it meets the budget (and, with `cheaper`, costs less).
-        auto consider = [&](FailureOr<RematPlan> candidate,
-                            bool cheaper) -> LogicalResult {
-          if (failed(candidate))
-            return success();
-          FailureOr<int64_t> verified =
-              verifyPlan(function, backward, *candidate, options.fusePointwise);
-          if (failed(verified))
-            return failure(); // (Its diagnostics are held with the others.)
-          ++evaluations;
-          lowestVerified =
-              std::min(lowestVerified.value_or(*verified), *verified);
-          auto costOf = [&](const RematPlan &p) {
-            return options.cost == PlanCost::Flops
-                       ? static_cast<double>(p.recomputeFlops)
-                       : p.recomputeSeconds;
-          };
-          if (*verified > userBudget(*candidate) ||
-              (cheaper && succeeded(plan) &&
-               costOf(*candidate) >= costOf(*plan)))
-            return success();
-          candidate->budgetBytes = userBudget(*candidate);
-          plan = candidate;
-          checked = *verified;
+      plan = planOnce(function, backward, options, searchBudget, false, limits,
+                      &lowest);
+    }
+    if (failed(plan) && lowest && options.budgetOn == BudgetOn::Peak) {
+      // The user's budget, in bytes (a fraction is of the baseline).
+      auto userBudget = [&](const RematPlan &p) -> int64_t {
+        return budget ? *budget
+               : options.budget->bytes
+                   ? *options.budget->bytes
+                   : scaleBytes(*options.budget->fraction, p.baselinePeak);
+      };
+      auto costOf = [&](const RematPlan &p) {
+        return options.cost == PlanCost::Flops
+                   ? static_cast<double>(p.recomputeFlops)
+                   : p.recomputeSeconds;
+      };
+      // Plans the checks search for: their failures are this search's
+      // (held above), not errors of their own.
+      auto quietly = [&](const PlanOptions &o, std::optional<Budget> b) {
+        ScopedDiagnosticHandler quiet(context,
+                                      [](Diagnostic &) { return success(); });
+        return planOnce(function, backward, o, b, false, limits);
+      };
+      // Checks `candidate` on the bufferized program (optional work); it
+      // becomes the plan if it meets the budget (and, with `cheaper`, costs
+      // less). Fails only when the bufferized program cannot be built.
+      bool stopped = false;
+      auto consider = [&](FailureOr<RematPlan> candidate, bool cheaper,
+                          StringRef label) -> LogicalResult {
+        if (failed(candidate))
           return success();
-        };
-        bool broken = false;
-        for (int k = kSteps - 1;
-             k >= 0 && failed(plan) && succeeded(lowestPlan) && !broken; --k) {
-          // (The model's baseline bounds every search budget from above.)
-          int64_t at =
-              *lowest + (lowestPlan->baselinePeak - *lowest) * k / kSteps;
-          broken = failed(
-              consider(k == 0 ? lowestPlan
-                              : planOnce(function, backward, options,
-                                         Budget{at, std::nullopt}, false),
-                       false));
+        FailureOr<int64_t> verified =
+            verifyPlan(function, backward, *candidate, options.fusePointwise);
+        if (failed(verified))
+          return failure();
+        ++evaluations;
+        if (!lowestVerified || *verified < *lowestVerified) {
+          lowestVerified = *verified;
+          lowestVerifiedBy = label.str();
         }
-        // auto also checks the field's schedules there, so that none of
-        // them beats it at its own peak.
-        if (failed(plan) && !broken && options.strategy == PlanStrategy::Auto) {
-          for (PlanStrategy kind :
-               {PlanStrategy::Selective, PlanStrategy::MinCut,
-                PlanStrategy::EveryN, PlanStrategy::Sqrt, PlanStrategy::Full}) {
-            PlanOptions fixed = options;
-            fixed.strategy = kind;
-            if (failed(consider(
-                    planOnce(function, backward, fixed, std::nullopt, false),
-                    true)))
-              break;
-          }
+        if (*verified > userBudget(*candidate) ||
+            (cheaper && succeeded(plan) && costOf(*candidate) >= costOf(*plan)))
+          return success();
+        candidate->budgetBytes = userBudget(*candidate);
+        plan = candidate;
+        checked = *verified;
+        return success();
+      };
+      auto mayCheck = [&] {
+        stopped =
+            stopped || !limits.spend(bufferizedWork,
+                                     "checking plans below the search model's "
+                                     "lowest peak on the bufferized program");
+        return !stopped;
+      };
+      // The two peaks do not move together plan by plan, so several plans
+      // between the model's lowest peak and no remat are checked, cheapest
+      // (highest search budget) first.
+      constexpr int kSteps = 6;
+      FailureOr<RematPlan> lowestPlan =
+          quietly(options, Budget{*lowest, std::nullopt});
+      for (int k = kSteps - 1;
+           k >= 0 && failed(plan) && succeeded(lowestPlan) && mayCheck(); --k) {
+        // (The model's baseline bounds every search budget from above.)
+        int64_t at =
+            *lowest + (lowestPlan->baselinePeak - *lowest) * k / kSteps;
+        std::string label =
+            "the " + stringifyPlanStrategy(options.strategy).str() +
+            " plan at a search budget of " + std::to_string(at) + " bytes";
+        if (failed(consider(k == 0 ? lowestPlan
+                                   : quietly(options, Budget{at, std::nullopt}),
+                            false, label)))
+          return failure();
+      }
+      // auto also checks the field's schedules there, so that none of them
+      // beats it at its own peak. (Those that do not apply to this step are
+      // skipped.)
+      if (failed(plan) && options.strategy == PlanStrategy::Auto) {
+        for (PlanStrategy kind :
+             {PlanStrategy::Selective, PlanStrategy::MinCut,
+              PlanStrategy::EveryN, PlanStrategy::Sqrt, PlanStrategy::Full}) {
+          PlanOptions schedule = options;
+          schedule.strategy = kind;
+          if (!mayCheck())
+            break;
+          if (failed(consider(quietly(schedule, std::nullopt), true,
+                              "the " + stringifyPlanStrategy(kind).str() +
+                                  " schedule")))
+            return failure();
         }
       }
     }
     if (failed(plan)) {
-      if (lowestVerified && !held.empty())
-        held.front().attachNote()
-            << "on the bufferized program, the lowest peak of the plans "
-               "checked is "
-            << *lowestVerified << " bytes";
-      for (Diagnostic &d : held)
-        function.getContext()->getDiagEngine().emit(std::move(d));
+      emitHeld(context, held, lowestVerified, lowestVerifiedBy, limits);
       return failure();
     }
     if (!budget && options.budget)
@@ -1509,15 +1657,12 @@ mlir::remat::planRematerialization(func::FuncOp function,
       ++evaluations;
     }
     plan->predictedPeak = *verified;
-    plan->planSeconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
     // (A budget on activations is met by the search itself.)
     if (!budget || options.budgetOn == BudgetOn::Activations ||
-        *verified <= *budget || options.strategy == PlanStrategy::None)
-      return plan;
-    if (isFixedSchedule(options.strategy))
-      return function.emitError("remat: budget of ")
+        *verified <= *budget)
+      return done(plan);
+    if (fixed)
+      return mlir::emitError(function.getLoc(), "remat: budget of ")
              << *budget << " bytes is infeasible for strategy "
              << stringifyPlanStrategy(options.strategy)
              << ": its plan peaks at " << *verified
@@ -1530,10 +1675,14 @@ mlir::remat::planRematerialization(func::FuncOp function,
         std::max<int64_t>(*verified - *budget, 64);
     searchBudget = Budget{tighter, std::nullopt};
   }
-  return function.emitError("remat: budget of ")
-         << *budget << " bytes: every plan the search found peaks above it "
-         << "on the bufferized program (4 attempts, each with a tighter "
-         << "budget for the search model)";
+  InFlightDiagnostic diag =
+      mlir::emitError(function.getLoc(), "remat: budget of ");
+  diag << *budget << " bytes: every plan the search found peaks above it "
+       << "on the bufferized program (each search again under a tighter "
+       << "budget for the search model)";
+  if (limits.wasCut())
+    diag.attachNote() << limits.cutNote();
+  return diag;
 }
 
 void mlir::remat::applyRematPlan(RewriterBase &rewriter, func::FuncOp function,

@@ -47,15 +47,50 @@ struct PlanCostSum {
   double seconds = 0;
 };
 
+/// What the optional parts of one planning may spend (PlanOptions'
+/// workLimit and timeLimit), shared by every search of a
+/// planRematerialization call. Optional work asks `spend` before it is
+/// done; the greedy plan, the fixed schedules and the first check of a plan
+/// are not optional and spend nothing.
+class SearchLimits {
+public:
+  SearchLimits(uint64_t workLimit, double timeLimit);
+
+  /// Spends `work` if both limits allow it; otherwise records the first
+  /// limit that stopped the search (and `where`), and returns false.
+  bool spend(uint64_t work, llvm::StringRef where);
+  /// True once the time limit has passed.
+  bool outOfTime() const;
+  double elapsed() const;
+
+  /// Why and where the search was cut, or "" when it was not.
+  std::string cutNote() const;
+  bool wasCut() const { return cut != Cut::None; }
+  uint64_t getSpent() const { return spent; }
+
+private:
+  enum class Cut { None, Work, Time };
+  uint64_t workLimit;
+  double timeLimit;
+  uint64_t spent = 0;
+  Cut cut = Cut::None;
+  std::string cutWhere;
+  std::chrono::steady_clock::time_point start;
+};
+
 /// What every strategy works on: the candidates of one backward, and the
 /// evaluation of plans (peak and recompute cost).
 class PlanContext {
 public:
   PlanContext(func::FuncOp function, BackwardOp backward,
-              const PlanOptions &options);
+              const PlanOptions &options, SearchLimits &limits);
 
-  /// Seconds since the planner started.
-  double elapsed() const;
+  /// The work of one plan evaluation: the function's op count.
+  uint64_t evaluationWork() const { return opCount; }
+  /// Spends one evaluation's work on optional search (SearchLimits::spend).
+  bool spendEvaluation(llvm::StringRef where) {
+    return limits.spend(evaluationWork(), where);
+  }
 
   /// The peak with `saved` saved and every other residual recomputed (the
   /// values in `duplicated` once per residual that needs them).
@@ -115,6 +150,7 @@ public:
   func::FuncOp function;
   BackwardOp backward;
   const PlanOptions &options;
+  SearchLimits &limits;
   /// Every backward input.
   ValueSet inputs;
   /// The residuals that may be recomputed, in operand order, and their
@@ -137,7 +173,7 @@ private:
   llvm::DenseMap<Value, unsigned> firstUse;
   llvm::DenseMap<Operation *, std::pair<OpCost, double>> opCosts;
   std::map<std::string, int64_t> peakCache;
-  std::chrono::steady_clock::time_point start;
+  uint64_t opCount = 0;
 };
 
 /// A fixed schedule's plan: what it saves, and why for each value.

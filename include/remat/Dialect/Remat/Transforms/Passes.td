@@ -242,7 +242,7 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
     - `optimal`: branch and bound over the subsets of the residuals
       (grouped by the buffer they alias), from the greedy plan, for the
       least recompute cost that meets the budget; exact when it completes
-      within `time-limit`;
+      within `work-limit`;
     - `exhaustive`: every subset (at most 26 groups), the reference for
       testing `optimal`;
     - `auto` (default): greedy, then keeps saved what the budget allows,
@@ -258,10 +258,19 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
     recomputing it for each of them lowers the peak (`recompute-twice`):
     after choosing what to save, the planner tries the shared values, the
     largest first, and keeps each one whose second recompute lowers the
-    predicted peak (`peak`, while the planning is within `time-limit`), or
+    predicted peak (`peak`, within `work-limit`), or
     only as far as a budget needs (`to-fit`; `peak` does this too).
     Its cost is counted in the plan's recompute cost and explained in a
     remark.
+
+    Limits. The greedy plan and the fixed schedules are always computed.
+    The optional parts of the search (pruning the greedy plan, the exact
+    search, second recomputes, and searching again when a plan misses the
+    budget on the bufferized program) stop at `work-limit`, counted in op
+    visits, so a plan depends only on the function and the options, at any
+    machine load. `time-limit` is an outer safety net. A search cut by
+    either limit, or an `auto` that skips the exact search because of
+    `exact-limit`, says so in the summary remark (`search cut: ...`).
 
     A budget that cannot be met is an error that names the lowest peak
     reached and what is live at it. `remarks` explains every decision:
@@ -282,8 +291,15 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
            "What to minimize: time (roofline seconds) or flops">,
     Option<"every", "every", "unsigned", /*default=*/"2",
            "Layers per segment of strategy every-n">,
-    Option<"timeLimit", "time-limit", "double", /*default=*/"2.0",
-           "Seconds the exact search of optimal and auto may take">,
+    Option<"workLimit", "work-limit", "uint64_t", /*default=*/"1000000",
+           "Work the optional parts of the search may do, in op visits (a "
+           "plan evaluation costs the function's op count); plans depend "
+           "only on the input and the options while this limit, not "
+           "time-limit, stops the search">,
+    Option<"timeLimit", "time-limit", "double", /*default=*/"300",
+           "Wall-clock seconds the optional parts of the search may take, "
+           "an outer safety net (0: none); a plan it cuts depends on the "
+           "machine's load, and its remarks say so">,
     Option<"exactLimit", "exact-limit", "unsigned", /*default=*/"48",
            "Auto runs the exact search up to this many candidate groups">,
     Option<"recomputeTwice", "recompute-twice", "std::string",

@@ -46,10 +46,18 @@ enum class PlanStrategy {
   /// Every subset of the candidates (at most kExhaustiveGroupLimit groups):
   /// the reference the exact search is tested against.
   Exhaustive,
-  /// The best plan found within the time limit: the exact search where it
+  /// The best plan found within the work limit: the exact search where it
   /// is tractable, greedy and the fixed schedules as incumbents.
   Auto,
 };
+
+/// The default work limit (PlanOptions::workLimit), in op visits: about 2 s
+/// of search on the development machine.
+constexpr uint64_t kDefaultWorkLimit = 1000000;
+/// What a check on the bufferized program costs, in plan evaluations.
+constexpr uint64_t kBufferizedWorkFactor = 16;
+/// The default time limit, in seconds: far above what the corpus takes.
+constexpr double kDefaultTimeLimit = 300;
 
 /// The most candidate groups strategy=exhaustive enumerates (2^26 subsets;
 /// graphs of up to 25 candidate residuals, as the exact search is checked
@@ -65,12 +73,18 @@ llvm::StringRef stringifyPlanStrategy(PlanStrategy strategy);
 enum class PlanCost { Time, Flops };
 
 /// Parses `6GiB`, `512MiB`, `100KiB`, `4096` (bytes) or `40%` (of the peak
-/// without remat). Returns nullopt on malformed input.
+/// without remat). Returns nullopt, with the reason in `error`, on malformed
+/// input, a size that is not positive and finite, or one above
+/// kMaxModeledTotalBytes.
 struct Budget {
   std::optional<int64_t> bytes;
   std::optional<double> fraction;
 };
-std::optional<Budget> parseBudget(llvm::StringRef text);
+std::optional<Budget> parseBudget(llvm::StringRef text,
+                                  std::string *error = nullptr);
+
+/// `fraction` of `bytes`, rounded down, saturating at INT64_MAX.
+int64_t scaleBytes(double fraction, int64_t bytes);
 
 /// What a budget bounds: the step's peak, or the activation bytes the
 /// forward saves for the backward (as the field's schedules are often
@@ -94,8 +108,8 @@ enum class RecomputeTwice {
   /// Only to meet a budget the plan misses otherwise (the least recompute
   /// cost at the budget).
   ToFit,
-  /// Whenever it lowers the plan's predicted peak (tried while the
-  /// planning is within `timeLimit`), and to meet a budget.
+  /// Whenever it lowers the plan's predicted peak (tried within the work
+  /// limit), and to meet a budget.
   Peak,
 };
 
@@ -110,8 +124,18 @@ struct PlanOptions {
   TargetModel target = *TargetModel::getPreset("h100");
   /// Layers per segment of the every-n strategy.
   unsigned everyN = 2;
-  /// Wall-clock limit of the exact search, in seconds (optimal and auto).
-  double timeLimit = 2.0;
+  /// The work the optional parts of the search may do, in op visits: each
+  /// plan the memory analysis evaluates costs the function's op count (a
+  /// check on the bufferized program kBufferizedWorkFactor times that), each
+  /// node of the exact search a 32nd of it. Pruning the greedy plan, the
+  /// exact search, second recomputes and the searches again after a failed
+  /// check draw on it; the greedy plan and the fixed schedules do not. Plans
+  /// depend only on the function and the options while this limit, not the
+  /// time limit, is what stops a search.
+  uint64_t workLimit = kDefaultWorkLimit;
+  /// Wall-clock seconds, an outer safety net: where it stops a search, the
+  /// plan depends on the machine's speed and load, and says so. 0: none.
+  double timeLimit = kDefaultTimeLimit;
   /// Auto runs the exact search only up to this many candidates.
   unsigned exactCandidateLimit = 48;
   /// When a value shared by several recomputed residuals is recomputed for
@@ -169,6 +193,13 @@ struct RematPlan {
   /// True when the exact search completed: no cheaper plan meets the
   /// budget among the subsets of residuals.
   bool provenOptimal = false;
+  /// False when a limit cut part of the strategy's search (the work limit,
+  /// the time limit, or auto's exact-limit); `searchNote` then says which
+  /// and where.
+  bool searchComplete = true;
+  std::string searchNote;
+  /// The work the search spent, in op visits (see PlanOptions::workLimit).
+  uint64_t work = 0;
   /// The residuals the plan could recompute.
   unsigned candidates = 0;
   int64_t baselinePeak = 0;
@@ -178,7 +209,8 @@ struct RematPlan {
   int64_t activationBytes = 0; ///< saved activation bytes after the plan.
   int64_t recomputeFlops = 0;
   double recomputeSeconds = 0.0;
-  /// Peak evaluations and wall time the planning took.
+  /// Peak evaluations (and bufferized checks) and wall time the planning
+  /// took.
   unsigned evaluations = 0;
   double planSeconds = 0.0;
   SmallVector<PlanDecision> decisions;
