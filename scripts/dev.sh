@@ -5,6 +5,10 @@
 #   demo   install dependencies, build, and run the bundled example: print
 #          its saved-set report and the finalized IR, then run it on CPU
 #   test   install dependencies, build, and run the whole lit suite
+#   test-sanitized
+#          build the compiler with ASan and UBSan (into build-sanitized/,
+#          or $REMAT_SANITIZED_BUILD_DIR) and run the lit suite, fuzz slices
+#          included, with it
 #   deps   only install the Debian packages
 #   build  only configure and build (into build/, or $REMAT_BUILD_DIR)
 #
@@ -64,11 +68,19 @@ demo() {
       -shared-libs="$LLVM_LIB/libmlir_runner_utils.so,$LLVM_LIB/libmlir_c_runner_utils.so,$BUILD/lib/libRematRuntime.so"
 }
 
+# Sanitizer settings for the sanitized suite: any report fails the run.
+# Leaks are not checked: MLIR's registries live until exit by design.
+SANITIZER_ENV=(
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_stack_use_after_return=0
+  UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
+)
+
 run_tests() {
-  log "running the lit suite"
+  local build="${1:-$BUILD}"
+  log "running the lit suite of $build"
   local out rc=0
   out="$(mktemp)"
-  "$LLVM_BIN/lit" -sv "$BUILD/test" 2>&1 | tee "$out" || rc=$?
+  "$LLVM_BIN/lit" -sv "$build/test" 2>&1 | tee "$out" || rc=$?
   local passed failed
   passed=$(sed -n 's/^ *Passed *: *\([0-9]*\).*/\1/p' "$out" | head -n1)
   failed=$(sed -n 's/^ *Failed *: *\([0-9]*\).*/\1/p' "$out" | head -n1)
@@ -78,10 +90,21 @@ run_tests() {
   return "$rc"
 }
 
+sanitized() {
+  local build="${REMAT_SANITIZED_BUILD_DIR:-$ROOT/build-sanitized}"
+  log "configuring and building the sanitized compiler in $build"
+  cmake -G Ninja -S "$ROOT" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DREMAT_SANITIZE=ON >/dev/null
+  ninja -C "$build" -j"$JOBS"
+  env "${SANITIZER_ENV[@]}" bash -c "$(declare -f log run_tests); \
+    LLVM_BIN='$LLVM_BIN' run_tests '$build'"
+}
+
 case "${1:-}" in
   deps) deps ;;
   build) deps; build ;;
   demo) deps; build; demo ;;
   test) deps; build; run_tests ;;
-  *) sed -n '3,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  test-sanitized) deps; sanitized ;;
+  *) sed -n '4,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

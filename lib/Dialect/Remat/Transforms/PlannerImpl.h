@@ -85,8 +85,12 @@ public:
   PlanContext(func::FuncOp function, BackwardOp backward,
               const PlanOptions &options, SearchLimits &limits);
 
-  /// The work of one plan evaluation: the function's op count.
-  uint64_t evaluationWork() const { return opCount; }
+  /// The work of one plan evaluation: the function's op count, times
+  /// kBufferizedWorkFactor when the search bufferizes each plan (a
+  /// `peakModel` is given).
+  uint64_t evaluationWork() const {
+    return options.peakModel ? kBufferizedWorkFactor * opCount : opCount;
+  }
   /// Spends one evaluation's work on optional search (SearchLimits::spend).
   bool spendEvaluation(llvm::StringRef where) {
     return limits.spend(evaluationWork(), where);
