@@ -96,8 +96,7 @@ sanitized() {
   cmake -G Ninja -S "$ROOT" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DREMAT_SANITIZE=ON >/dev/null
   ninja -C "$build" -j"$JOBS"
-  env "${SANITIZER_ENV[@]}" bash -c "$(declare -f log run_tests); \
-    LLVM_BIN='$LLVM_BIN' run_tests '$build'"
+  (export "${SANITIZER_ENV[@]}" && run_tests "$build")
 }
 
 case "${1:-}" in

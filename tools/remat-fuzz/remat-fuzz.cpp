@@ -110,7 +110,8 @@ static const char *const kDefaultPipelines[] = {
     "remarks=true})",
     "builtin.module(remat-rematerialize{budget=70% strategy=optimal "
     "work-limit=100000})",
-    "builtin.module(remat-rematerialize{budget=70% strategy=exhaustive})",
+    "builtin.module(remat-rematerialize{budget=70% strategy=exhaustive "
+    "time-limit=10})",
     "builtin.module(remat-rematerialize{strategy=none budget=90%})",
     "builtin.module(remat-rematerialize{strategy=full})",
     "builtin.module(remat-rematerialize{strategy=every-n every=3})",

@@ -604,7 +604,8 @@ struct RematGPUTileContractionsPass
     for (auto [name, value] : {std::pair{"tile-m", int64_t(tileM)},
                                std::pair{"tile-n", int64_t(tileN)}}) {
       if (value <= 0 || value % kThreads != 0) {
-        getOperation().emitError("remat-gpu-tile-contractions: ")
+        mlir::emitError(getOperation().getLoc(),
+                        "remat-gpu-tile-contractions: ")
             << name << " must be a positive multiple of " << kThreads
             << ", got " << value;
         return signalPassFailure();
@@ -612,8 +613,9 @@ struct RematGPUTileContractionsPass
     }
     if (tileK <= 0 || tileK % kThreads != 0 || tileK * tileM > 16384 ||
         tileK * tileN > 16384) {
-      getOperation().emitError("remat-gpu-tile-contractions: tile-k must be "
-                               "a positive multiple of ")
+      mlir::emitError(getOperation().getLoc(),
+                      "remat-gpu-tile-contractions: tile-k must be "
+                      "a positive multiple of ")
           << kThreads
           << " with each staged slice (tile-k x tile-m, tile-k x tile-n) at "
              "most 16384 elements, got tile-k = "
@@ -624,8 +626,9 @@ struct RematGPUTileContractionsPass
                    : mma == "half" ? MmaKind::Half
                                    : MmaKind::None;
     if (kind == MmaKind::None && mma != "none") {
-      getOperation().emitError("remat-gpu-tile-contractions: mma must be "
-                               "none, half or tf32, got '")
+      mlir::emitError(getOperation().getLoc(),
+                      "remat-gpu-tile-contractions: mma must be "
+                      "none, half or tf32, got '")
           << mma << "'";
       return signalPassFailure();
     }
@@ -769,8 +772,9 @@ struct RematGPUParallelReductionsPass
   using Base::Base;
   void runOnOperation() override {
     if (blockSize < 2 || blockSize > 1024 || !llvm::isPowerOf2_64(blockSize)) {
-      getOperation().emitError("remat-gpu-parallel-reductions: block-size "
-                               "must be a power of two in [2, 1024], got ")
+      mlir::emitError(getOperation().getLoc(),
+                      "remat-gpu-parallel-reductions: block-size "
+                      "must be a power of two in [2, 1024], got ")
           << int64_t(blockSize);
       return signalPassFailure();
     }
@@ -877,8 +881,9 @@ struct RematGPUMapLinalgPass
   using Base::Base;
   void runOnOperation() override {
     if (blockSize < 1 || blockSize > 1024) {
-      getOperation().emitError("remat-gpu-map-linalg: block-size must be in "
-                               "[1, 1024], got ")
+      mlir::emitError(getOperation().getLoc(),
+                      "remat-gpu-map-linalg: block-size must be in "
+                      "[1, 1024], got ")
           << int64_t(blockSize);
       return signalPassFailure();
     }

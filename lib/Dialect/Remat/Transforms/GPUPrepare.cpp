@@ -132,7 +132,8 @@ struct RematGPUDeviceMemoryPass
             continue;
           FailureOr<Value> host = copyToHost(b, call, operand.get(), access);
           if (failed(host)) {
-            call.emitError("remat-gpu-device-memory: cannot copy operand #")
+            mlir::emitError(call.getLoc(),
+                            "remat-gpu-device-memory: cannot copy operand #")
                 << operand.getOperandNumber()
                 << " to the host (it needs a static shape and identity "
                    "layout)";
@@ -206,7 +207,8 @@ struct RematGPUWrapHostComputePass
       for (Value result : op->getResults())
         for (Operation *user : result.getUsers())
           if (!launch->isAncestor(user))
-            return user->emitError("remat-gpu-wrap-host-compute: this host "
+            return mlir::emitError(user->getLoc(),
+                                   "remat-gpu-wrap-host-compute: this host "
                                    "op uses a value computed on the device");
     ++numWrapped;
     return success();
@@ -230,9 +232,10 @@ struct RematGPUWrapHostComputePass
       });
       if (touchesMemory(&op) || (usesRun && !isHostOp(&op))) {
         if (containsLaunch(&op))
-          return op.emitError("remat-gpu-wrap-host-compute: this op both "
-                              "launches kernels and touches memory on the "
-                              "host");
+          return mlir::emitError(op.getLoc(),
+                                 "remat-gpu-wrap-host-compute: this op both "
+                                 "launches kernels and touches memory on the "
+                                 "host");
         run.push_back(&op);
         inRun.insert(&op);
         continue;

@@ -339,10 +339,11 @@ struct RematTestPrintCostsPass
       return;
     }
     if (!modeled)
-      op->emitRemark() << "no cost model for '" << op->getName()
-                       << "'; estimated conservatively as " << cost->flops
-                       << " FLOPs, " << cost->bytesRead << " bytes read, "
-                       << cost->bytesWritten << " bytes written";
+      mlir::emitRemark(op->getLoc())
+          << "no cost model for '" << op->getName()
+          << "'; estimated conservatively as " << cost->flops << " FLOPs, "
+          << cost->bytesRead << " bytes read, " << cost->bytesWritten
+          << " bytes written";
     double seconds = getRooflineSeconds(*cost, getComputeElementType(op),
                                         isContraction(op), target);
     os << "flops=" << cost->flops

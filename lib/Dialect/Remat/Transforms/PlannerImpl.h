@@ -61,6 +61,10 @@ public:
   bool spend(uint64_t work, llvm::StringRef where);
   /// True once the time limit has passed.
   bool outOfTime() const;
+  /// False, recording the cut at `where`, once the time limit has passed:
+  /// for searches the work limit does not bound (the reference
+  /// enumeration).
+  bool checkTime(llvm::StringRef where);
   double elapsed() const;
 
   /// Why and where the search was cut, or "" when it was not.

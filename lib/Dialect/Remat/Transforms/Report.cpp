@@ -119,9 +119,9 @@ static Row makeRow(Value input, const TargetModel &target) {
     bool modeled = false;
     FailureOr<OpCost> cost = getOpCost(def, &modeled);
     if (succeeded(cost) && !modeled)
-      def->emitRemark() << "no cost model for '" << def->getName()
-                        << "'; its recompute cost is estimated "
-                           "conservatively";
+      mlir::emitRemark(def->getLoc()) << "no cost model for '" << def->getName()
+                                      << "'; its recompute cost is estimated "
+                                         "conservatively";
     if (succeeded(cost)) {
       row.recompute = *cost;
       row.recomputeSeconds = getRooflineSeconds(
