@@ -37,8 +37,10 @@ check() {
   local start end
   start=$(date +%s.%N)
   for i in $(seq "$runs"); do
+    rm -f "$tmp/out.mlir"
     "$build/bin/remat-opt" "$input" "-remat-rematerialize=$options" \
       -o "$tmp/out.mlir" 2> "$tmp/err.txt" || true
+    touch "$tmp/out.mlir" # (none is written when the pass fails)
     sums+=("$(cat "$tmp/out.mlir" "$tmp/err.txt" | md5sum | cut -c1-12)")
   done
   end=$(date +%s.%N)
@@ -46,8 +48,9 @@ check() {
   distinct=$(printf '%s\n' "${sums[@]}" | sort -u | wc -l)
   local summary
   summary=$(grep -o "predicted peak [0-9]* bytes.*plan [a-z-]*" "$tmp/err.txt" \
-    | head -1 | sed 's/; saved activations.*; plan/; plan/')
-  [ -n "$summary" ] || summary=$(grep -o "error: .\{0,90\}" "$tmp/err.txt" | head -1)
+    | head -1 | sed 's/; saved activations.*; plan/; plan/' || true)
+  [ -n "$summary" ] ||
+    summary=$(grep -o "error: .\{0,90\}" "$tmp/err.txt" | head -1 || true)
   printf "%-14s %-46s %2d distinct of %d (%.1f s/run)  %s\n" \
     "$(basename "$input" .mlir)" "$options" "$distinct" "$runs" \
     "$(echo "($end - $start) / $runs" | bc -l)" "$summary"

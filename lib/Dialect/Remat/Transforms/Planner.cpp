@@ -254,48 +254,53 @@ bool SearchLimits::outOfTime() const {
   return timeLimit > 0 && elapsed() > timeLimit;
 }
 
+void SearchLimits::recordCut(Cut limit, StringRef where) {
+  for (const auto &[l, w] : cuts)
+    if (l == limit && w == where)
+      return;
+  cuts.push_back({limit, where.str()});
+}
+
 bool SearchLimits::checkTime(StringRef where) {
   if (!outOfTime())
     return true;
-  if (cut == Cut::None) {
-    cut = Cut::Time;
-    cutWhere = where.str();
-  }
+  recordCut(Cut::Time, where);
   return false;
 }
 
 bool SearchLimits::spend(uint64_t work, StringRef where) {
-  Cut now = spent + work > workLimit ? Cut::Work
-            : outOfTime()            ? Cut::Time
-                                     : Cut::None;
-  if (now == Cut::None) {
-    spent += work;
-    return true;
+  if (spent + work > workLimit) {
+    recordCut(Cut::Work, where);
+    return false;
   }
-  if (cut == Cut::None) {
-    cut = now;
-    cutWhere = where.str();
-  }
-  return false;
+  if (!checkTime(where))
+    return false;
+  spent += work;
+  return true;
 }
 
 std::string SearchLimits::cutNote() const {
-  switch (cut) {
-  case Cut::None:
-    return "";
-  case Cut::Work:
-    return ("the work limit (" + Twine(workLimit) + " op visits) cut " +
-            cutWhere)
-        .str();
-  case Cut::Time: {
-    std::string text;
-    llvm::raw_string_ostream os(text);
-    os << "the time limit (" << llvm::format("%g", timeLimit) << " s) cut "
-       << cutWhere << "; this plan depends on the machine's speed and load";
-    return text;
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  for (Cut limit : {Cut::Work, Cut::Time}) {
+    SmallVector<StringRef> places;
+    for (const auto &[l, where] : cuts)
+      if (l == limit)
+        places.push_back(where);
+    if (places.empty())
+      continue;
+    if (!text.empty())
+      os << "; ";
+    if (limit == Cut::Work)
+      os << "the work limit (" << workLimit << " op visits) cut ";
+    else
+      os << "the time limit (" << llvm::format("%g", timeLimit) << " s) cut ";
+    for (auto [i, where] : llvm::enumerate(places))
+      os << (i == 0 ? "" : i + 1 == places.size() ? " and " : ", ") << where;
+    if (limit == Cut::Time)
+      os << "; this plan depends on the machine's speed and load";
   }
-  }
-  return "";
+  return text;
 }
 
 PlanContext::PlanContext(func::FuncOp function, BackwardOp backward,

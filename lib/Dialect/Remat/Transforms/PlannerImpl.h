@@ -67,18 +67,20 @@ public:
   bool checkTime(llvm::StringRef where);
   double elapsed() const;
 
-  /// Why and where the search was cut, or "" when it was not.
+  /// Which limits cut which parts of the search, or "" when none did.
   std::string cutNote() const;
-  bool wasCut() const { return cut != Cut::None; }
+  bool wasCut() const { return !cuts.empty(); }
   uint64_t getSpent() const { return spent; }
 
 private:
-  enum class Cut { None, Work, Time };
+  enum class Cut { Work, Time };
+  void recordCut(Cut limit, llvm::StringRef where);
+
   uint64_t workLimit;
   double timeLimit;
   uint64_t spent = 0;
-  Cut cut = Cut::None;
-  std::string cutWhere;
+  /// Each limit and the part it cut, once, in the order they happened.
+  SmallVector<std::pair<Cut, std::string>> cuts;
   std::chrono::steady_clock::time_point start;
 };
 
