@@ -7,10 +7,12 @@
 #include "remat/InitRemat.h"
 
 #include "remat/Analysis/Cost.h"
+#include "remat/Conversion/Passes.h"
 #include "remat/Dialect/Remat/IR/Remat.h"
 #include "remat/Dialect/Remat/Transforms/Passes.h"
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
 #include "remat/Pipelines/Pipelines.h"
+#include "remat/Planner/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 
@@ -22,5 +24,7 @@ void mlir::remat::registerRematDialects(DialectRegistry &registry) {
 
 void mlir::remat::registerRematPassesAndPipelines() {
   registerRematPasses();
+  registerRematPlannerPasses();
+  registerRematConversionPasses();
   registerRematPipelines();
 }

@@ -9,8 +9,8 @@
 #include "remat/Analysis/Cost.h"
 #include "remat/Analysis/MemoryAnalysis.h"
 #include "remat/Dialect/Remat/IR/Remat.h"
-#include "remat/Dialect/Remat/Transforms/Planner.h"
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
+#include "remat/Support/PassSupport.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -21,12 +21,9 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/ToolOutputFile.h"
 
-#include <cmath>
-
 namespace mlir {
 namespace remat {
 #define GEN_PASS_DEF_REMATFINALIZEPASS
-#define GEN_PASS_DEF_REMATREMATERIALIZEPASS
 #define GEN_PASS_DEF_REMATAPPLYCHECKPOINTSPASS
 #define GEN_PASS_DEF_REMATSTRIPBARRIERSPASS
 #define GEN_PASS_DEF_REMATPLACEDEALLOCSPASS
@@ -63,44 +60,7 @@ static std::string getValueLabel(Value root) {
   return getLabel(root.getDefiningOp());
 }
 
-/// Flushes `file` and keeps it; when writing failed (a full disk, say),
-/// emits an error at `loc` naming `what` and `path`, and removes it.
-static LogicalResult closeChecked(llvm::ToolOutputFile &file, StringRef path,
-                                  Location loc, StringRef what) {
-  file.os().flush();
-  if (std::error_code ec = file.os().error()) {
-    // (An error left set would end the tool with "IO failure".)
-    file.os().clear_error();
-    mlir::emitError(loc) << "remat: cannot write " << what << " to '" << path
-                         << "': " << ec.message();
-    return failure();
-  }
-  file.keep();
-  return success();
-}
-
 namespace {
-/// Base of the passes that take the roofline target options
-/// (RematTargetOptions in Passes.td): resolves them into a TargetModel.
-template <typename Derived, template <typename> class GeneratedBase>
-struct TargetOptionsPass : public GeneratedBase<Derived> {
-  using GeneratedBase<Derived>::GeneratedBase;
-
-protected:
-  /// Returns the chosen preset with explicit rates applied, or reports an
-  /// unknown preset on the pass's operation.
-  FailureOr<TargetModel> resolveTargetOptions() {
-    TargetOverrides overrides{this->peakF32, this->peakTF32, this->peakBF16,
-                              this->peakFP8, this->bandwidth};
-    std::string error;
-    FailureOr<TargetModel> target =
-        resolveTarget(this->target, overrides, error);
-    if (failed(target))
-      mlir::emitError(this->getOperation()->getLoc()) << error;
-    return target;
-  }
-};
-
 struct RematFinalizePass
     : public remat::impl::RematFinalizePassBase<RematFinalizePass> {
   using Base::Base;
@@ -127,165 +87,6 @@ struct RematApplyCheckpointsPass
     numCheckpoints += stats.checkpoints;
     numRecomputed += stats.recompute.recomputed;
     numCloned += stats.recompute.cloned;
-  }
-};
-
-/// Parses the value of an enumerated pass option; on an unknown value,
-/// emits "<pass>: unknown <option> '<value>' (expected a, b or c)" on
-/// `root` and returns nullopt.
-template <typename T>
-static std::optional<T>
-parseChoice(Operation *root, StringRef pass, StringRef option, StringRef value,
-            ArrayRef<std::pair<StringLiteral, T>> choices) {
-  for (const auto &[name, choice] : choices)
-    if (value == name)
-      return choice;
-  InFlightDiagnostic diag = mlir::emitError(root->getLoc(), pass);
-  diag << ": unknown " << option << " '" << value << "' (expected ";
-  for (auto [i, c] : llvm::enumerate(choices))
-    diag << (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") << c.first;
-  diag << ")";
-  return std::nullopt;
-}
-
-struct RematRematerializePass
-    : public TargetOptionsPass<RematRematerializePass,
-                               remat::impl::RematRematerializePassBase> {
-  using TargetOptionsPass::TargetOptionsPass;
-  void runOnOperation() override {
-    Operation *root = getOperation();
-    FailureOr<TargetModel> target = resolveTargetOptions();
-    if (failed(target))
-      return signalPassFailure();
-    PlanOptions options;
-    options.target = *target;
-    std::optional<PlanStrategy> parsedStrategy = parsePlanStrategy(strategy);
-    Location loc = root->getLoc();
-    if (!parsedStrategy) {
-      mlir::emitError(loc, "remat-rematerialize: unknown strategy '")
-          << strategy
-          << "' (expected none, full, every-n, sqrt, selective, mincut, "
-             "greedy, optimal, exhaustive or auto)";
-      return signalPassFailure();
-    }
-    options.strategy = *parsedStrategy;
-    if (every == 0) {
-      mlir::emitError(loc, "remat-rematerialize: every must be at least 1");
-      return signalPassFailure();
-    }
-    options.everyN = every;
-    if (!(timeLimit >= 0) || !std::isfinite(timeLimit)) {
-      mlir::emitError(loc, "remat-rematerialize: time-limit must be a "
-                           "finite number of seconds, at least 0");
-      return signalPassFailure();
-    }
-    options.timeLimit = timeLimit;
-    options.workLimit = workLimit;
-    options.exactCandidateLimit = exactLimit;
-    options.verify = verify;
-    options.fusePointwise = fusePointwise;
-    constexpr StringLiteral pass = "remat-rematerialize";
-    std::optional<bool> bufferized =
-        parseChoice<bool>(root, pass, "peak-model", peakModel,
-                          {{"tensor", false}, {"bufferized", true}});
-    if (!bufferized)
-      return signalPassFailure();
-    std::optional<PlanCost> parsedCost = parseChoice<PlanCost>(
-        root, pass, "cost", cost,
-        {{"time", PlanCost::Time}, {"flops", PlanCost::Flops}});
-    if (!parsedCost)
-      return signalPassFailure();
-    std::optional<BudgetOn> parsedBudgetOn = parseChoice<BudgetOn>(
-        root, pass, "budget-on", budgetOn,
-        {{"peak", BudgetOn::Peak}, {"activations", BudgetOn::Activations}});
-    if (!parsedBudgetOn)
-      return signalPassFailure();
-    std::optional<RecomputeTwice> parsedTwice = parseChoice<RecomputeTwice>(
-        root, pass, "recompute-twice", recomputeTwice,
-        {{"peak", RecomputeTwice::Peak},
-         {"to-fit", RecomputeTwice::ToFit},
-         {"never", RecomputeTwice::Never}});
-    if (!parsedTwice)
-      return signalPassFailure();
-    options.recomputeTwice = *parsedTwice;
-    if (*bufferized) {
-      // The planner hands over detached copies: their callees are
-      // declared from the pass's root.
-      bool fuse = fusePointwise;
-      options.peakModel = [root, fuse](func::FuncOp f) {
-        return predictBufferizedPeak(f, nullptr, root, fuse);
-      };
-    }
-    options.cost = *parsedCost;
-    options.budgetOn = *parsedBudgetOn;
-    if (!budget.empty()) {
-      std::string error;
-      options.budget = parseBudget(budget, &error);
-      if (!options.budget) {
-        mlir::emitError(loc, "remat-rematerialize: ") << error;
-        return signalPassFailure();
-      }
-    }
-    SmallVector<func::FuncOp> functions;
-    root->walk([&](func::FuncOp f) {
-      if (f.walk([](BackwardOp) {
-             return WalkResult::interrupt();
-           }).wasInterrupted())
-        functions.push_back(f);
-    });
-    IRRewriter rewriter(&getContext());
-    for (func::FuncOp function : functions) {
-      function.walk([&](BackwardOp backward) {
-        numFolded += foldBackwardTransposes(rewriter, backward);
-      });
-      FailureOr<RematPlan> plan = planRematerialization(function, options);
-      if (failed(plan))
-        return signalPassFailure();
-      if (remarks)
-        emitPlanRemarks(function, *plan);
-      applyRematPlan(rewriter, function, *plan);
-      numRecomputed += plan->recomputed.size();
-      numEvaluations += plan->evaluations;
-    }
-  }
-
-  static std::string formatMicroseconds(double seconds) {
-    return llvm::formatv("{0}", llvm::format("%.4g", seconds * 1e6)).str();
-  }
-
-  void emitPlanRemarks(func::FuncOp function, const RematPlan &plan) {
-    for (const PlanDecision &d : plan.decisions) {
-      InFlightDiagnostic remark = mlir::emitRemark(d.value.getLoc());
-      if (d.recompute)
-        remark << "remat: recompute '" << d.label << "' (" << d.bytes
-               << " bytes; " << d.flops << " FLOPs, "
-               << formatMicroseconds(d.seconds) << " us): " << d.reason;
-      else
-        remark << "remat: save '" << d.label << "' (" << d.bytes
-               << " bytes): " << d.reason;
-    }
-    for (const PlanDuplicate &d : plan.duplicated)
-      mlir::emitRemark(d.value.getLoc())
-          << "remat: recompute '" << d.label << "' (" << d.bytes
-          << " bytes) once for each residual that needs it, not once for "
-             "all: the predicted peak falls from "
-          << d.peakBefore << " to " << d.peakAfter << " bytes for "
-          << d.extraFlops << " more FLOPs ("
-          << formatMicroseconds(d.extraSeconds) << " us)";
-    InFlightDiagnostic summary = mlir::emitRemark(function.getLoc());
-    summary << "remat: predicted peak " << plan.predictedPeak
-            << " bytes (without remat " << plan.baselinePeak
-            << (plan.budgetOn == BudgetOn::Activations ? ", activation budget "
-                                                       : ", budget ")
-            << plan.budgetBytes << "); recompute " << plan.recomputed.size()
-            << " of " << plan.candidates << " residuals, "
-            << plan.recomputeFlops << " FLOPs, "
-            << formatMicroseconds(plan.recomputeSeconds)
-            << " us; saved activations " << plan.activationBytes
-            << " bytes; plan " << stringifyPlanStrategy(plan.strategy)
-            << (plan.provenOptimal ? " (proven optimal)" : "") << ", "
-            << plan.evaluations << " peak evaluations; search "
-            << (plan.searchComplete ? "complete" : "cut: " + plan.searchNote);
   }
 };
 

@@ -6,12 +6,13 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "remat/Dialect/Remat/Transforms/Passes.h"
+#include "remat/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -19,7 +20,7 @@ namespace mlir {
 namespace remat {
 #define GEN_PASS_DEF_REMATGPUDEVICEMEMORYPASS
 #define GEN_PASS_DEF_REMATGPUWRAPHOSTCOMPUTEPASS
-#include "remat/Dialect/Remat/Transforms/Passes.h.inc"
+#include "remat/Conversion/Passes.h.inc"
 } // namespace remat
 } // namespace mlir
 

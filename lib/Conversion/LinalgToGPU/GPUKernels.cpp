@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "remat/Dialect/Remat/Transforms/Passes.h"
+#include "remat/Conversion/Passes.h"
 
 #include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -26,7 +26,7 @@ namespace remat {
 #define GEN_PASS_DEF_REMATGPUTILECONTRACTIONSPASS
 #define GEN_PASS_DEF_REMATGPUPARALLELREDUCTIONSPASS
 #define GEN_PASS_DEF_REMATGPUMAPLINALGPASS
-#include "remat/Dialect/Remat/Transforms/Passes.h.inc"
+#include "remat/Conversion/Passes.h.inc"
 } // namespace remat
 } // namespace mlir
 

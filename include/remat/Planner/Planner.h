@@ -5,8 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef REMAT_DIALECT_REMAT_TRANSFORMS_PLANNER_H
-#define REMAT_DIALECT_REMAT_TRANSFORMS_PLANNER_H
+#ifndef REMAT_PLANNER_PLANNER_H
+#define REMAT_PLANNER_PLANNER_H
 
 #include "remat/Analysis/Cost.h"
 
@@ -241,7 +241,6 @@ void applyRematPlan(RewriterBase &rewriter, func::FuncOp function,
 /// ends each buffer at its last use, where the frees would go), then the
 /// memory analysis. The other functions of `symbols` (default: the
 /// function's parent) are declared in that module, so calls verify.
-/// Requires the `remat-bufferize` pipeline to be registered.
 /// With `fusePointwise`, element-wise chains are fused first, as
 /// `-remat-lower-to-nvvm` compiles the step.
 FailureOr<int64_t> predictBufferizedPeak(func::FuncOp function,
@@ -257,4 +256,4 @@ std::string getLayerKey(Operation *op);
 } // namespace remat
 } // namespace mlir
 
-#endif // REMAT_DIALECT_REMAT_TRANSFORMS_PLANNER_H
+#endif // REMAT_PLANNER_PLANNER_H

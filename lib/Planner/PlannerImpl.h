@@ -4,13 +4,14 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef REMAT_LIB_DIALECT_REMAT_TRANSFORMS_PLANNERIMPL_H
-#define REMAT_LIB_DIALECT_REMAT_TRANSFORMS_PLANNERIMPL_H
+#ifndef REMAT_LIB_PLANNER_PLANNERIMPL_H
+#define REMAT_LIB_PLANNER_PLANNERIMPL_H
 
 #include "remat/Analysis/MemoryAnalysis.h"
 #include "remat/Dialect/Remat/IR/Remat.h"
-#include "remat/Dialect/Remat/Transforms/Planner.h"
+#include "remat/Planner/Planner.h"
 
+#include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/DenseSet.h"
 
@@ -186,6 +187,85 @@ private:
   uint64_t opCount = 0;
 };
 
+/// A candidate plan: the groups recomputed, and its figures.
+struct Incumbent {
+  llvm::BitVector recomputed;
+  int64_t peak = 0;
+  double cost = 0;
+  bool valid = false;
+};
+
+//===----------------------------------------------------------------------===//
+// Plan evaluation (PlanContext.cpp)
+//===----------------------------------------------------------------------===//
+
+/// A copy of `function` in which every residual of `backward` outside
+/// `saved` is recomputed (the plan applied to the copy); `firstClone` maps
+/// the forward values recomputed to their first clone.
+OwningOpRef<func::FuncOp>
+cloneWithPlan(func::FuncOp function, BackwardOp backward, const ValueSet &saved,
+              const ValueSet *duplicated = nullptr,
+              llvm::DenseMap<Value, Value> *firstClone = nullptr);
+/// A fresh module holding `owned`, a private declaration of every other
+/// function of `symbols`, and a copy of its other ops (globals the step
+/// reads, for example), so that the function still verifies there.
+OwningOpRef<ModuleOp> wrapInModule(func::FuncOp owned, Operation *symbols);
+/// Bufferizes `module` in place (it holds `function`) and returns the peak
+/// of `function` under the memory analysis.
+FailureOr<int64_t> getBufferizedPeak(ModuleOp module, func::FuncOp function,
+                                     std::string *liveAtPeak,
+                                     bool fusePointwise);
+/// The bytes of the buffer `value` aliases when it is an activation (not an
+/// argument or a constant) that `roots` does not hold yet, which it then
+/// does; otherwise 0.
+int64_t newActivationBytes(Value value, llvm::DenseSet<Value> &roots);
+
+//===----------------------------------------------------------------------===//
+// Searches (PlanSearch.cpp, PlanDuplicates.cpp)
+//===----------------------------------------------------------------------===//
+
+/// The first `k` groups of `order`, as a set.
+llvm::BitVector prefixSet(PlanContext &ctx, ArrayRef<unsigned> order, size_t k);
+/// Greedy: ranks the groups into `order` and returns the shortest prefix of
+/// the ranking that meets `budget` (invalid when none does; `lowest` is then
+/// the lowest measure seen, at prefix `lowestPrefix`).
+FailureOr<Incumbent> planGreedy(PlanContext &ctx, int64_t budget,
+                                SmallVectorImpl<unsigned> &order,
+                                int64_t &lowest, size_t &lowestPrefix);
+/// Saves again each group of `plan` the budget allows, latest-ranked first.
+LogicalResult pruneGreedy(PlanContext &ctx, int64_t budget,
+                          ArrayRef<unsigned> order, Incumbent &plan);
+/// The branch and bound from incumbent `best`; `complete` is false when a
+/// limit cut it.
+LogicalResult runExactSearch(PlanContext &ctx, int64_t budget, Incumbent &best,
+                             bool &complete);
+/// Every subset of the groups; `complete` is false when the time limit cut
+/// the enumeration.
+FailureOr<Incumbent> planExhaustive(PlanContext &ctx, int64_t budget,
+                                    bool &complete);
+/// Recomputes values shared by several recomputed residuals once for each
+/// of them where that lowers the peak of saving `saved` (`peak` now), the
+/// largest first, until the peak is at most `stopAt`. Each kept value is
+/// appended to `plan.duplicated`. Returns the peak reached.
+FailureOr<int64_t> recomputeTwice(PlanContext &ctx, const ValueSet &saved,
+                                  int64_t peak, std::optional<int64_t> stopAt,
+                                  RematPlan &plan);
+
+//===----------------------------------------------------------------------===//
+// Decisions (PlanExplain.cpp)
+//===----------------------------------------------------------------------===//
+
+/// The values `plan` recomputes once per residual that needs them.
+ValueSet duplicatedSet(const RematPlan &plan);
+/// Fills `plan`'s decisions and totals for saving `saved`; `reason` explains
+/// each value's fate.
+void describePlan(PlanContext &ctx, const ValueSet &saved, RematPlan &plan,
+                  function_ref<std::string(Value, bool)> reason);
+/// Emits the infeasible-budget error.
+LogicalResult emitInfeasible(PlanContext &ctx, int64_t budget, int64_t baseline,
+                             StringRef strategy, int64_t reached, StringRef how,
+                             StringRef live);
+
 /// A fixed schedule's plan: what it saves, and why for each value.
 struct Schedule {
   ValueSet saved;
@@ -204,4 +284,4 @@ FailureOr<Schedule> buildSchedule(PlanContext &ctx, PlanStrategy strategy,
 } // namespace remat
 } // namespace mlir
 
-#endif // REMAT_LIB_DIALECT_REMAT_TRANSFORMS_PLANNERIMPL_H
+#endif // REMAT_LIB_PLANNER_PLANNERIMPL_H

@@ -1,0 +1,184 @@
+//===- Passes.td - remat conversion passes ----------------*- tablegen -*-===//
+//
+// Part of the remat project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef REMAT_CONVERSION_PASSES_TD
+#define REMAT_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+//===----------------------------------------------------------------------===//
+// LinalgToGPU: a bufferized step as GPU kernels (remat-lower-to-nvvm)
+//===----------------------------------------------------------------------===//
+
+def RematGPUDeviceMemoryPass : Pass<"remat-gpu-device-memory", "ModuleOp"> {
+  let summary = "Put a bufferized step's buffers in device memory";
+  let description = [{
+    Prepares a bufferized step for the GPU, where every buffer the kernels
+    touch must be device memory:
+    - `memref.alloc` / `memref.dealloc` become `gpu.alloc` / `gpu.dealloc`
+      (the runtime's `mgpuMemAlloc` / `mgpuMemFree`, which record the device
+      high-water mark);
+    - `memref.copy` becomes `linalg.copy`, so that it runs as a kernel;
+    - a `memref.get_global` (a constant of the step) is copied to a device
+      buffer where it is read, freed at the end of its block;
+    - each memref operand of a call to an external function (a host routine
+      such as a printer or a loader) is passed as a host buffer, filled from
+      the device buffer before the call when the routine reads it and copied
+      back after the call when it writes it. The routine's
+      `bufferization.access` argument attribute (`none`, `read`, `write`,
+      `read-write`) says which; without it, both.
+    Function arguments are taken to be device memory already.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::linalg::LinalgDialect"];
+  let statistics = [
+    Statistic<"numAllocs", "allocs", "allocations moved to the device">,
+    Statistic<"numGlobals", "globals", "constants copied to the device">,
+    Statistic<"numHostCopies", "host-copies",
+              "call operands passed through a host buffer">,
+  ];
+}
+
+def RematGPUWrapHostComputePass : Pass<"remat-gpu-wrap-host-compute",
+                                       "ModuleOp"> {
+  let summary = "Run what the GPU mapping left on the host in one-thread "
+                "kernels";
+  let description = [{
+    After `-convert-parallel-loops-to-gpu`, loops without parallel
+    dimensions (a reduction to a scalar, such as the loss) and scalar loads
+    and stores are still host code, which cannot read device memory. This
+    pass wraps each maximal run of such ops (in a function body's blocks,
+    outside `gpu.launch`) in a `gpu.launch` of one block of one thread.
+    Pure ops that the run does not need stay on the host; `gpu.*`
+    operations, allocations, views, calls and loops that only launch
+    kernels are host operations. A value defined in a run and used after it
+    on the host is an error.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+  let statistics = [
+    Statistic<"numWrapped", "wrapped", "one-thread kernels created">,
+  ];
+}
+
+def RematGPUTileContractionsPass : Pass<"remat-gpu-tile-contractions",
+                                        "func::FuncOp"> {
+  let summary = "Run matmul-class ops as shared-memory tiled GPU kernels";
+  let description = [{
+    Rewrites each bufferized linalg contraction (`linalg.matmul`,
+    `linalg.batch_matmul`, or any op with a multiply-accumulate body whose
+    dimensions infer to one M, one N and one K dimension, plus batch
+    dimensions) into a `gpu.launch`:
+    - one block computes a `tile-m` x `tile-n` tile of the result, for one
+      batch index (batch dimensions are the grid's `z`);
+    - its 16 x 16 threads stage `tile-k`-deep slices of both operands in
+      workgroup (shared) memory, then each accumulates a
+      (`tile-m`/16) x (`tile-n`/16) micro-tile of the result in registers,
+      rows and columns strided by 16 so that loads and stores coalesce;
+    - edges are guarded: operand elements out of range load as zero, and
+      result elements out of range are not stored.
+    The op's own body is the multiply-accumulate, so mixed element types
+    (a bf16 product accumulated in f32) keep their semantics. Other ops are
+    left to the parallel-loop mapping.
+
+    With `mma=half` (or `tf32`), the contractions whose types fit run on
+    tensor cores instead: 4 warps per 64x64 result tile, each warp's 32x32
+    quarter as 2x4 `nvgpu.mma.sync` tiles of m16n8k16 (f16) or m16n8k8
+    (tf32), with 32-deep operand slices in shared memory and fragments read
+    in the PTX ISA's register layouts. bf16 stays on the SIMT kernel: LLVM
+    22's `-convert-nvgpu-to-nvvm` does not lower its MMA. These kernels have
+    not run on a GPU yet, so the option is off by default.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::vector::VectorDialect"];
+  let options = [
+    Option<"tileM", "tile-m", "int64_t", "64",
+           "Rows of the result per block (a multiple of 16)">,
+    Option<"tileN", "tile-n", "int64_t", "64",
+           "Columns of the result per block (a multiple of 16)">,
+    Option<"mma", "mma", "std::string", "\"none\"",
+           "Tensor cores (nvgpu.mma.sync): none; half (f16 products "
+           "accumulated in f32, as the op computes them); tf32 (also "
+           "f32 x f32, rounded to tf32: not the op's numerics)">,
+    Option<"tileK", "tile-k", "int64_t", "16",
+           "Depth of the operand slices staged in shared memory (a "
+           "multiple of 16)">,
+  ];
+  let statistics = [
+    Statistic<"numTiled", "tiled", "contractions run as tiled kernels">,
+    Statistic<"numMma", "mma", "contractions run on tensor cores">,
+  ];
+}
+
+def RematGPUParallelReductionsPass : Pass<"remat-gpu-parallel-reductions",
+                                          "func::FuncOp"> {
+  let summary = "Run linalg reductions as block-wide parallel reductions";
+  let description = [{
+    Rewrites each bufferized linalg op with reduction dimensions and one
+    result whose body folds one value into the accumulator with a single
+    combiner (`arith.addf`, `arith.maximumf`, `arith.maxnumf`, `arith.mulf`,
+    `arith.addi`, ...: any op with a neutral element) into a `gpu.launch`
+    with one block per result element:
+    - each of the block's `block-size` threads folds a strided share of the
+      reduction dimensions (linearized, innermost fastest, so row
+      reductions read coalesced) into a private accumulator that starts at
+      the combiner's neutral element;
+    - the block combines the accumulators in a tree in workgroup memory,
+      and thread 0 folds the result into the initial value.
+    Softmax's max and sum, layer norm's moments, the loss's sum and the
+    gradients' column sums all take this form. A reduction over fewer than
+    `min-size` elements is left to the parallel-loop mapping. The order of
+    the floating-point combination differs from the sequential loop's, so
+    results agree within rounding, not bit for bit.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", "256",
+           "Threads per block (a power of two, at most 1024)">,
+    Option<"minSize", "min-size", "int64_t", "32",
+           "Fewest reduced elements per result for a parallel reduction">,
+  ];
+  let statistics = [
+    Statistic<"numReductions", "reductions",
+              "reductions run as parallel reductions">,
+  ];
+}
+
+def RematGPUMapLinalgPass : Pass<"remat-gpu-map-linalg", "func::FuncOp"> {
+  let summary = "Run the other linalg ops as flat one-thread-per-element "
+                "kernels";
+  let description = [{
+    Rewrites each bufferized linalg op that the kernels for contractions and
+    reductions did not take (element-wise ops, fills, transposes,
+    broadcasts, copies, small reductions, ops with several results) into a
+    one-dimensional `gpu.launch` of `block-size`-thread blocks with one
+    thread per point of the op's parallel loops: the loops are linearized,
+    the last fastest, so that neighbouring threads touch neighbouring
+    elements whatever the rank. A thread runs the op's reduction loops, if
+    any, in sequence, and reads a result's old value only where the body
+    reads it. Ops whose results do not cover the parallel loops are left to
+    the parallel-loop mapping.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", "256",
+           "Threads per block (1 to 1024)">,
+  ];
+  let statistics = [
+    Statistic<"numMapped", "mapped", "linalg ops run as flat kernels">,
+  ];
+}
+
+#endif // REMAT_CONVERSION_PASSES_TD

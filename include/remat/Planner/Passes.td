@@ -1,0 +1,147 @@
+//===- Passes.td - the planner's pass ----------------------*- tablegen -*-===//
+//
+// Part of the remat project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef REMAT_PLANNER_PASSES_TD
+#define REMAT_PLANNER_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+include "remat/Analysis/TargetOptions.td"
+
+def RematRematerializePass : Pass<"remat-rematerialize"> {
+  let summary = "Choose what to recompute under a memory budget";
+  let description = [{
+    Automatic mode. For every function with a `remat.backward`, the planner
+    (`planRematerialization` in `Planner.h`) decides which values to save so
+    that the predicted peak meets `budget` at the least recompute cost, and
+    the rewrite of `-remat-apply-checkpoints` applies the plan: every
+    residual not saved is recomputed, each clone just before its first use,
+    a value shared by several residuals once.
+
+    Before planning, each backward transpose of a saved transpose by the
+    inverse permutation (autograd's `t(t(W))`) reads the source instead
+    (`foldBackwardTransposes`), as the canonicalizer would after finalize;
+    saved values nothing reads any more are dropped.
+
+    Peaks are those of the rewritten function under the memory analysis,
+    with every buffer rounded up to the 64-byte alignment of the CPU
+    pipeline's allocations (`peak-model=tensor`, the default), or of the
+    function bufferized by `-remat-bufferize{deallocate=false}`
+    (`peak-model=bufferized`, slower). Both count the recompute's own
+    temporaries. With `verify` (the default), the chosen plan's peak is
+    checked on the bufferized program.
+
+    Strategies. The fixed schedules of the field give their plan whatever
+    the budget, and fail if it misses a budget given:
+    - `none`: keep autograd's saved set;
+    - `full`: save only layer inputs (checkpoint every layer);
+    - `every-n`: save only the inputs of segments of `every` layers;
+    - `sqrt`: segments of round(sqrt(layers)) layers;
+    - `selective`: Megatron-LM's recompute of the attention core (the ops
+      from one batch matmul to the next: scores, mask, softmax, dropout);
+    - `mincut`: PyTorch's min-cut partitioner: the fewest saved bytes from
+      which the residuals are recomputed by cheap ops only (element-wise,
+      views, fills; never contractions or reductions).
+
+    Layers are read from name locations: an op located at
+    `blocks.3.attn.mm` is in layer `blocks.3` (the prefix up to the first
+    numeric component), as the importer writes them.
+
+    The searching strategies recompute nothing without a budget:
+    - `greedy`: rank the residuals by bytes freed per recompute second
+      (`cost=time`) or FLOP (`cost=flops`), each against what is already
+      recomputed, and recompute the shortest prefix of that ranking whose
+      peak meets the budget;
+    - `optimal`: branch and bound over the subsets of the residuals
+      (grouped by the buffer they alias), from the greedy plan, for the
+      least recompute cost that meets the budget; exact when it completes
+      within `work-limit`;
+    - `exhaustive`: every subset (at most 26 groups), the reference for
+      testing `optimal`;
+    - `auto` (default): greedy, then keeps saved what the budget allows,
+      then takes any cheaper fixed schedule that meets the budget, then
+      runs the exact search when there are at most `exact-limit` groups.
+
+    With `budget-on=activations` the budget bounds the saved activation
+    bytes instead of the peak (a percentage is of the activations without
+    remat); the field's schedules are often compared that way.
+
+    The rewrite clones a value that several recomputed residuals need once,
+    before the first of them, and holds it for the others, unless
+    recomputing it for each of them lowers the peak (`recompute-twice`):
+    after choosing what to save, the planner tries the shared values, the
+    largest first, and keeps each one whose second recompute lowers the
+    predicted peak (`peak`, within `work-limit`), or
+    only as far as a budget needs (`to-fit`; `peak` does this too).
+    Its cost is counted in the plan's recompute cost and explained in a
+    remark.
+
+    Limits. The greedy plan and the fixed schedules are always computed.
+    The optional parts of the search (pruning the greedy plan, the exact
+    search, second recomputes, and searching again when a plan misses the
+    budget on the bufferized program) stop at `work-limit`, counted in op
+    visits, so a plan depends only on the function and the options, at any
+    machine load. `time-limit` is an outer safety net. A search cut by
+    either limit, or an `auto` that skips the exact search because of
+    `exact-limit`, says so in the summary remark (`search cut: ...`).
+
+    A budget that cannot be met is an error that names the lowest peak
+    reached and what is live at it. `remarks` explains every decision:
+    value, bytes, recompute cost, and why; and sums up each plan.
+  }];
+  let dependentDialects = ["::mlir::remat::RematDialect"];
+  let options = !listconcat([
+    Option<"budget", "budget", "std::string", /*default=*/"\"\"",
+           "Peak budget: bytes with an optional KiB/MiB/GiB/KB/MB/GB suffix, "
+           "or a percentage of the peak without remat (`40%`); empty: none">,
+    Option<"budgetOn", "budget-on", "std::string", /*default=*/"\"peak\"",
+           "What the budget bounds: peak (the step's peak memory) or "
+           "activations (the bytes the forward saves for the backward)">,
+    Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
+           "none, full, every-n, sqrt, selective, mincut, greedy, optimal, "
+           "exhaustive or auto">,
+    Option<"cost", "cost", "std::string", /*default=*/"\"time\"",
+           "What to minimize: time (roofline seconds) or flops">,
+    Option<"every", "every", "unsigned", /*default=*/"2",
+           "Layers per segment of strategy every-n">,
+    Option<"workLimit", "work-limit", "uint64_t", /*default=*/"1000000",
+           "Work the optional parts of the search may do, in op visits (a "
+           "plan evaluation costs the function's op count); plans depend "
+           "only on the input and the options while this limit, not "
+           "time-limit, stops the search">,
+    Option<"timeLimit", "time-limit", "double", /*default=*/"300",
+           "Wall-clock seconds the optional parts of the search may take, "
+           "an outer safety net (0: none); a plan it cuts depends on the "
+           "machine's load, and its remarks say so">,
+    Option<"exactLimit", "exact-limit", "unsigned", /*default=*/"48",
+           "Auto runs the exact search up to this many candidate groups">,
+    Option<"recomputeTwice", "recompute-twice", "std::string",
+           /*default=*/"\"peak\"",
+           "When a value several recomputed residuals need is recomputed "
+           "for each of them instead of held between them: peak (whenever "
+           "that lowers the predicted peak), to-fit (only to meet a budget "
+           "that is missed otherwise) or never">,
+    Option<"peakModel", "peak-model", "std::string", /*default=*/"\"tensor\"",
+           "tensor (memory analysis of the rewritten function) or bufferized">,
+    Option<"verify", "verify", "bool", /*default=*/"true",
+           "With peak-model=tensor: take the baseline and the plan's peak "
+           "from the bufferized program, and search again under a tighter "
+           "budget if the plan misses it there">,
+    Option<"fusePointwise", "fuse-pointwise", "bool", /*default=*/"false",
+           "Bufferize with element-wise chains fused first, as "
+           "-remat-lower-to-nvvm does, when checking plans (verify) or "
+           "searching with peak-model=bufferized">,
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Emit a remark for every decision and a summary per function">,
+  ], RematTargetOptions);
+  let statistics = [
+    Statistic<"numRecomputed", "recomputed", "residuals recomputed">,
+    Statistic<"numEvaluations", "evaluations", "plans whose peak was predicted">,
+    Statistic<"numFolded", "folded-transposes",
+              "backward transposes of saved transposes folded">,
+  ];
+}
+
+#endif // REMAT_PLANNER_PASSES_TD

@@ -1,0 +1,537 @@
+//===- PlanContext.cpp - candidates and the evaluation of plans -----------===//
+//
+// A plan is a set of forward values to save; every residual outside it is
+// recomputed in the backward from what is saved (recomputeBackwardInputs).
+// The context groups the residuals by the buffer they alias (a view and
+// its root are freed together or not at all), prices each set by the ops
+// its recomputation clones, and evaluates its peak: that of the rewritten
+// function under the memory analysis (or the bufferized program's), which
+// is what the CPU run allocates.
+//
+//===----------------------------------------------------------------------===//
+
+#include "PlannerImpl.h"
+
+#include "remat/Analysis/MemoryAnalysis.h"
+#include "remat/Dialect/Remat/IR/Remat.h"
+#include "remat/Dialect/Remat/Transforms/Transforms.h"
+#include "remat/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#define DEBUG_TYPE "remat-rematerialize"
+
+using namespace mlir;
+using namespace mlir::remat;
+using namespace mlir::remat::detail;
+
+std::string mlir::remat::detail::getLabel(Value value) {
+  if (auto name = value.getDefiningOp<NameOp>())
+    return name.getTag().str();
+  if (auto loc = dyn_cast<NameLoc>(value.getLoc()))
+    return loc.getName().str();
+  if (Operation *def = value.getDefiningOp())
+    return def->getName().getStringRef().str();
+  return "argument";
+}
+
+bool mlir::remat::detail::isViewLike(Operation *op) {
+  return isa<NameOp, tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+             tensor::ExtractSliceOp, tensor::CastOp, tensor::ReshapeOp>(op);
+}
+
+Value mlir::remat::detail::getViewRoot(Value value) {
+  while (Operation *def = value.getDefiningOp()) {
+    if (!isViewLike(def))
+      break;
+    value = def->getOperand(0);
+  }
+  return value;
+}
+
+std::string mlir::remat::getLayerKey(Operation *op) {
+  auto loc = dyn_cast<NameLoc>(op->getLoc());
+  if (!loc)
+    return "";
+  StringRef name = loc.getName().strref();
+  size_t pos = 0;
+  while (pos < name.size()) {
+    size_t dot = name.find('.', pos);
+    StringRef part = name.slice(pos, dot);
+    if (!part.empty() && llvm::all_of(part, llvm::isDigit))
+      return name.take_front(dot == StringRef::npos ? name.size() : dot).str();
+    if (dot == StringRef::npos)
+      break;
+    pos = dot + 1;
+  }
+  return "";
+}
+
+/// Bufferizes `module` in place (it holds `function`) and returns the peak
+/// of `function` under the memory analysis.
+FailureOr<int64_t>
+mlir::remat::detail::getBufferizedPeak(ModuleOp module, func::FuncOp function,
+                                       std::string *liveAtPeak,
+                                       bool fusePointwise) {
+  // (The pipeline is built here, not parsed from the pass registry: the
+  // planner works whether or not remat's pipelines are registered.)
+  PassManager pm(module.getContext(), ModuleOp::getOperationName());
+  LowerToLLVMPipelineOptions options;
+  options.deallocate = false;
+  options.fusePointwise = fusePointwise;
+  buildBufferizePipeline(pm, options);
+  if (failed(pm.run(module)))
+    return failure();
+  // Bufferization rewrites the function op in place.
+  auto bufferized = module.lookupSymbol<func::FuncOp>(function.getSymName());
+  if (!bufferized)
+    return failure();
+  MemoryProfile profile = analyzeMemory(bufferized);
+  if (liveAtPeak)
+    *liveAtPeak = describeLiveAtPeak(profile);
+  return profile.peakBytes;
+}
+
+std::string mlir::remat::detail::describeLiveAtPeak(const MemoryProfile &p) {
+  std::string text;
+  llvm::raw_string_ostream live(text);
+  llvm::interleaveComma(p.liveAtPeak, live, [&](unsigned index) {
+    const Buffer &buffer = p.buffers[index];
+    live << getLabel(buffer.root) << " (" << buffer.bytes << ")";
+  });
+  return text;
+}
+
+/// A fresh module holding `owned`, a private declaration of every other
+/// function of `symbols`, and a copy of its other ops (globals the step
+/// reads, for example), so that the function still verifies there.
+OwningOpRef<ModuleOp> mlir::remat::detail::wrapInModule(func::FuncOp owned,
+                                                        Operation *symbols) {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(owned.getLoc());
+  if (symbols && symbols->getNumRegions() == 1 &&
+      symbols->getRegion(0).hasOneBlock()) {
+    OpBuilder builder = OpBuilder::atBlockEnd(module->getBody());
+    for (Operation &op : symbols->getRegion(0).front()) {
+      auto f = dyn_cast<func::FuncOp>(op);
+      if (f && f.getSymName() == owned.getSymName())
+        continue;
+      if (!f) {
+        if (!op.hasTrait<OpTrait::IsTerminator>())
+          builder.clone(op);
+        continue;
+      }
+      auto decl = func::FuncOp::create(builder, f.getLoc(), f.getSymName(),
+                                       f.getFunctionType());
+      decl.setPrivate();
+    }
+  }
+  module->push_back(owned);
+  return module;
+}
+
+FailureOr<int64_t> mlir::remat::predictBufferizedPeak(func::FuncOp function,
+                                                      std::string *liveAtPeak,
+                                                      Operation *symbols,
+                                                      bool fusePointwise) {
+  if (!symbols)
+    symbols = function->getParentOp();
+  OwningOpRef<ModuleOp> module = wrapInModule(function.clone(), symbols);
+  auto copy = module->lookupSymbol<func::FuncOp>(function.getSymName());
+  return getBufferizedPeak(*module, copy, liveAtPeak, fusePointwise);
+}
+
+//===----------------------------------------------------------------------===//
+// PlanContext
+//===----------------------------------------------------------------------===//
+
+SearchLimits::SearchLimits(uint64_t workLimit, double timeLimit)
+    : workLimit(workLimit), timeLimit(timeLimit),
+      start(std::chrono::steady_clock::now()) {}
+
+double SearchLimits::elapsed() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+bool SearchLimits::outOfTime() const {
+  return timeLimit > 0 && elapsed() > timeLimit;
+}
+
+void SearchLimits::recordCut(Cut limit, StringRef where) {
+  for (const auto &[l, w] : cuts)
+    if (l == limit && w == where)
+      return;
+  cuts.push_back({limit, where.str()});
+}
+
+bool SearchLimits::checkTime(StringRef where) {
+  if (!outOfTime())
+    return true;
+  recordCut(Cut::Time, where);
+  return false;
+}
+
+bool SearchLimits::spend(uint64_t work, StringRef where) {
+  if (spent + work > workLimit) {
+    recordCut(Cut::Work, where);
+    return false;
+  }
+  if (!checkTime(where))
+    return false;
+  spent += work;
+  return true;
+}
+
+std::string SearchLimits::cutNote() const {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  for (Cut limit : {Cut::Work, Cut::Time}) {
+    SmallVector<StringRef> places;
+    for (const auto &[l, where] : cuts)
+      if (l == limit)
+        places.push_back(where);
+    if (places.empty())
+      continue;
+    if (!text.empty())
+      os << "; ";
+    if (limit == Cut::Work)
+      os << "the work limit (" << workLimit << " op visits) cut ";
+    else
+      os << "the time limit (" << llvm::format("%g", timeLimit) << " s) cut ";
+    for (auto [i, where] : llvm::enumerate(places))
+      os << (i == 0 ? "" : i + 1 == places.size() ? " and " : ", ") << where;
+    if (limit == Cut::Time)
+      os << "; this plan depends on the machine's speed and load";
+  }
+  return text;
+}
+
+PlanContext::PlanContext(func::FuncOp function, BackwardOp backward,
+                         const PlanOptions &options, SearchLimits &limits)
+    : function(function), backward(backward), options(options), limits(limits) {
+  function.walk([&](Operation *) { ++opCount; });
+  // Position of each backward body op, for the rewrite's order.
+  Block &body = backward.getBody().front();
+  llvm::DenseMap<Operation *, unsigned> position;
+  for (auto [index, op] : llvm::enumerate(body))
+    position[&op] = index;
+  llvm::DenseMap<Value, unsigned> groupOfRoot;
+  for (auto [index, input] : llvm::enumerate(backward.getInputs())) {
+    inputs.insert(input);
+    Operation *def = input.getDefiningOp();
+    if (!def || !canRecomputeIn(def, backward) ||
+        def->hasTrait<OpTrait::ConstantLike>() || groupOf.count(input))
+      continue;
+    Value root = getViewRoot(input);
+    // A view of an argument or of a constant frees nothing.
+    // Nor does a view of a buffer that cannot be recomputed.
+    Operation *rootDef = root.getDefiningOp();
+    if (!rootDef || rootDef->hasTrait<OpTrait::ConstantLike>() ||
+        !canRecomputeIn(rootDef, backward))
+      continue;
+    unsigned first = ~0u;
+    for (Operation *user : body.getArgument(index).getUsers())
+      if (Operation *a = body.findAncestorOpInBlock(*user))
+        first = std::min(first, position.lookup(a));
+    candidates.push_back(input);
+    firstUse[input] = first;
+    auto [it, inserted] = groupOfRoot.try_emplace(root, groups.size());
+    if (inserted) {
+      Group group;
+      group.root = root;
+      group.bytes = getStaticSizeInBytes(root.getType()).value_or(0);
+      groups.push_back(group);
+    }
+    groups[it->second].members.push_back(input);
+    groupOf[input] = it->second;
+  }
+  for (Group &group : groups)
+    group.label = getLabel(group.members.front());
+}
+
+std::pair<OpCost, double> PlanContext::getCost(Operation *op) {
+  auto it = opCosts.find(op);
+  if (it != opCosts.end())
+    return it->second;
+  std::pair<OpCost, double> cost;
+  if (FailureOr<OpCost> c = getOpCost(op); succeeded(c)) {
+    cost.first = *c;
+    cost.second = getRooflineSeconds(*c, getComputeElementType(op),
+                                     isContraction(op), options.target);
+  }
+  opCosts[op] = cost;
+  return cost;
+}
+
+double PlanContext::objective(const OpCost &cost, double seconds) const {
+  return options.cost == PlanCost::Time
+             ? seconds
+             : static_cast<double>(cost.weightedFlops());
+}
+
+PlanCostSum PlanContext::closure(Value value, const ValueSet &saved,
+                                 llvm::DenseSet<Operation *> &done,
+                                 const llvm::DenseSet<Operation *> *already,
+                                 SmallVectorImpl<Operation *> *added,
+                                 function_ref<void(Value)> onReuse) {
+  PlanCostSum sum;
+  llvm::DenseSet<Operation *> mine;
+  SmallVector<Value> work{value};
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    Operation *def = v.getDefiningOp();
+    if (!def || saved.contains(v) || !canRecomputeIn(def, backward) ||
+        (already && already->contains(def)))
+      continue;
+    if (!done.insert(def).second) {
+      if (onReuse && !mine.contains(def))
+        onReuse(v);
+      continue;
+    }
+    if (onReuse)
+      mine.insert(def);
+    if (added)
+      added->push_back(def);
+    auto [cost, seconds] = getCost(def);
+    sum.cost += cost;
+    sum.seconds += seconds;
+    work.append(getRecomputeInputs(def));
+  }
+  return sum;
+}
+
+SmallVector<Value> PlanContext::droppedInOrder(const ValueSet &saved) const {
+  SmallVector<Value> dropped;
+  for (Value c : candidates)
+    if (!saved.contains(c))
+      dropped.push_back(c);
+  llvm::stable_sort(dropped, [&](Value a, Value b) {
+    return firstUse.lookup(a) < firstUse.lookup(b);
+  });
+  return dropped;
+}
+
+void PlanContext::forEachRecomputed(
+    const ValueSet &saved, const ValueSet *duplicated,
+    function_ref<void(Value, const PlanCostSum &)> fn,
+    SmallVectorImpl<Value> *reused) {
+  auto isDuplicated = [&](Operation *def) {
+    return duplicated && llvm::any_of(def->getResults(), [&](Value r) {
+             return duplicated->contains(r);
+           });
+  };
+  llvm::DenseSet<Operation *> done;
+  llvm::DenseSet<Value> reusedSeen;
+  auto onReuse = [&](Value u) {
+    if (reusedSeen.insert(u).second)
+      reused->push_back(u);
+  };
+  for (Value v : droppedInOrder(saved)) {
+    SmallVector<Operation *> mine;
+    PlanCostSum sum =
+        closure(v, saved, done, /*already=*/nullptr, &mine,
+                reused ? function_ref<void(Value)>(onReuse) : nullptr);
+    // The rewrite forgets these clones once the residual is recomputed.
+    for (Operation *def : mine)
+      if (isDuplicated(def))
+        done.erase(def);
+    fn(v, sum);
+  }
+}
+
+PlanCostSum PlanContext::cost(const ValueSet &saved,
+                              const ValueSet *duplicated) {
+  PlanCostSum total;
+  forEachRecomputed(saved, duplicated, [&](Value, const PlanCostSum &c) {
+    total.cost += c.cost;
+    total.seconds += c.seconds;
+  });
+  return total;
+}
+
+ValueSet PlanContext::savedFor(const llvm::BitVector &recomputed) const {
+  ValueSet saved(inputs);
+  for (unsigned g : recomputed.set_bits())
+    for (Value member : groups[g].members)
+      saved.erase(member);
+  return saved;
+}
+
+/// A copy of `function` in which every residual of `backward` outside
+/// `saved` is recomputed (the plan applied to the copy).
+OwningOpRef<func::FuncOp> mlir::remat::detail::cloneWithPlan(
+    func::FuncOp function, BackwardOp backward, const ValueSet &saved,
+    const ValueSet *duplicated, llvm::DenseMap<Value, Value> *firstClone) {
+  IRMapping mapping;
+  OwningOpRef<func::FuncOp> copy = function.clone(mapping);
+  ValueSet savedCopy, duplicatedCopy;
+  for (Value v : saved)
+    savedCopy.insert(mapping.lookupOrDefault(v));
+  if (duplicated)
+    for (Value v : *duplicated)
+      duplicatedCopy.insert(mapping.lookupOrDefault(v));
+  auto copyBackward = cast<BackwardOp>(mapping.lookup(backward.getOperation()));
+  IRRewriter rewriter(function.getContext());
+  // The copy's forward values back to the function's.
+  llvm::DenseMap<Value, Value> original;
+  if (firstClone)
+    for (auto [from, to] : mapping.getValueMap())
+      original[to] = from;
+  recomputeBackwardInputs(
+      rewriter, copyBackward, [&](Value v) { return !savedCopy.contains(v); },
+      [&](Value v) { return duplicatedCopy.contains(v); },
+      [&](Value forward, Value clone) {
+        if (firstClone)
+          firstClone->try_emplace(original.lookup(forward), clone);
+      });
+  return copy;
+}
+
+FailureOr<int64_t> PlanContext::peak(const ValueSet &saved,
+                                     std::string *liveAtPeak,
+                                     const ValueSet *duplicated) {
+  ++evaluations;
+  OwningOpRef<func::FuncOp> copy =
+      cloneWithPlan(function, backward, saved, duplicated);
+  if (options.peakModel)
+    return options.peakModel(*copy);
+  MemoryProfile profile = analyzeMemory(*copy, kAllocationAlignment);
+  if (liveAtPeak)
+    *liveAtPeak = describeLiveAtPeak(profile);
+  return profile.peakBytes;
+}
+
+FailureOr<int64_t> PlanContext::peak(const llvm::BitVector &recomputed) {
+  std::string key;
+  key.reserve(recomputed.size());
+  for (unsigned i = 0, e = recomputed.size(); i < e; ++i)
+    key.push_back(recomputed.test(i) ? '1' : '0');
+  auto it = peakCache.find(key);
+  if (it != peakCache.end())
+    return it->second;
+  FailureOr<int64_t> p = peak(savedFor(recomputed));
+  if (succeeded(p))
+    peakCache[key] = *p;
+  return p;
+}
+
+/// The bytes of the buffer `value` aliases when it is an activation (not an
+/// argument or a constant) that `roots` does not hold yet, which it then
+/// does; otherwise 0.
+int64_t mlir::remat::detail::newActivationBytes(Value value,
+                                                llvm::DenseSet<Value> &roots) {
+  Value root = getViewRoot(value);
+  Operation *def = root.getDefiningOp();
+  if (!def || def->hasTrait<OpTrait::ConstantLike>() ||
+      !roots.insert(root).second)
+    return 0;
+  return getStaticSizeInBytes(root.getType()).value_or(0);
+}
+
+int64_t PlanContext::activationBytes(const ValueSet &saved,
+                                     bool withFrontier) const {
+  llvm::DenseSet<Value> roots;
+  int64_t bytes = 0;
+  auto add = [&](Value v) { bytes += newActivationBytes(v, roots); };
+  for (Value v : saved)
+    if (inputs.contains(v))
+      add(v);
+  if (!withFrontier)
+    return bytes;
+  // The forward values the recompute reads: saved ones outside the
+  // backward's inputs (a schedule's), and those it cannot recompute
+  // (results of ops with effects). The rewrite passes them in too.
+  SmallVector<Value> work;
+  for (Value c : candidates)
+    if (!saved.contains(c))
+      work.push_back(c);
+  llvm::DenseSet<Operation *> seen;
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    Operation *def = v.getDefiningOp();
+    if (!def)
+      continue;
+    if (saved.contains(v) || !canRecomputeIn(def, backward)) {
+      add(v);
+      continue;
+    }
+    if (seen.insert(def).second)
+      llvm::append_range(work, getRecomputeInputs(def));
+  }
+  return bytes;
+}
+
+FailureOr<int64_t> PlanContext::measure(const ValueSet &saved,
+                                        std::string *liveAtPeak) {
+  if (options.budgetOn == BudgetOn::Activations)
+    return activationBytes(saved);
+  return peak(saved, liveAtPeak);
+}
+
+FailureOr<int64_t> PlanContext::measure(const llvm::BitVector &recomputed) {
+  if (options.budgetOn == BudgetOn::Activations)
+    return activationBytes(savedFor(recomputed));
+  return peak(recomputed);
+}
+
+void PlanContext::computeBound() {
+  boundReady = true;
+  MemoryProfile profile = analyzeMemory(function, kAllocationAlignment);
+  boundTimeline = profile.timeline;
+  llvm::DenseMap<Operation *, unsigned> pointOf;
+  for (auto [index, op] : llvm::enumerate(profile.points))
+    pointOf[op] = index;
+  // Values in each buffer, for the uses outside the backward.
+  llvm::DenseMap<unsigned, SmallVector<Value>> valuesOf;
+  for (auto &[value, buffer] : profile.bufferOf)
+    valuesOf[buffer].push_back(value);
+  Block *block = backward->getBlock();
+  for (Group &group : groups) {
+    auto it = profile.bufferOf.find(group.root);
+    if (it == profile.bufferOf.end()) {
+      heldForBackward.push_back({1, 0}); // Empty range.
+      continue;
+    }
+    const Buffer &buffer = profile.buffers[it->second];
+    unsigned lastForward = buffer.start;
+    for (Value v : valuesOf[it->second])
+      for (Operation *user : v.getUsers()) {
+        Operation *ancestor = block->findAncestorOpInBlock(*user);
+        if (!ancestor || ancestor == backward.getOperation())
+          continue;
+        lastForward = std::max(lastForward, pointOf.lookup(ancestor));
+      }
+    heldForBackward.push_back({lastForward + 1, buffer.end});
+  }
+}
+
+int64_t PlanContext::lowerBound(const llvm::BitVector &mayRecompute) {
+  if (options.budgetOn == BudgetOn::Activations)
+    return activationBytes(savedFor(mayRecompute), /*withFrontier=*/false);
+  if (!boundReady)
+    computeBound();
+  SmallVector<int64_t> freed(boundTimeline.size() + 1, 0);
+  for (unsigned g : mayRecompute.set_bits()) {
+    auto [first, last] = heldForBackward[g];
+    if (first > last || first >= boundTimeline.size())
+      continue;
+    freed[first] += groups[g].bytes;
+    freed[std::min<size_t>(last + 1, boundTimeline.size())] -= groups[g].bytes;
+  }
+  int64_t bound = 0, running = 0;
+  for (auto [point, live] : llvm::enumerate(boundTimeline)) {
+    running += freed[point];
+    bound = std::max(bound, live - running);
+  }
+  return bound;
+}
+
+double PlanContext::objective(const llvm::BitVector &recomputed) {
+  PlanCostSum c = cost(savedFor(recomputed));
+  return objective(c.cost, c.seconds);
+}

@@ -1,0 +1,299 @@
+//===- PlanSearch.cpp - greedy, exact and exhaustive searches -------------===//
+//
+// The searching strategies: a greedy ranking by bytes per recompute cost
+// (and pruning of its plan), a branch and bound over the subsets of the
+// groups, and the enumeration of every subset that it is tested against.
+//
+//===----------------------------------------------------------------------===//
+
+#include "PlannerImpl.h"
+
+#include "remat/Analysis/MemoryAnalysis.h"
+#include "remat/Dialect/Remat/IR/Remat.h"
+#include "remat/Dialect/Remat/Transforms/Transforms.h"
+
+#include <limits>
+#include <queue>
+
+#define DEBUG_TYPE "remat-rematerialize"
+
+using namespace mlir;
+using namespace mlir::remat;
+using namespace mlir::remat::detail;
+
+//===----------------------------------------------------------------------===//
+// Searching strategies
+//===----------------------------------------------------------------------===//
+
+/// The greedy order: repeatedly the group with the most bytes per marginal
+/// recompute cost, against what is already recomputed (lazy re-scoring: a
+/// popped group whose score went stale is re-queued).
+static SmallVector<unsigned> rankGroups(PlanContext &ctx) {
+  size_t n = ctx.groups.size();
+  ValueSet saved(ctx.inputs);
+  llvm::DenseSet<Operation *> cloned;
+  // The group's marginal cost: its members dropped from `saved` for the
+  // walk, ops already cloned for earlier groups not counted again.
+  auto score = [&](unsigned g) {
+    ArrayRef<Value> members = ctx.groups[g].members;
+    for (Value m : members)
+      saved.erase(m);
+    llvm::DenseSet<Operation *> done;
+    OpCost cost;
+    double seconds = 0;
+    for (Value m : members) {
+      PlanCostSum c = ctx.closure(m, saved, done, &cloned);
+      cost += c.cost;
+      seconds += c.seconds;
+    }
+    saved.insert(members.begin(), members.end());
+    return static_cast<double>(ctx.groups[g].bytes) /
+           std::max(ctx.objective(cost, seconds), 1e-30);
+  };
+  using Entry = std::pair<double, unsigned>;
+  std::priority_queue<Entry> queue;
+  for (unsigned g = 0; g < n; ++g)
+    queue.push({score(g), g});
+  SmallVector<unsigned> order;
+  while (!queue.empty()) {
+    auto [stale, g] = queue.top();
+    queue.pop();
+    double fresh = score(g);
+    if (!queue.empty() && fresh < queue.top().first) {
+      queue.push({fresh, g});
+      continue;
+    }
+    order.push_back(g);
+    for (Value m : ctx.groups[g].members) {
+      saved.erase(m);
+      ctx.closure(m, saved, cloned);
+    }
+  }
+  return order;
+}
+
+llvm::BitVector mlir::remat::detail::prefixSet(PlanContext &ctx,
+                                               ArrayRef<unsigned> order,
+                                               size_t k) {
+  llvm::BitVector set(ctx.groups.size());
+  for (size_t i = 0; i < k && i < order.size(); ++i)
+    set.set(order[i]);
+  return set;
+}
+
+/// Greedy: the shortest prefix of the ranking whose peak meets `budget`.
+/// Peaks do not fall monotonically along the ranking (a value shared by
+/// several residuals is recomputed once, at the first use, and held), so
+/// up to 64 groups every prefix is tried in order; beyond, prefixes on a
+/// geometric grid, then a binary search between the last one that missed
+/// and the first one that met the budget. When none meets it, `lowest` is
+/// the lowest peak seen and `lowestPrefix` its length.
+FailureOr<Incumbent>
+mlir::remat::detail::planGreedy(PlanContext &ctx, int64_t budget,
+                                SmallVectorImpl<unsigned> &order,
+                                int64_t &lowest, size_t &lowestPrefix) {
+  order = rankGroups(ctx);
+  size_t n = order.size();
+  Incumbent result;
+  lowest = std::numeric_limits<int64_t>::max();
+  auto at = [&](size_t k) -> FailureOr<int64_t> {
+    FailureOr<int64_t> p = ctx.measure(prefixSet(ctx, order, k));
+    if (succeeded(p) && *p < lowest) {
+      lowest = *p;
+      lowestPrefix = k;
+    }
+    return p;
+  };
+  size_t found = 0, missed = 0;
+  bool met = false;
+  int64_t peakFound = 0;
+  for (size_t k = 1; k <= n; k = n <= 64 ? k + 1 : std::max(k + 1, k + k / 2)) {
+    FailureOr<int64_t> p = at(k);
+    if (failed(p))
+      return failure();
+    if (*p <= budget) {
+      found = k;
+      peakFound = *p;
+      met = true;
+      break;
+    }
+    missed = k;
+    if (n > 64 && k < n && std::max(k + 1, k + k / 2) > n)
+      k = n - 1; // The last step tries the whole ranking.
+  }
+  if (!met)
+    return result;
+  size_t lo = missed + 1, hi = found;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    FailureOr<int64_t> p = at(mid);
+    if (failed(p))
+      return failure();
+    if (*p <= budget) {
+      hi = mid;
+      peakFound = *p;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  result.recomputed = prefixSet(ctx, order, hi);
+  result.peak = peakFound;
+  result.cost = ctx.objective(result.recomputed);
+  result.valid = true;
+  return result;
+}
+
+/// Tries to keep each recomputed group saved again, latest-ranked first,
+/// while the budget still holds and the limits allow.
+LogicalResult mlir::remat::detail::pruneGreedy(PlanContext &ctx, int64_t budget,
+                                               ArrayRef<unsigned> order,
+                                               Incumbent &plan) {
+  for (unsigned g : llvm::reverse(order)) {
+    if (!plan.recomputed.test(g))
+      continue;
+    if (!ctx.spendEvaluation("pruning the greedy plan"))
+      break;
+    llvm::BitVector trial = plan.recomputed;
+    trial.reset(g);
+    FailureOr<int64_t> p = ctx.measure(trial);
+    if (failed(p))
+      return failure();
+    if (*p <= budget) {
+      plan.recomputed = trial;
+      plan.peak = *p;
+      plan.cost = ctx.objective(trial);
+    }
+  }
+  return success();
+}
+
+/// Makes `set` (of cost `cost`) the incumbent if its peak meets `budget`;
+/// returns whether it does.
+static FailureOr<bool> offer(PlanContext &ctx, const llvm::BitVector &set,
+                             double cost, int64_t budget, Incumbent &best) {
+  FailureOr<int64_t> p = ctx.measure(set);
+  if (failed(p))
+    return failure();
+  if (*p > budget)
+    return false;
+  best.recomputed = set;
+  best.peak = *p;
+  best.cost = cost;
+  best.valid = true;
+  return true;
+}
+
+namespace {
+/// Branch and bound over the groups, largest first. A node fixes groups
+/// [0, i) as recomputed or saved. It is pruned when its recompute cost
+/// already reaches the incumbent's (cost only grows with the set), or when
+/// the peak's lower bound with every undecided group recomputed misses the
+/// budget. A node that meets the budget is a leaf: adding groups only
+/// costs more. A node's own peak is evaluated only when the lower bound
+/// for its set alone meets the budget.
+class ExactSearch {
+public:
+  ExactSearch(PlanContext &ctx, int64_t budget) : ctx(ctx), budget(budget) {
+    order.resize(ctx.groups.size());
+    for (unsigned g = 0; g < order.size(); ++g)
+      order[g] = g;
+    llvm::stable_sort(order, [&](unsigned a, unsigned b) {
+      return ctx.groups[a].bytes > ctx.groups[b].bytes;
+    });
+  }
+
+  LogicalResult run(Incumbent &best) {
+    llvm::BitVector set(ctx.groups.size());
+    if (failed(visit(0, set, 0.0, best)))
+      return failure();
+    return success();
+  }
+
+  bool complete() const { return !aborted; }
+
+private:
+  bool pruneByCost(double cost, const Incumbent &best) const {
+    return best.valid && cost >= best.cost * (1 - 1e-12);
+  }
+
+  LogicalResult visit(unsigned i, llvm::BitVector &set, double cost,
+                      Incumbent &best) {
+    if (aborted || pruneByCost(cost, best))
+      return success();
+    // A node's bounds walk the timeline twice: a 32nd of an evaluation.
+    if (!ctx.limits.spend(ctx.evaluationWork() / 32 + 1, "the exact search")) {
+      aborted = true;
+      return success();
+    }
+    // The set's own peak is evaluated only when its bound allows it to
+    // meet the budget (the bound is cheap, the evaluation is not).
+    bool mayMeet = ctx.lowerBound(set) <= budget;
+    if (mayMeet && !ctx.spendEvaluation("the exact search")) {
+      aborted = true;
+      return success();
+    }
+    FailureOr<bool> met =
+        mayMeet ? offer(ctx, set, cost, budget, best) : FailureOr<bool>(false);
+    if (failed(met))
+      return failure();
+    if (*met || i == order.size())
+      return success();
+    llvm::BitVector all = set;
+    for (unsigned j = i; j < order.size(); ++j)
+      all.set(order[j]);
+    if (ctx.lowerBound(all) > budget)
+      return success();
+    unsigned g = order[i];
+    set.set(g);
+    double withCost = ctx.objective(set);
+    if (failed(visit(i + 1, set, withCost, best)))
+      return failure();
+    set.reset(g);
+    return visit(i + 1, set, cost, best);
+  }
+
+  PlanContext &ctx;
+  int64_t budget;
+  SmallVector<unsigned> order;
+  bool aborted = false;
+};
+} // namespace
+
+/// Every subset of the groups (for verification; at most
+/// kExhaustiveGroupLimit groups).
+FailureOr<Incumbent> mlir::remat::detail::planExhaustive(PlanContext &ctx,
+                                                         int64_t budget,
+                                                         bool &complete) {
+  size_t n = ctx.groups.size();
+  Incumbent best;
+  complete = true;
+  for (uint64_t mask = 0; mask < (uint64_t(1) << n); ++mask) {
+    // The reference enumeration is not bounded by work, only by the time
+    // limit (checked every 1024 subsets).
+    if (mask % 1024 == 1023 && !ctx.limits.checkTime("the enumeration")) {
+      complete = false;
+      break;
+    }
+    llvm::BitVector set(n);
+    for (unsigned g = 0; g < n; ++g)
+      if (mask & (uint64_t(1) << g))
+        set.set(g);
+    double cost = ctx.objective(set);
+    if (best.valid && cost >= best.cost)
+      continue;
+    if (failed(offer(ctx, set, cost, budget, best)))
+      return failure();
+  }
+  return best;
+}
+
+LogicalResult mlir::remat::detail::runExactSearch(PlanContext &ctx,
+                                                  int64_t budget,
+                                                  Incumbent &best,
+                                                  bool &complete) {
+  ExactSearch search(ctx, budget);
+  if (failed(search.run(best)))
+    return failure();
+  complete = search.complete();
+  return success();
+}

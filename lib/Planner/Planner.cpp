@@ -1,0 +1,732 @@
+//===- Planner.cpp - choose what to recompute under a memory budget -------===//
+//
+// A plan is a set of forward values to save; every residual outside it is
+// recomputed in the backward from what is saved (recomputeBackwardInputs).
+// The fixed schedules of the field (PlanSchedules.cpp) give such sets
+// directly. The searching strategies work on candidates: the residuals
+// grouped by the buffer they alias (a view and its root are freed together
+// or not at all), and price each subset by the ops its recomputation
+// clones. Peaks are those of the rewritten function under the memory
+// analysis, which is what the CPU run allocates.
+//
+//===----------------------------------------------------------------------===//
+
+#include "remat/Planner/Planner.h"
+#include "PlannerImpl.h"
+
+#include "remat/Analysis/MemoryAnalysis.h"
+#include "remat/Dialect/Remat/IR/Remat.h"
+#include "remat/Dialect/Remat/Transforms/Transforms.h"
+#include "remat/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <queue>
+
+#define DEBUG_TYPE "remat-rematerialize"
+
+using namespace mlir;
+using namespace mlir::remat;
+using namespace mlir::remat::detail;
+
+static const std::pair<PlanStrategy, StringLiteral> kStrategyNames[] = {
+    {PlanStrategy::None, "none"},
+    {PlanStrategy::Full, "full"},
+    {PlanStrategy::EveryN, "every-n"},
+    {PlanStrategy::Sqrt, "sqrt"},
+    {PlanStrategy::Selective, "selective"},
+    {PlanStrategy::MinCut, "mincut"},
+    {PlanStrategy::Greedy, "greedy"},
+    {PlanStrategy::Optimal, "optimal"},
+    {PlanStrategy::Exhaustive, "exhaustive"},
+    {PlanStrategy::Auto, "auto"},
+};
+
+std::optional<PlanStrategy> mlir::remat::parsePlanStrategy(StringRef name) {
+  for (auto [strategy, text] : kStrategyNames)
+    if (text == name)
+      return strategy;
+  return std::nullopt;
+}
+
+StringRef mlir::remat::stringifyPlanStrategy(PlanStrategy strategy) {
+  for (auto [s, text] : kStrategyNames)
+    if (s == strategy)
+      return text;
+  return "?";
+}
+
+std::optional<Budget> mlir::remat::parseBudget(StringRef text,
+                                               std::string *error) {
+  std::string original = text.str();
+  auto fail = [&](const Twine &why) -> std::optional<Budget> {
+    if (error)
+      *error = ("budget '" + original + "' " + why).str();
+    return std::nullopt;
+  };
+  text = text.trim();
+  Budget budget;
+  bool percent = text.consume_back("%");
+  static const std::pair<StringRef, int64_t> units[] = {
+      {"GiB", int64_t(1) << 30},
+      {"MiB", int64_t(1) << 20},
+      {"KiB", int64_t(1) << 10},
+      {"GB", 1000000000},
+      {"MB", 1000000},
+      {"KB", 1000},
+      {"B", 1}};
+  int64_t scale = 1;
+  if (!percent)
+    for (auto [suffix, factor] : units)
+      if (text.consume_back(suffix)) {
+        scale = factor;
+        break;
+      }
+  double value;
+  if (text.trim().getAsDouble(value))
+    return fail("is malformed (expected e.g. 512MiB, 6GiB, 4096 or 40%)");
+  // (NaN fails every comparison.)
+  if (!(value > 0) || !std::isfinite(value))
+    return fail("must be a positive, finite size or percentage");
+  if (percent) {
+    budget.fraction = value / 100.0;
+    return budget;
+  }
+  double bytes = value * static_cast<double>(scale);
+  if (!(bytes <= static_cast<double>(kMaxModeledTotalBytes)))
+    return fail("is larger than remat plans for (at most " +
+                Twine(kMaxModeledTotalBytes >> 60) + " EiB)");
+  budget.bytes = static_cast<int64_t>(bytes);
+  return budget;
+}
+
+int64_t mlir::remat::scaleBytes(double fraction, int64_t bytes) {
+  double scaled = fraction * static_cast<double>(bytes);
+  // (2^63 is exactly representable; anything at or above it saturates.)
+  if (!(scaled < 9223372036854775808.0))
+    return std::numeric_limits<int64_t>::max();
+  return scaled > 0 ? static_cast<int64_t>(scaled) : 0;
+}
+
+static std::string costUnit(const PlanOptions &options) {
+  return options.cost == PlanCost::Time ? "second" : "FLOP";
+}
+
+static FailureOr<RematPlan>
+planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
+         std::optional<Budget> searchBudget, bool checkFixed,
+         SearchLimits &limits,
+         std::optional<int64_t> *lowestReached = nullptr) {
+  RematPlan plan;
+  plan.strategy = options.strategy;
+  PlanContext ctx(function, backward, options, limits);
+  FailureOr<int64_t> baseline = ctx.peak(ctx.inputs);
+  if (failed(baseline))
+    return failure();
+  // What the budget bounds, without remat: the peak or the activations.
+  bool onPeak = options.budgetOn == BudgetOn::Peak;
+  int64_t unplanned = onPeak ? *baseline : ctx.activationBytes(ctx.inputs);
+  plan.budgetOn = options.budgetOn;
+  plan.baselinePeak = plan.predictedPeak = *baseline;
+  plan.budgetBytes = unplanned;
+  if (searchBudget && searchBudget->bytes)
+    plan.budgetBytes = *searchBudget->bytes;
+  else if (searchBudget)
+    plan.budgetBytes = scaleBytes(*searchBudget->fraction, unplanned);
+  int64_t budget = plan.budgetBytes;
+  // `measured` is what the budget bounds, for `saved`. Shared values are
+  // recomputed twice as options.recomputeTwice says (already done, into
+  // plan.duplicated, when `twiceDone`).
+  auto finish = [&](const ValueSet &saved, int64_t measured,
+                    function_ref<std::string(Value, bool)> reason,
+                    bool twiceDone = false) -> FailureOr<RematPlan> {
+    FailureOr<int64_t> peak = onPeak ? measured : ctx.peak(saved);
+    if (failed(peak))
+      return failure();
+    // (Within the work limit: auto at scale spends it on the search.)
+    if (!twiceDone && options.recomputeTwice == RecomputeTwice::Peak)
+      peak = recomputeTwice(ctx, saved, *peak, std::nullopt, plan);
+    if (failed(peak))
+      return failure();
+    plan.predictedPeak = *peak;
+    plan.candidates = ctx.candidates.size();
+    describePlan(ctx, saved, plan, reason);
+    plan.evaluations = ctx.evaluations;
+    plan.planSeconds = limits.elapsed();
+    return plan;
+  };
+  auto keepAll = [&](StringRef why) {
+    return finish(ctx.inputs, *baseline,
+                  [&](Value, bool) { return why.str(); });
+  };
+
+  PlanStrategy strategy = options.strategy;
+  // The fixed schedules (and none): their plan, whatever the budget; a
+  // budget is only checked.
+  if (strategy == PlanStrategy::None || isFixedSchedule(strategy)) {
+    std::string error;
+    FailureOr<Schedule> schedule =
+        strategy == PlanStrategy::None
+            ? FailureOr<Schedule>(
+                  Schedule{ctx.inputs,
+                           [](Value, bool) {
+                             return std::string(
+                                 "strategy none keeps autograd's saved set");
+                           }})
+            : buildSchedule(ctx, strategy, error);
+    if (failed(schedule))
+      return mlir::emitError(function.getLoc(), error);
+    std::string live;
+    FailureOr<int64_t> p = ctx.measure(schedule->saved, &live);
+    if (failed(p))
+      return failure();
+    // (Activation bytes do not depend on the peak model: checked now.)
+    bool overBudget = (checkFixed || !onPeak) && searchBudget && *p > budget;
+    if (overBudget && onPeak &&
+        options.recomputeTwice != RecomputeTwice::Never) {
+      FailureOr<int64_t> twice =
+          recomputeTwice(ctx, schedule->saved, *p, budget, plan);
+      if (failed(twice))
+        return failure();
+      if (*twice <= budget)
+        return finish(schedule->saved, *twice, schedule->reason,
+                      /*twiceDone=*/true);
+      ValueSet duplicated = duplicatedSet(plan);
+      p = ctx.peak(schedule->saved, &live, &duplicated);
+      if (failed(p))
+        return failure();
+    }
+    if (overBudget) {
+      InFlightDiagnostic diag =
+          mlir::emitError(function.getLoc(), "remat: budget of ");
+      diag << budget << " bytes is infeasible for strategy "
+           << stringifyPlanStrategy(strategy);
+      if (onPeak)
+        diag << ": its plan peaks at " << *p
+             << " bytes (without remat: " << *baseline
+             << " bytes); at that peak live: " << live;
+      else
+        diag << ": its plan saves " << *p
+             << " activation bytes (without remat: " << unplanned << ")";
+      return diag;
+    }
+    return finish(schedule->saved, *p, schedule->reason);
+  }
+
+  // The searching strategies.
+  if (budget >= unplanned)
+    return keepAll("the peak without remat already meets the budget");
+  if (strategy == PlanStrategy::Exhaustive &&
+      ctx.groups.size() > kExhaustiveGroupLimit)
+    return mlir::emitError(function.getLoc(),
+                           "remat: strategy exhaustive enumerates at most ")
+           << kExhaustiveGroupLimit << " candidate groups, found "
+           << ctx.groups.size();
+
+  SmallVector<unsigned> order;
+  llvm::DenseMap<unsigned, unsigned> rank;
+  Incumbent best;
+  std::string source;
+  // Set when auto chose a fixed schedule.
+  std::optional<Schedule> bestSchedule;
+  PlanStrategy bestScheduleKind = PlanStrategy::None;
+  // The lowest peak seen, for the infeasible-budget error.
+  int64_t lowest = std::numeric_limits<int64_t>::max();
+  ValueSet lowestSaved;
+  std::string lowestHow;
+  if (strategy != PlanStrategy::Exhaustive) {
+    int64_t greedyLowest = 0;
+    size_t lowestPrefix = 0;
+    FailureOr<Incumbent> greedy =
+        planGreedy(ctx, budget, order, greedyLowest, lowestPrefix);
+    if (failed(greedy))
+      return failure();
+    for (auto [i, g] : llvm::enumerate(order))
+      rank[g] = i + 1;
+    lowest = greedyLowest;
+    lowestSaved = ctx.savedFor(prefixSet(ctx, order, lowestPrefix));
+    lowestHow = "recomputing the first " + std::to_string(lowestPrefix) +
+                " of " + std::to_string(order.size()) +
+                " residual groups of the greedy ranking";
+    if (greedy->valid) {
+      best = *greedy;
+      source = "greedy";
+    }
+  }
+  if ((strategy == PlanStrategy::Auto || strategy == PlanStrategy::Optimal) &&
+      best.valid && failed(pruneGreedy(ctx, budget, order, best)))
+    return failure();
+  // Auto: the fixed schedules that meet the budget are incumbents too.
+  if (strategy == PlanStrategy::Auto) {
+    for (PlanStrategy s : {PlanStrategy::Selective, PlanStrategy::MinCut,
+                           PlanStrategy::Full, PlanStrategy::Sqrt}) {
+      std::string error;
+      FailureOr<Schedule> schedule = buildSchedule(ctx, s, error);
+      if (failed(schedule))
+        continue; // Not applicable to this function.
+      FailureOr<int64_t> p = ctx.measure(schedule->saved);
+      if (failed(p))
+        return failure();
+      if (*p < lowest) {
+        lowest = *p;
+        lowestSaved = schedule->saved;
+        lowestHow = "with the " + stringifyPlanStrategy(s).str() + " schedule";
+      }
+      PlanCostSum c = ctx.cost(schedule->saved);
+      double cost = ctx.objective(c.cost, c.seconds);
+      if (*p <= budget && (!best.valid || cost < best.cost * (1 - 1e-12))) {
+        bestSchedule = std::move(*schedule);
+        bestScheduleKind = s;
+        best.peak = *p;
+        best.cost = cost;
+        best.valid = true;
+        source = stringifyPlanStrategy(s).str();
+      }
+    }
+  }
+  if (strategy == PlanStrategy::Auto &&
+      ctx.groups.size() > options.exactCandidateLimit) {
+    plan.searchComplete = false;
+    plan.searchNote =
+        "auto ran no exact search: " + std::to_string(ctx.groups.size()) +
+        " candidate groups, above exact-limit=" +
+        std::to_string(options.exactCandidateLimit);
+  }
+  if (strategy == PlanStrategy::Optimal ||
+      (strategy == PlanStrategy::Auto &&
+       ctx.groups.size() <= options.exactCandidateLimit)) {
+    Incumbent exact = best;
+    bool complete = false;
+    if (failed(runExactSearch(ctx, budget, exact, complete)))
+      return failure();
+    if (exact.valid && (!best.valid || exact.cost < best.cost * (1 - 1e-12))) {
+      best = exact;
+      bestSchedule.reset();
+      source = "exact search";
+    }
+    plan.provenOptimal = complete && best.valid;
+  }
+  if (strategy == PlanStrategy::Exhaustive) {
+    bool complete = true;
+    FailureOr<Incumbent> exhaustive = planExhaustive(ctx, budget, complete);
+    if (failed(exhaustive))
+      return failure();
+    if (exhaustive->valid) {
+      best = *exhaustive;
+      source = "exhaustive";
+      plan.provenOptimal = complete;
+    } else {
+      llvm::BitVector all(ctx.groups.size(), true);
+      lowestSaved = ctx.savedFor(all);
+      lowestHow = "recomputing all " + std::to_string(ctx.groups.size()) +
+                  " residual groups; no subset meets the budget";
+    }
+  }
+  if (!best.valid) {
+    std::string live;
+    FailureOr<int64_t> p = ctx.measure(lowestSaved, &live);
+    if (failed(p))
+      return failure();
+    // The lowest-peak plan, or recomputing everything, may meet the budget
+    // with shared values recomputed once per residual.
+    if (onPeak && options.recomputeTwice != RecomputeTwice::Never) {
+      std::string prefix = strategy == PlanStrategy::Auto ? "auto: " : "";
+      std::pair<ValueSet, std::string> bases[] = {
+          {lowestSaved, lowestHow},
+          {ctx.savedFor(llvm::BitVector(ctx.groups.size(), true)),
+           "recomputing all " + std::to_string(ctx.groups.size()) +
+               " residual groups"}};
+      // The base with the lowest peak reached, and its second recomputes.
+      std::optional<std::pair<unsigned, int64_t>> lowestTwice;
+      SmallVector<PlanDuplicate> lowestDuplicated;
+      for (auto [i, base] : llvm::enumerate(bases)) {
+        FailureOr<int64_t> p0 = ctx.peak(base.first);
+        if (failed(p0))
+          return failure();
+        FailureOr<int64_t> twice =
+            recomputeTwice(ctx, base.first, *p0, budget, plan);
+        if (failed(twice))
+          return failure();
+        std::string how = base.second;
+        if (*twice <= budget)
+          return finish(
+              base.first, *twice,
+              [&](Value, bool recompute) {
+                return prefix + (recompute ? "recomputed" : "saved") +
+                       " in the plan " + how +
+                       ", which meets the budget only with shared values "
+                       "recomputed once per residual";
+              },
+              /*twiceDone=*/true);
+        if (!plan.duplicated.empty() && *twice < *p &&
+            (!lowestTwice || *twice < lowestTwice->second)) {
+          lowestTwice = {static_cast<unsigned>(i), *twice};
+          lowestDuplicated = plan.duplicated;
+        }
+      }
+      if (lowestTwice) {
+        auto &[base, how] = bases[lowestTwice->first];
+        plan.duplicated = std::move(lowestDuplicated);
+        ValueSet duplicated = duplicatedSet(plan);
+        p = ctx.peak(base, &live, &duplicated);
+        if (failed(p))
+          return failure();
+        lowestHow = how + ", with " + std::to_string(plan.duplicated.size()) +
+                    " shared values recomputed once per residual";
+      }
+    }
+    if (lowestReached)
+      *lowestReached = std::min(*p, unplanned);
+    return emitInfeasible(ctx, budget, unplanned,
+                          stringifyPlanStrategy(strategy), *p, lowestHow, live);
+  }
+
+  std::string unit = costUnit(options);
+  if (bestSchedule) {
+    plan.strategy = bestScheduleKind;
+    return finish(bestSchedule->saved, best.peak, [&](Value v, bool recompute) {
+      return "auto: the " + source +
+             " schedule is the cheapest plan found that meets the budget; " +
+             bestSchedule->reason(v, recompute);
+    });
+  }
+  if (strategy == PlanStrategy::Auto)
+    plan.strategy =
+        source == "greedy" ? PlanStrategy::Greedy : PlanStrategy::Optimal;
+  ValueSet saved = ctx.savedFor(best.recomputed);
+  std::string prefix = strategy == PlanStrategy::Auto ? "auto: " : "";
+  return finish(saved, best.peak, [&](Value v, bool recompute) {
+    unsigned g = ctx.groupOf.lookup(v);
+    if (source == "greedy" && !plan.provenOptimal) {
+      if (recompute)
+        return prefix + "rank " + std::to_string(rank.lookup(g)) +
+               " by bytes per recompute " + unit + " among the saved residuals";
+      if (rank.lookup(g) == 0)
+        return prefix + "frees no bytes";
+      return prefix + "rank " + std::to_string(rank.lookup(g)) +
+             ": the budget is met without it";
+    }
+    std::string what =
+        plan.provenOptimal
+            ? " of the least-cost plan meeting the budget (proven: the "
+              "branch and bound completed)"
+            : " of the least-cost plan found before a limit cut the search";
+    if (source == "exhaustive")
+      what = plan.provenOptimal ? " of the least-cost plan meeting the budget "
+                                  "(every subset tried)"
+                                : " of the least-cost plan among the subsets "
+                                  "enumerated before the time limit";
+    if (source == "greedy")
+      what += "; the greedy ranking found it first (rank " +
+              std::to_string(rank.lookup(g)) + ")";
+    return prefix + (recompute ? "recomputed as part" : "saved as part") + what;
+  });
+}
+
+/// The bufferized peak of `function` with `plan` applied. (`plan.saved`
+/// holds every backward input it keeps.)
+static FailureOr<int64_t> verifyPlan(func::FuncOp function, BackwardOp backward,
+                                     const RematPlan &plan, bool fusePointwise,
+                                     std::string *live = nullptr) {
+  ValueSet saved(plan.saved.begin(), plan.saved.end());
+  ValueSet duplicated = duplicatedSet(plan);
+  OwningOpRef<func::FuncOp> copy =
+      cloneWithPlan(function, backward, saved, &duplicated);
+  func::FuncOp owned = copy.release();
+  OwningOpRef<ModuleOp> module = wrapInModule(owned, function->getParentOp());
+  return getBufferizedPeak(*module, owned, live, fusePointwise);
+}
+
+/// The error of a search that found nothing: no single search's error, but
+/// the first of `held` (the user's search) with a note on what was checked.
+static void emitHeld(MLIRContext *context, SmallVectorImpl<Diagnostic> &held,
+                     std::optional<int64_t> lowestVerified,
+                     StringRef lowestVerifiedBy, const SearchLimits &limits) {
+  if (held.empty())
+    return;
+  if (lowestVerified)
+    held.front().attachNote()
+        << "on the bufferized program, the lowest peak of the plans checked "
+           "is "
+        << *lowestVerified << " bytes (" << lowestVerifiedBy << ")";
+  if (limits.wasCut())
+    held.front().attachNote() << limits.cutNote();
+  for (Diagnostic &d : held)
+    context->getDiagEngine().emit(std::move(d));
+}
+
+FailureOr<RematPlan>
+mlir::remat::planRematerialization(func::FuncOp function,
+                                   const PlanOptions &options) {
+  BackwardOp backward;
+  unsigned count = 0;
+  function.walk([&](BackwardOp op) {
+    backward = op;
+    ++count;
+  });
+  if (!backward)
+    return RematPlan();
+  if (count > 1)
+    return mlir::emitError(function.getLoc(),
+                           "remat: the planner handles one remat.backward "
+                           "per function, found ")
+           << count;
+  if (failed(checkModeledSizes(function)))
+    return failure();
+  MLIRContext *context = function.getContext();
+  SearchLimits limits(options.workLimit, options.timeLimit);
+  uint64_t opCount = 0;
+  function.walk([&](Operation *) { ++opCount; });
+  const uint64_t bufferizedWork = kBufferizedWorkFactor * opCount;
+  // The search's own figures, once a plan is chosen.
+  auto done = [&](FailureOr<RematPlan> plan) -> FailureOr<RematPlan> {
+    if (failed(plan))
+      return plan;
+    plan->planSeconds = limits.elapsed();
+    plan->work = limits.getSpent();
+    if (limits.wasCut()) {
+      plan->searchComplete = false;
+      plan->searchNote +=
+          (plan->searchNote.empty() ? "" : "; ") + limits.cutNote();
+    }
+    return plan;
+  };
+  if (!options.verify || options.peakModel)
+    return done(
+        planOnce(function, backward, options, options.budget, true, limits));
+  // The search runs on the memory analysis of the rewritten function; the
+  // plan's peak comes from the bufferized program. (The baseline, and so a
+  // percentage budget, is the analysis's: bufferizing the unplanned step as
+  // well would double the check's cost. The two can differ by a few percent
+  // on small steps, which matters only near the baseline; see below.)
+  std::optional<Budget> searchBudget = options.budget;
+  std::optional<int64_t> budget;
+  unsigned evaluations = 0;
+  bool fixed = options.strategy == PlanStrategy::None ||
+               isFixedSchedule(options.strategy);
+  // Near the model's baseline, where its error matters, a budget the model
+  // says needs recomputation may already be met without it: then nothing is
+  // recomputed.
+  if (options.budget && options.budget->bytes &&
+      options.budgetOn == BudgetOn::Peak && !fixed) {
+    int64_t bytes = *options.budget->bytes;
+    // The model's baseline: the unplanned function, analyzed in place.
+    int64_t modelBaseline =
+        analyzeMemory(function, kAllocationAlignment).peakBytes;
+    if (modelBaseline > bytes && bytes >= modelBaseline - modelBaseline / 10) {
+      PlanOptions keep = options;
+      keep.strategy = PlanStrategy::None;
+      FailureOr<RematPlan> none =
+          planOnce(function, backward, keep, std::nullopt, false, limits);
+      if (failed(none))
+        return failure();
+      FailureOr<int64_t> verified =
+          verifyPlan(function, backward, *none, options.fusePointwise);
+      if (failed(verified))
+        return failure();
+      if (*verified <= bytes) {
+        none->baselinePeak = none->predictedPeak = *verified;
+        none->budgetBytes = bytes;
+        none->evaluations += 1;
+        for (PlanDecision &d : none->decisions)
+          d.reason = "the bufferized peak without remat already meets the "
+                     "budget";
+        return done(none);
+      }
+      ++evaluations;
+    }
+  }
+  // The search model can be optimistic (a plan then misses the budget on
+  // the bufferized program: the search runs again under a tighter budget)
+  // or pessimistic (a budget it finds infeasible may be met there).
+  constexpr unsigned kAttempts = 4;
+  for (unsigned attempt = 0; attempt < kAttempts; ++attempt) {
+    // (A search again is optional work.)
+    if (attempt > 0 &&
+        !limits.spend(bufferizedWork,
+                      "searching again after a plan missed the budget on "
+                      "the bufferized program"))
+      break;
+    // The search's error is held back until plans from the model's lowest
+    // peak up have been checked on the bufferized program. `checked`: the
+    // bufferized peak of a plan that check found.
+    std::optional<int64_t> lowest, lowestVerified, checked;
+    std::string lowestVerifiedBy;
+    SmallVector<Diagnostic> held;
+    FailureOr<RematPlan> plan = failure();
+    {
+      ScopedDiagnosticHandler hold(context, [&](Diagnostic &d) {
+        held.push_back(std::move(d));
+        return success();
+      });
+      plan = planOnce(function, backward, options, searchBudget, false, limits,
+                      &lowest);
+    }
+    if (failed(plan) && lowest && options.budgetOn == BudgetOn::Peak) {
+      // The user's budget, in bytes (a fraction is of the baseline).
+      auto userBudget = [&](const RematPlan &p) -> int64_t {
+        return budget ? *budget
+               : options.budget->bytes
+                   ? *options.budget->bytes
+                   : scaleBytes(*options.budget->fraction, p.baselinePeak);
+      };
+      auto costOf = [&](const RematPlan &p) {
+        return options.cost == PlanCost::Flops
+                   ? static_cast<double>(p.recomputeFlops)
+                   : p.recomputeSeconds;
+      };
+      // Plans the checks search for: their failures are this search's
+      // (held above), not errors of their own.
+      auto quietly = [&](const PlanOptions &o, std::optional<Budget> b) {
+        ScopedDiagnosticHandler quiet(context,
+                                      [](Diagnostic &) { return success(); });
+        return planOnce(function, backward, o, b, false, limits);
+      };
+      // Checks `candidate` on the bufferized program (optional work); it
+      // becomes the plan if it meets the budget (and, with `cheaper`, costs
+      // less). Fails only when the bufferized program cannot be built.
+      bool stopped = false;
+      auto consider = [&](FailureOr<RematPlan> candidate, bool cheaper,
+                          StringRef label) -> LogicalResult {
+        if (failed(candidate))
+          return success();
+        FailureOr<int64_t> verified =
+            verifyPlan(function, backward, *candidate, options.fusePointwise);
+        if (failed(verified))
+          return failure();
+        ++evaluations;
+        if (!lowestVerified || *verified < *lowestVerified) {
+          lowestVerified = *verified;
+          lowestVerifiedBy = label.str();
+        }
+        if (*verified > userBudget(*candidate) ||
+            (cheaper && succeeded(plan) && costOf(*candidate) >= costOf(*plan)))
+          return success();
+        candidate->budgetBytes = userBudget(*candidate);
+        plan = candidate;
+        checked = *verified;
+        return success();
+      };
+      auto mayCheck = [&] {
+        stopped =
+            stopped || !limits.spend(bufferizedWork,
+                                     "checking plans below the search model's "
+                                     "lowest peak on the bufferized program");
+        return !stopped;
+      };
+      // The two peaks do not move together plan by plan, so several plans
+      // between the model's lowest peak and no remat are checked, cheapest
+      // (highest search budget) first.
+      constexpr int kSteps = 6;
+      FailureOr<RematPlan> lowestPlan =
+          quietly(options, Budget{*lowest, std::nullopt});
+      for (int k = kSteps - 1;
+           k >= 0 && failed(plan) && succeeded(lowestPlan) && mayCheck(); --k) {
+        // (The model's baseline bounds every search budget from above.)
+        int64_t at =
+            *lowest + (lowestPlan->baselinePeak - *lowest) * k / kSteps;
+        std::string label =
+            "the " + stringifyPlanStrategy(options.strategy).str() +
+            " plan at a search budget of " + std::to_string(at) + " bytes";
+        if (failed(consider(k == 0 ? lowestPlan
+                                   : quietly(options, Budget{at, std::nullopt}),
+                            false, label)))
+          return failure();
+      }
+      // auto also checks the field's schedules there, so that none of them
+      // beats it at its own peak. (Those that do not apply to this step are
+      // skipped.)
+      if (failed(plan) && options.strategy == PlanStrategy::Auto) {
+        for (PlanStrategy kind :
+             {PlanStrategy::Selective, PlanStrategy::MinCut,
+              PlanStrategy::EveryN, PlanStrategy::Sqrt, PlanStrategy::Full}) {
+          PlanOptions schedule = options;
+          schedule.strategy = kind;
+          if (!mayCheck())
+            break;
+          if (failed(consider(quietly(schedule, std::nullopt), true,
+                              "the " + stringifyPlanStrategy(kind).str() +
+                                  " schedule")))
+            return failure();
+        }
+      }
+    }
+    if (failed(plan)) {
+      emitHeld(context, held, lowestVerified, lowestVerifiedBy, limits);
+      return failure();
+    }
+    if (!budget && options.budget)
+      budget = plan->budgetBytes;
+    evaluations += plan->evaluations;
+    plan->evaluations = evaluations;
+    if (budget)
+      plan->budgetBytes = *budget;
+    // (A plan the fallback found is checked already, and meets the budget:
+    // `live` is only read when a plan misses it.)
+    std::string live;
+    FailureOr<int64_t> verified =
+        checked ? FailureOr<int64_t>(*checked)
+                : verifyPlan(function, backward, *plan, options.fusePointwise,
+                             &live);
+    if (failed(verified))
+      return failure();
+    if (!checked) {
+      ++plan->evaluations;
+      ++evaluations;
+    }
+    plan->predictedPeak = *verified;
+    // (A budget on activations is met by the search itself.)
+    if (!budget || options.budgetOn == BudgetOn::Activations ||
+        *verified <= *budget)
+      return done(plan);
+    if (fixed)
+      return mlir::emitError(function.getLoc(), "remat: budget of ")
+             << *budget << " bytes is infeasible for strategy "
+             << stringifyPlanStrategy(options.strategy)
+             << ": its plan peaks at " << *verified
+             << " bytes (without remat: " << plan->baselinePeak
+             << " bytes); at that peak live: " << live;
+    // The search model was optimistic: search again below the budget by
+    // what the plan missed it by.
+    int64_t tighter =
+        (searchBudget && searchBudget->bytes ? *searchBudget->bytes : *budget) -
+        std::max<int64_t>(*verified - *budget, 64);
+    searchBudget = Budget{tighter, std::nullopt};
+  }
+  InFlightDiagnostic diag =
+      mlir::emitError(function.getLoc(), "remat: budget of ");
+  diag << *budget << " bytes: every plan the search found peaks above it "
+       << "on the bufferized program (each search again under a tighter "
+       << "budget for the search model)";
+  if (limits.wasCut())
+    diag.attachNote() << limits.cutNote();
+  return diag;
+}
+
+void mlir::remat::applyRematPlan(RewriterBase &rewriter, func::FuncOp function,
+                                 const RematPlan &plan) {
+  if (plan.recomputed.empty())
+    return;
+  llvm::DenseSet<Value> saved(plan.saved.begin(), plan.saved.end());
+  llvm::DenseSet<Value> recomputed(plan.recomputed.begin(),
+                                   plan.recomputed.end());
+  ValueSet duplicated = duplicatedSet(plan);
+  function.walk([&](BackwardOp backward) {
+    // Non-candidate operands (arguments, constants, effects) stay saved.
+    for (Value input : backward.getInputs())
+      if (!recomputed.contains(input))
+        saved.insert(input);
+    recomputeBackwardInputs(
+        rewriter, backward, [&](Value v) { return !saved.contains(v); },
+        [&](Value v) { return duplicated.contains(v); });
+  });
+}
