@@ -109,10 +109,9 @@ mlir::remat::detail::recomputeTwice(PlanContext &ctx, const ValueSet &saved,
       continue;
     }
     PlanCostSum after = ctx.cost(saved, &duplicated);
-    plan.duplicated.push_back(
-        {v, chain, getLabel(v), bytesOf(v), peak, *p,
-         after.cost.weightedFlops() - before.cost.weightedFlops(),
-         after.seconds - before.seconds});
+    plan.duplicated.push_back({v, chain, getLabel(v), bytesOf(v), peak, *p,
+                               after.cost.flops - before.cost.flops,
+                               after.seconds - before.seconds});
     peak = *p;
     before = after;
     analyze();

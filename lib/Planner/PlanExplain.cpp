@@ -39,6 +39,7 @@ void mlir::remat::detail::describePlan(
   plan.recomputed.clear();
   plan.saved.clear();
   plan.recomputeFlops = 0;
+  plan.recomputeWeightedFlops = 0;
   plan.recomputeSeconds = 0;
   // Recomputed residuals in rewrite order, each with its marginal cost.
   ValueSet duplicated = duplicatedSet(plan);
@@ -48,11 +49,13 @@ void mlir::remat::detail::describePlan(
     d.label = getLabel(v);
     const Group &group = ctx.groups[ctx.groupOf.lookup(v)];
     d.bytes = group.members.front() == v ? group.bytes : 0;
-    d.flops = c.cost.weightedFlops();
+    d.flops = c.cost.flops;
     d.seconds = c.seconds;
     d.recompute = true;
     d.reason = reason(v, true);
-    plan.recomputeFlops += d.flops;
+    plan.recomputeFlops = addSaturated(plan.recomputeFlops, d.flops);
+    plan.recomputeWeightedFlops =
+        addSaturated(plan.recomputeWeightedFlops, c.cost.weightedFlops());
     plan.recomputeSeconds += d.seconds;
     plan.recomputed.push_back(v);
     plan.decisions.push_back(std::move(d));

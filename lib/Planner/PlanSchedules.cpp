@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 
 #include <cmath>
 #include <queue>
@@ -35,14 +36,17 @@ bool mlir::remat::detail::isFixedSchedule(PlanStrategy strategy) {
 }
 
 /// The forward ops: those of the backward's block before it.
-static SmallVector<Operation *> getForwardOps(PlanContext &ctx) {
+static SmallVector<Operation *> getForwardOps(BackwardOp backward) {
   SmallVector<Operation *> ops;
-  for (Operation &op : *ctx.backward->getBlock()) {
-    if (&op == ctx.backward.getOperation())
+  for (Operation &op : *backward->getBlock()) {
+    if (&op == backward.getOperation())
       break;
     ops.push_back(&op);
   }
   return ops;
+}
+static SmallVector<Operation *> getForwardOps(PlanContext &ctx) {
+  return getForwardOps(ctx.backward);
 }
 
 //===----------------------------------------------------------------------===//
@@ -52,8 +56,9 @@ static SmallVector<Operation *> getForwardOps(PlanContext &ctx) {
 /// Segments of `n` consecutive layers. Every value that crosses into a
 /// segment (or out of every layer) is saved; the other residuals of a
 /// segment are recomputed from them, as checkpointing each segment does.
-static FailureOr<Schedule>
-buildSegments(PlanContext &ctx, PlanStrategy strategy, std::string &error) {
+static FailureOr<Schedule> buildSegments(PlanContext &ctx,
+                                         PlanStrategy strategy,
+                                         std::string &error, unsigned everyN) {
   // What the reasons need outlives this function.
   struct Segments {
     llvm::DenseMap<Operation *, int> layerOf;
@@ -98,7 +103,7 @@ buildSegments(PlanContext &ctx, PlanStrategy strategy, std::string &error) {
   }
   unsigned &n = segments->n;
   if (strategy == PlanStrategy::EveryN)
-    n = std::max(1u, ctx.options.everyN);
+    n = std::max(1u, everyN ? everyN : ctx.options.everyN);
   else if (strategy == PlanStrategy::Sqrt)
     n = std::max(1u, static_cast<unsigned>(std::lround(std::sqrt(
                          static_cast<double>(segments->layers.size())))));
@@ -415,14 +420,25 @@ static FailureOr<Schedule> buildMinCut(PlanContext &ctx) {
   return *schedule;
 }
 
+unsigned mlir::remat::detail::countLayers(BackwardOp backward) {
+  llvm::StringSet<> layers;
+  for (Operation *op : getForwardOps(backward)) {
+    std::string key = getLayerKey(op);
+    if (!key.empty())
+      layers.insert(key);
+  }
+  return layers.size();
+}
+
 FailureOr<Schedule> mlir::remat::detail::buildSchedule(PlanContext &ctx,
                                                        PlanStrategy strategy,
-                                                       std::string &error) {
+                                                       std::string &error,
+                                                       unsigned everyN) {
   switch (strategy) {
   case PlanStrategy::Full:
   case PlanStrategy::EveryN:
   case PlanStrategy::Sqrt:
-    return buildSegments(ctx, strategy, error);
+    return buildSegments(ctx, strategy, error, everyN);
   case PlanStrategy::Selective:
     return buildSelective(ctx, error);
   case PlanStrategy::MinCut:

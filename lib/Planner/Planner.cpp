@@ -124,10 +124,12 @@ static std::string costUnit(const PlanOptions &options) {
 static FailureOr<RematPlan>
 planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
          std::optional<Budget> searchBudget, bool checkFixed,
-         SearchLimits &limits,
-         std::optional<int64_t> *lowestReached = nullptr) {
+         SearchLimits &limits, std::optional<int64_t> *lowestReached = nullptr,
+         RematPlan *infeasible = nullptr) {
   RematPlan plan;
-  plan.strategy = options.strategy;
+  plan.strategy = plan.requestedStrategy = options.strategy;
+  if (options.strategy == PlanStrategy::EveryN)
+    plan.everyN = options.everyN;
   PlanContext ctx(function, backward, options, limits);
   FailureOr<int64_t> baseline = ctx.peak(ctx.inputs);
   if (failed(baseline))
@@ -137,12 +139,28 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
   int64_t unplanned = onPeak ? *baseline : ctx.activationBytes(ctx.inputs);
   plan.budgetOn = options.budgetOn;
   plan.baselinePeak = plan.predictedPeak = *baseline;
+  plan.baselineActivationBytes = plan.activationBytes =
+      ctx.activationBytes(ctx.inputs);
+  plan.baselineStepSeconds = ctx.stepSeconds();
+  plan.hasBudget = searchBudget.has_value();
   plan.budgetBytes = unplanned;
   if (searchBudget && searchBudget->bytes)
     plan.budgetBytes = *searchBudget->bytes;
   else if (searchBudget)
     plan.budgetBytes = scaleBytes(*searchBudget->fraction, unplanned);
   int64_t budget = plan.budgetBytes;
+  // The figures of an infeasible budget: `reached` is the lowest peak (or
+  // activations) the strategy reached.
+  auto reportInfeasible = [&](int64_t reached) {
+    if (!infeasible)
+      return;
+    *infeasible = plan;
+    infeasible->feasible = false;
+    infeasible->candidates = ctx.candidates.size();
+    infeasible->evaluations = ctx.evaluations;
+    (onPeak ? infeasible->predictedPeak : infeasible->activationBytes) =
+        reached;
+  };
   // `measured` is what the budget bounds, for `saved`. Shared values are
   // recomputed twice as options.recomputeTwice says (already done, into
   // plan.duplicated, when `twiceDone`).
@@ -206,6 +224,7 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
         return failure();
     }
     if (overBudget) {
+      reportInfeasible(*p);
       InFlightDiagnostic diag =
           mlir::emitError(function.getLoc(), "remat: budget of ");
       diag << budget << " bytes is infeasible for strategy "
@@ -265,32 +284,63 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
   if ((strategy == PlanStrategy::Auto || strategy == PlanStrategy::Optimal) &&
       best.valid && failed(pruneGreedy(ctx, budget, order, best)))
     return failure();
-  // Auto: the fixed schedules that meet the budget are incumbents too.
+  // Auto: the field's schedules are incumbents too (every-n for every n
+  // from 2 to the number of layers; 1 is full), so none of them beats auto
+  // at its own peak. Their costs need no peak: peaks are evaluated cheapest
+  // schedule first, only while one could still beat the incumbent, and all
+  // of them (for the lowest peak) when none meets the budget.
+  unsigned bestEveryN = 0;
   if (strategy == PlanStrategy::Auto) {
-    for (PlanStrategy s : {PlanStrategy::Selective, PlanStrategy::MinCut,
-                           PlanStrategy::Full, PlanStrategy::Sqrt}) {
+    struct FieldPlan {
+      PlanStrategy kind;
+      unsigned every;
+      Schedule schedule;
+      double cost;
+    };
+    SmallVector<FieldPlan> field;
+    auto add = [&](PlanStrategy kind, unsigned every) {
       std::string error;
-      FailureOr<Schedule> schedule = buildSchedule(ctx, s, error);
+      FailureOr<Schedule> schedule = buildSchedule(ctx, kind, error, every);
       if (failed(schedule))
-        continue; // Not applicable to this function.
-      FailureOr<int64_t> p = ctx.measure(schedule->saved);
+        return; // Not applicable to this function.
+      PlanCostSum c = ctx.cost(schedule->saved);
+      field.push_back({kind, every, std::move(*schedule),
+                       ctx.objective(c.cost, c.seconds)});
+    };
+    for (PlanStrategy kind : {PlanStrategy::Selective, PlanStrategy::MinCut,
+                              PlanStrategy::Full, PlanStrategy::Sqrt})
+      add(kind, 0);
+    unsigned layers = countLayers(backward);
+    for (unsigned n = 2; n <= layers; ++n)
+      add(PlanStrategy::EveryN, n);
+    llvm::stable_sort(field, [](const FieldPlan &a, const FieldPlan &b) {
+      return a.cost < b.cost;
+    });
+    for (FieldPlan &f : field) {
+      // (Sorted by cost: no later schedule can beat the incumbent either.)
+      if (best.valid && f.cost >= best.cost * (1 - 1e-12))
+        break;
+      FailureOr<int64_t> p = ctx.measure(f.schedule.saved);
       if (failed(p))
         return failure();
+      std::string name = stringifyPlanStrategy(f.kind).str();
+      if (f.kind == PlanStrategy::EveryN)
+        name += " (every=" + std::to_string(f.every) + ")";
       if (*p < lowest) {
         lowest = *p;
-        lowestSaved = schedule->saved;
-        lowestHow = "with the " + stringifyPlanStrategy(s).str() + " schedule";
+        lowestSaved = f.schedule.saved;
+        lowestHow = "with the " + name + " schedule";
       }
-      PlanCostSum c = ctx.cost(schedule->saved);
-      double cost = ctx.objective(c.cost, c.seconds);
-      if (*p <= budget && (!best.valid || cost < best.cost * (1 - 1e-12))) {
-        bestSchedule = std::move(*schedule);
-        bestScheduleKind = s;
-        best.peak = *p;
-        best.cost = cost;
-        best.valid = true;
-        source = stringifyPlanStrategy(s).str();
-      }
+      if (*p > budget)
+        continue;
+      bestSchedule = std::move(f.schedule);
+      bestScheduleKind = f.kind;
+      bestEveryN = f.every;
+      best.peak = *p;
+      best.cost = f.cost;
+      best.valid = true;
+      source = name;
+      break;
     }
   }
   if (strategy == PlanStrategy::Auto &&
@@ -386,6 +436,7 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
     }
     if (lowestReached)
       *lowestReached = std::min(*p, unplanned);
+    reportInfeasible(std::min(*p, unplanned));
     return emitInfeasible(ctx, budget, unplanned,
                           stringifyPlanStrategy(strategy), *p, lowestHow, live);
   }
@@ -393,6 +444,7 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
   std::string unit = costUnit(options);
   if (bestSchedule) {
     plan.strategy = bestScheduleKind;
+    plan.everyN = bestEveryN;
     return finish(bestSchedule->saved, best.peak, [&](Value v, bool recompute) {
       return "auto: the " + source +
              " schedule is the cheapest plan found that meets the budget; " +
@@ -464,9 +516,8 @@ static void emitHeld(MLIRContext *context, SmallVectorImpl<Diagnostic> &held,
     context->getDiagEngine().emit(std::move(d));
 }
 
-FailureOr<RematPlan>
-mlir::remat::planRematerialization(func::FuncOp function,
-                                   const PlanOptions &options) {
+FailureOr<RematPlan> mlir::remat::planRematerialization(
+    func::FuncOp function, const PlanOptions &options, RematPlan *infeasible) {
   BackwardOp backward;
   unsigned count = 0;
   function.walk([&](BackwardOp op) {
@@ -501,8 +552,8 @@ mlir::remat::planRematerialization(func::FuncOp function,
     return plan;
   };
   if (!options.verify || options.peakModel)
-    return done(
-        planOnce(function, backward, options, options.budget, true, limits));
+    return done(planOnce(function, backward, options, options.budget, true,
+                         limits, nullptr, infeasible));
   // The search runs on the memory analysis of the rewritten function; the
   // plan's peak comes from the bufferized program. (The baseline, and so a
   // percentage budget, is the analysis's: bufferizing the unplanned step as
@@ -536,6 +587,8 @@ mlir::remat::planRematerialization(func::FuncOp function,
       if (*verified <= bytes) {
         none->baselinePeak = none->predictedPeak = *verified;
         none->budgetBytes = bytes;
+        none->hasBudget = true;
+        none->requestedStrategy = options.strategy;
         none->evaluations += 1;
         for (PlanDecision &d : none->decisions)
           d.reason = "the bufferized peak without remat already meets the "
@@ -549,6 +602,8 @@ mlir::remat::planRematerialization(func::FuncOp function,
   // the bufferized program: the search runs again under a tighter budget)
   // or pessimistic (a budget it finds infeasible may be met there).
   constexpr unsigned kAttempts = 4;
+  // The plan with the lowest bufferized peak among those that missed it.
+  std::optional<RematPlan> lowestMissed;
   for (unsigned attempt = 0; attempt < kAttempts; ++attempt) {
     // (A search again is optional work.)
     if (attempt > 0 &&
@@ -563,13 +618,14 @@ mlir::remat::planRematerialization(func::FuncOp function,
     std::string lowestVerifiedBy;
     SmallVector<Diagnostic> held;
     FailureOr<RematPlan> plan = failure();
+    RematPlan searchInfeasible;
     {
       ScopedDiagnosticHandler hold(context, [&](Diagnostic &d) {
         held.push_back(std::move(d));
         return success();
       });
       plan = planOnce(function, backward, options, searchBudget, false, limits,
-                      &lowest);
+                      &lowest, &searchInfeasible);
     }
     if (failed(plan) && lowest && options.budgetOn == BudgetOn::Peak) {
       // The user's budget, in bytes (a fraction is of the baseline).
@@ -581,7 +637,7 @@ mlir::remat::planRematerialization(func::FuncOp function,
       };
       auto costOf = [&](const RematPlan &p) {
         return options.cost == PlanCost::Flops
-                   ? static_cast<double>(p.recomputeFlops)
+                   ? static_cast<double>(p.recomputeWeightedFlops)
                    : p.recomputeSeconds;
       };
       // Plans the checks search for: their failures are this search's
@@ -645,23 +701,50 @@ mlir::remat::planRematerialization(func::FuncOp function,
       // auto also checks the field's schedules there, so that none of them
       // beats it at its own peak. (Those that do not apply to this step are
       // skipped.)
+      // (every-n for every n from 2 to the number of layers.)
       if (failed(plan) && options.strategy == PlanStrategy::Auto) {
-        for (PlanStrategy kind :
-             {PlanStrategy::Selective, PlanStrategy::MinCut,
-              PlanStrategy::EveryN, PlanStrategy::Sqrt, PlanStrategy::Full}) {
+        SmallVector<std::pair<PlanStrategy, unsigned>> field = {
+            {PlanStrategy::Selective, 0},
+            {PlanStrategy::MinCut, 0},
+            {PlanStrategy::Sqrt, 0},
+            {PlanStrategy::Full, 0}};
+        for (unsigned n = 2, e = countLayers(backward); n <= e; ++n)
+          field.push_back({PlanStrategy::EveryN, n});
+        for (auto [kind, every] : field) {
           PlanOptions schedule = options;
           schedule.strategy = kind;
+          if (every)
+            schedule.everyN = every;
           if (!mayCheck())
             break;
+          std::string label = "the " + stringifyPlanStrategy(kind).str();
+          if (every)
+            label += " (every=" + std::to_string(every) + ")";
           if (failed(consider(quietly(schedule, std::nullopt), true,
-                              "the " + stringifyPlanStrategy(kind).str() +
-                                  " schedule")))
+                              label + " schedule")))
             return failure();
         }
       }
     }
     if (failed(plan)) {
       emitHeld(context, held, lowestVerified, lowestVerifiedBy, limits);
+      if (infeasible && !searchInfeasible.feasible) {
+        // The user's budget, and the lowest peak on the bufferized program
+        // where plans were checked there.
+        *infeasible = searchInfeasible;
+        if (budget)
+          infeasible->budgetBytes = *budget;
+        else if (options.budget && options.budget->bytes)
+          infeasible->budgetBytes = *options.budget->bytes;
+        // (The search model's lowest, as the error says, unless a plan
+        // checked on the bufferized program peaked lower.)
+        if (lowestVerified && options.budgetOn == BudgetOn::Peak)
+          infeasible->predictedPeak =
+              std::min(infeasible->predictedPeak, *lowestVerified);
+        infeasible->work = limits.getSpent();
+        infeasible->searchComplete = !limits.wasCut();
+        infeasible->searchNote = limits.cutNote();
+      }
       return failure();
     }
     if (!budget && options.budget)
@@ -688,6 +771,13 @@ mlir::remat::planRematerialization(func::FuncOp function,
     if (!budget || options.budgetOn == BudgetOn::Activations ||
         *verified <= *budget)
       return done(plan);
+    if (!lowestMissed || plan->predictedPeak < lowestMissed->predictedPeak)
+      lowestMissed = *plan;
+    if (fixed && infeasible) {
+      *infeasible = *plan;
+      infeasible->feasible = false;
+      infeasible->decisions.clear();
+    }
     if (fixed)
       return mlir::emitError(function.getLoc(), "remat: budget of ")
              << *budget << " bytes is infeasible for strategy "
@@ -709,6 +799,14 @@ mlir::remat::planRematerialization(func::FuncOp function,
        << "budget for the search model)";
   if (limits.wasCut())
     diag.attachNote() << limits.cutNote();
+  if (infeasible && lowestMissed) {
+    *infeasible = *lowestMissed;
+    infeasible->feasible = false;
+    infeasible->decisions.clear();
+    infeasible->work = limits.getSpent();
+    infeasible->searchComplete = !limits.wasCut();
+    infeasible->searchNote = limits.cutNote();
+  }
   return diag;
 }
 

@@ -143,6 +143,10 @@ public:
   /// The cost of recomputing every candidate outside `saved`.
   PlanCostSum cost(const ValueSet &saved, const ValueSet *duplicated = nullptr);
   double objective(const OpCost &cost, double seconds) const;
+  /// The modeled time of the whole step without remat: the roofline seconds
+  /// of every op of the function's body and the backward's (ops nested in
+  /// a structured op's body are part of its cost).
+  double stepSeconds();
   double objective(const llvm::BitVector &recomputed);
   /// The candidates outside `saved`, in the order the rewrite clones them.
   SmallVector<Value> droppedInOrder(const ValueSet &saved) const;
@@ -277,8 +281,12 @@ struct Schedule {
 bool isFixedSchedule(PlanStrategy strategy);
 /// Builds the plan of a fixed schedule (PlanSchedules.cpp). Fails, with
 /// the reason in `error`, when the function lacks what the schedule needs.
+/// `everyN` overrides the options' segment length for every-n (0: keep).
 FailureOr<Schedule> buildSchedule(PlanContext &ctx, PlanStrategy strategy,
-                                  std::string &error);
+                                  std::string &error, unsigned everyN = 0);
+/// The number of layers of the forward before `backward` (see
+/// getLayerKey); 0 without any.
+unsigned countLayers(BackwardOp backward);
 
 } // namespace detail
 } // namespace remat

@@ -16,12 +16,15 @@
 #include "remat/Dialect/Remat/IR/Remat.h"
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
 #include "remat/Planner/Planner.h"
+#include "remat/Support/Format.h"
 #include "remat/Support/PassSupport.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/ToolOutputFile.h"
 
 #include <cmath>
 
@@ -122,19 +125,47 @@ struct RematRematerializePass
         functions.push_back(f);
     });
     IRRewriter rewriter(&getContext());
+    llvm::json::Array plans;
     for (func::FuncOp function : functions) {
       function.walk([&](BackwardOp backward) {
         numFolded += foldBackwardTransposes(rewriter, backward);
       });
-      FailureOr<RematPlan> plan = planRematerialization(function, options);
-      if (failed(plan))
+      RematPlan infeasible;
+      FailureOr<RematPlan> plan =
+          planRematerialization(function, options, &infeasible);
+      if (failed(plan)) {
+        if (!infeasible.feasible)
+          plans.push_back(planToJSON(function.getSymName(), infeasible));
+        (void)writePlanFile(std::move(plans));
         return signalPassFailure();
+      }
       if (remarks)
         emitPlanRemarks(function, *plan);
+      plans.push_back(planToJSON(function.getSymName(), *plan));
       applyRematPlan(rewriter, function, *plan);
       numRecomputed += plan->recomputed.size();
       numEvaluations += plan->evaluations;
     }
+    if (failed(writePlanFile(std::move(plans))))
+      return signalPassFailure();
+  }
+
+  /// Writes `plans` to plan-file, if set.
+  LogicalResult writePlanFile(llvm::json::Array plans) {
+    if (planFile.empty())
+      return success();
+    Location loc = getOperation()->getLoc();
+    std::string error;
+    std::unique_ptr<llvm::ToolOutputFile> file =
+        openOutputFile(planFile, &error);
+    if (!file)
+      return mlir::emitError(loc)
+             << "remat-rematerialize: cannot write the plan file '" << planFile
+             << "': " << error;
+    file->os() << llvm::formatv("{0:2}\n", llvm::json::Value(llvm::json::Object{
+                                               {"schema", "remat-plan/1"},
+                                               {"plans", std::move(plans)}}));
+    return closeChecked(*file, planFile, loc, "the plan file");
   }
 
   static std::string formatMicroseconds(double seconds) {
@@ -171,9 +202,24 @@ struct RematRematerializePass
             << formatMicroseconds(plan.recomputeSeconds)
             << " us; saved activations " << plan.activationBytes
             << " bytes; plan " << stringifyPlanStrategy(plan.strategy)
+            << (plan.everyN ? " (every=" + std::to_string(plan.everyN) + ")"
+                            : "")
             << (plan.provenOptimal ? " (proven optimal)" : "") << ", "
             << plan.evaluations << " peak evaluations; search "
             << (plan.searchComplete ? "complete" : "cut: " + plan.searchNote);
+    // The same figures as people read them.
+    summary << "; peak " << formatBytes(plan.predictedPeak) << " ("
+            << formatPercent(plan.predictedPeak, plan.baselinePeak) << " of "
+            << formatBytes(plan.baselinePeak)
+            << " without remat), saved activations "
+            << formatBytes(plan.activationBytes) << " ("
+            << formatPercent(plan.activationBytes, plan.baselineActivationBytes)
+            << " of " << formatBytes(plan.baselineActivationBytes)
+            << "), recompute " << formatMicroseconds(plan.recomputeSeconds)
+            << " us ("
+            << formatPercent(plan.recomputeSeconds, plan.baselineStepSeconds)
+            << " of the " << formatMicroseconds(plan.baselineStepSeconds)
+            << " us step)";
   }
 };
 } // namespace

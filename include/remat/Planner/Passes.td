@@ -103,7 +103,9 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
            "none, full, every-n, sqrt, selective, mincut, greedy, optimal, "
            "exhaustive or auto">,
     Option<"cost", "cost", "std::string", /*default=*/"\"time\"",
-           "What to minimize: time (roofline seconds) or flops">,
+           "What to minimize: time (roofline seconds) or flops (FLOPs with "
+           "each transcendental op weighted 8 times; "
+           "reports give raw FLOPs)">,
     Option<"every", "every", "unsigned", /*default=*/"2",
            "Layers per segment of strategy every-n">,
     Option<"workLimit", "work-limit", "uint64_t", /*default=*/"1000000",
@@ -135,6 +137,10 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
            "searching with peak-model=bufferized">,
     Option<"remarks", "remarks", "bool", /*default=*/"false",
            "Emit a remark for every decision and a summary per function">,
+    Option<"planFile", "plan-file", "std::string", /*default=*/"\"\"",
+           "Write the plan summary of every planned function as JSON to "
+           "this path (docs/plan.schema.json), also when a budget is "
+           "infeasible">,
   ], RematTargetOptions);
   let statistics = [
     Statistic<"numRecomputed", "recomputed", "residuals recomputed">,

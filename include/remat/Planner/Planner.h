@@ -12,6 +12,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/PatternMatch.h"
+#include "llvm/Support/JSON.h"
 
 #include <functional>
 #include <optional>
@@ -190,6 +191,15 @@ struct PlanDuplicate {
 struct RematPlan {
   /// The strategy whose plan this is (for auto: the one that won).
   PlanStrategy strategy = PlanStrategy::None;
+  /// Layers per segment, for an every-n plan.
+  unsigned everyN = 0;
+  /// The strategy the options asked for.
+  PlanStrategy requestedStrategy = PlanStrategy::None;
+  /// False for the figures of a budget that cannot be met (see
+  /// planRematerialization): `predictedPeak` is then the lowest peak
+  /// reached (or `activationBytes` the lowest activations), and there are
+  /// no decisions.
+  bool feasible = true;
   /// True when the exact search completed: no cheaper plan meets the
   /// budget among the subsets of residuals.
   bool provenOptimal = false;
@@ -205,10 +215,24 @@ struct RematPlan {
   int64_t baselinePeak = 0;
   int64_t predictedPeak = 0;
   int64_t budgetBytes = 0; ///< bounds what `budgetOn` says.
+  /// False when the options set no budget (`budgetBytes` is then the
+  /// figure without remat).
+  bool hasBudget = false;
   BudgetOn budgetOn = BudgetOn::Peak;
-  int64_t activationBytes = 0; ///< saved activation bytes after the plan.
+  /// Saved activation bytes (each buffer once) without remat and after the
+  /// plan.
+  int64_t baselineActivationBytes = 0;
+  int64_t activationBytes = 0;
+  /// Raw FLOPs (transcendental ops count 1 each), as the report and
+  /// -remat-test-print-costs count them.
   int64_t recomputeFlops = 0;
+  /// What `cost=flops` minimizes: FLOPs with transcendental ops weighted
+  /// kTranscendentalWeight times.
+  int64_t recomputeWeightedFlops = 0;
   double recomputeSeconds = 0.0;
+  /// The modeled time of the whole step without remat (forward and
+  /// backward, roofline): the recompute time's overhead is relative to it.
+  double baselineStepSeconds = 0.0;
   /// Peak evaluations (and bufferized checks) and wall time the planning
   /// took.
   unsigned evaluations = 0;
@@ -228,8 +252,17 @@ struct RematPlan {
 /// Builds the plan for `function` (one `remat.backward`). Fails with a
 /// diagnostic on the function when the budget cannot be met, naming the
 /// lowest peak the strategy reached and what holds it.
+///
+/// When the budget cannot be met and `infeasible` is given, it receives the
+/// plan's figures with `feasible` false: the budget, the baseline, and the
+/// lowest peak (or activations) the strategy reached.
 FailureOr<RematPlan> planRematerialization(func::FuncOp function,
-                                           const PlanOptions &options);
+                                           const PlanOptions &options,
+                                           RematPlan *infeasible = nullptr);
+
+/// The plan summary of `function` as the plan file writes it (one entry of
+/// its "plans"; docs/plan.schema.json): raw bytes, FLOPs and seconds.
+llvm::json::Value planToJSON(llvm::StringRef function, const RematPlan &plan);
 
 /// Applies `plan`: recomputes its values in the backward, `duplicated` once
 /// per residual (see recomputeBackwardInputs).
