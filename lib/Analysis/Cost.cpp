@@ -78,10 +78,12 @@ std::optional<int64_t> mlir::remat::getStaticSizeInBytes(Type type) {
   std::optional<int64_t> count = getStaticElementCount(type);
   if (!bits || !count)
     return std::nullopt;
-  std::optional<int64_t> total = llvm::checkedMul(*bits, *count);
-  if (!total)
-    return std::nullopt;
-  return *total / 8 + (*total % 8 != 0);
+  // Each element takes the bytes the LLVM lowering allocates for it: whole
+  // bytes, a power of two of them (an i1 mask is a byte per element, as
+  // the CPU and GPU runs allocate it; an i24 takes 4).
+  int64_t elementBytes =
+      static_cast<int64_t>(llvm::PowerOf2Ceil(llvm::divideCeil(*bits, 8)));
+  return llvm::checkedMul(elementBytes, *count);
 }
 
 LogicalResult mlir::remat::checkModeledSizes(Operation *root) {

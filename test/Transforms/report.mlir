@@ -9,7 +9,8 @@
 // The report of a small step: the memory model's peak and the buffers that
 // hold it, and the backward's saved set. Function arguments are resident,
 // forward values activations; sizes come from shapes and element widths
-// (bf16 is 2 bytes, i1 rounds up to a byte); a value of dynamic shape has
+// (bf16 is 2 bytes; an i1 takes a byte per element, as the lowering
+// stores it); a value of dynamic shape has
 // no static size; a constant is static storage, counted apart. Recompute cost is that of the defining op: tanh of 32
 // bf16 elements is 32 FLOPs, all transcendental; with 1 GFLOP/s for f32
 // and 1 GB/s, the bf16 tanh (bf16 rate left at the cpu preset's 2e12) is
@@ -28,11 +29,17 @@
 // CHECK-NEXT: 0 argument arg #0 tensor<4x8xbf16> 64 - - -
 // CHECK-NEXT: 1 activation layer.act tensor<4x8xbf16> 64 math.tanh 32 {{.*}}
 // CHECK-NEXT: 2 activation layer.inner tensor<4x8xbf16> 64 math.exp 32 {{.*}}
-// CHECK-NEXT: 3 constant report.mlir:{{.*}} tensor<3xi1> 1 arith.constant 0 0
+// CHECK-NEXT: 3 constant report.mlir:{{.*}} tensor<3xi1> 3 arith.constant 0 0
 // CHECK-NEXT: 4 argument arg #1 tensor<?xf32> ? - - -
-// CHECK-NEXT: activations: 2 values, 128 bytes
+// CHECK-NEXT: activations: 2 values in 2 buffers, 128 bytes
 // CHECK-NEXT: resident arguments: 2 values, 64 bytes
-// CHECK-NEXT: constants: 1 values, 1 bytes
+// CHECK-NEXT: constants: 1 values, 3 bytes
+
+// A value and its views are one buffer: the total counts it once.
+// CHECK-LABEL: remat-report: @views
+// CHECK: 0 activation views.tanh tensor<4x8xf32> 128 math.tanh
+// CHECK-NEXT: 1 activation views.flat tensor<32xf32> 128 tensor.collapse_shape
+// CHECK-NEXT: activations: 2 values in 1 buffers, 128 bytes
 
 // RATES: remat-report: @step (target cpu)
 // RATES: 1 activation layer.act tensor<4x8xbf16> 64 math.tanh 32 0.128
@@ -63,3 +70,16 @@ func.func @step(%x: tensor<4x8xbf16>, %d: tensor<?xf32>) -> tensor<4x8xbf16> {
   return %g : tensor<4x8xbf16>
 }
 
+func.func @views(%x: tensor<4x8xf32>) -> tensor<32xf32> {
+  %t = math.tanh %x : tensor<4x8xf32>
+  %a = remat.name "views.tanh" %t : tensor<4x8xf32>
+  %f = tensor.collapse_shape %a [[0, 1]] : tensor<4x8xf32> into tensor<32xf32>
+  %n = remat.name "views.flat" %f : tensor<32xf32>
+  %g = remat.backward(%a, %n) : (tensor<4x8xf32>, tensor<32xf32>) -> tensor<32xf32> {
+  ^bb0(%sa: tensor<4x8xf32>, %sf: tensor<32xf32>):
+    %c = tensor.collapse_shape %sa [[0, 1]] : tensor<4x8xf32> into tensor<32xf32>
+    %m = arith.mulf %c, %sf : tensor<32xf32>
+    remat.yield %m : tensor<32xf32>
+  }
+  return %g : tensor<32xf32>
+}

@@ -72,8 +72,10 @@ struct TargetModel {
 };
 
 /// Returns the size in bytes of a value of static shaped or scalar `type`
-/// (element bit width times element count, rounded up to bytes), or
-/// std::nullopt when the size is not static or does not fit in int64_t.
+/// (element count times the bytes the LLVM lowering allocates per element:
+/// the bit width rounded up to whole bytes and then to a power of two, so
+/// an `i1` takes a byte), or std::nullopt when the size is not static or
+/// does not fit in int64_t.
 std::optional<int64_t> getStaticSizeInBytes(Type type);
 
 /// Returns the element count of a static shaped type (1 for a scalar), or

@@ -183,6 +183,10 @@ void mlir::remat::printRematReport(Operation *root, const TargetModel &target,
       llvm::json::Array residuals;
       int64_t activationBytes = 0, residentBytes = 0, constantBytes = 0;
       unsigned activations = 0, resident = 0, constants = 0;
+      unsigned activationBuffers = 0;
+      // Each buffer counts once in the totals: a value and its views (a
+      // reshape, a name) are two residuals of one buffer.
+      llvm::DenseSet<Value> countedBuffers;
       for (auto [i, row] : llvm::enumerate(rows)) {
         std::string flops =
             row.recompute ? std::to_string(row.recompute->flops) : "-";
@@ -198,7 +202,13 @@ void mlir::remat::printRematReport(Operation *root, const TargetModel &target,
                            row.bytes ? std::to_string(*row.bytes).c_str() : "?",
                            row.definedBy.empty() ? "-" : row.definedBy.c_str(),
                            flops.c_str(), time.c_str());
-        int64_t bytes = row.bytes.value_or(0);
+        Value input = backward.getInputs()[i];
+        auto buffer = profile.bufferOf.find(input);
+        Value bufferRoot = buffer == profile.bufferOf.end()
+                               ? input
+                               : profile.buffers[buffer->second].root;
+        bool newBuffer = countedBuffers.insert(bufferRoot).second;
+        int64_t bytes = newBuffer ? row.bytes.value_or(0) : 0;
         if (row.kind == "argument") {
           residentBytes += bytes;
           ++resident;
@@ -208,6 +218,7 @@ void mlir::remat::printRematReport(Operation *root, const TargetModel &target,
         } else {
           activationBytes += bytes;
           ++activations;
+          activationBuffers += newBuffer;
         }
         llvm::json::Object json{
             {"index", int64_t(i)},
@@ -226,8 +237,8 @@ void mlir::remat::printRematReport(Operation *root, const TargetModel &target,
                                       : nullptr}};
         residuals.push_back(std::move(json));
       }
-      os << "    activations: " << activations << " values, " << activationBytes
-         << " bytes\n";
+      os << "    activations: " << activations << " values in "
+         << activationBuffers << " buffers, " << activationBytes << " bytes\n";
       os << "    resident arguments: " << resident << " values, "
          << residentBytes << " bytes\n";
       if (constants != 0)
