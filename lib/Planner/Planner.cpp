@@ -343,6 +343,39 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
       break;
     }
   }
+  // A schedule that won is pruned like the greedy plan: each group it
+  // recomputes is saved again where the budget allows, the greedy
+  // ranking's last first. (A schedule's plan has bytes to spare below the
+  // budget whenever it is not the budget's own schedule.)
+  std::optional<PlanStrategy> prunedFrom;
+  if (bestSchedule && !order.empty()) {
+    llvm::BitVector recomputed(ctx.groups.size());
+    for (auto [g, group] : llvm::enumerate(ctx.groups))
+      if (llvm::none_of(group.members, [&](Value m) {
+            return bestSchedule->saved.contains(m);
+          }))
+        recomputed.set(g);
+    FailureOr<int64_t> p = ctx.measure(recomputed);
+    if (failed(p))
+      return failure();
+    if (*p <= budget) {
+      Incumbent pruned;
+      pruned.recomputed = recomputed;
+      pruned.peak = *p;
+      pruned.cost = ctx.objective(recomputed);
+      pruned.valid = true;
+      if (failed(pruneGreedy(ctx, budget, order, pruned)))
+        return failure();
+      if (pruned.cost < best.cost * (1 - 1e-12)) {
+        best = pruned;
+        prunedFrom = bestScheduleKind;
+        source = "the " + source +
+                 " schedule with the groups the budget "
+                 "allows saved again";
+        bestSchedule.reset();
+      }
+    }
+  }
   if (strategy == PlanStrategy::Auto &&
       ctx.groups.size() > options.exactCandidateLimit) {
     plan.searchComplete = false;
@@ -452,8 +485,10 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
     });
   }
   if (strategy == PlanStrategy::Auto)
-    plan.strategy =
-        source == "greedy" ? PlanStrategy::Greedy : PlanStrategy::Optimal;
+    plan.strategy = source == "greedy"         ? PlanStrategy::Greedy
+                    : source == "exact search" ? PlanStrategy::Optimal
+                    : prunedFrom               ? *prunedFrom
+                                               : PlanStrategy::Optimal;
   ValueSet saved = ctx.savedFor(best.recomputed);
   std::string prefix = strategy == PlanStrategy::Auto ? "auto: " : "";
   return finish(saved, best.peak, [&](Value v, bool recompute) {
@@ -477,6 +512,10 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
                                   "(every subset tried)"
                                 : " of the least-cost plan among the subsets "
                                   "enumerated before the time limit";
+    if (prunedFrom && !plan.provenOptimal)
+      what = " of " + source +
+             ", the cheapest plan found that meets the budget (auto's search "
+             "is not exact here)";
     if (source == "greedy")
       what += "; the greedy ranking found it first (rank " +
               std::to_string(rank.lookup(g)) + ")";
