@@ -13,7 +13,6 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/StringMap.h"
-#include "llvm/ADT/StringSet.h"
 
 #include <cmath>
 #include <queue>
@@ -61,44 +60,34 @@ static FailureOr<Schedule> buildSegments(PlanContext &ctx,
                                          std::string &error, unsigned everyN) {
   // What the reasons need outlives this function.
   struct Segments {
-    llvm::DenseMap<Operation *, int> layerOf;
-    SmallVector<std::string> layers;
+    ForwardLayers layers;
     llvm::DenseMap<Value, int> inputOf;
     unsigned n = 1;
 
     int segmentOf(Operation *op) const {
-      auto it = layerOf.find(op);
-      if (!op || it == layerOf.end() || it->second < 0)
+      auto it = layers.layerOf.find(op);
+      if (!op || it == layers.layerOf.end() || it->second < 0)
         return -1;
       return it->second / static_cast<int>(n);
     }
     std::string describe(int segment) const {
+      const SmallVector<std::string> &names = layers.names;
       if (n == 1)
-        return "layer " + layers[segment];
+        return "layer " + names[segment];
       size_t first = segment * n;
-      size_t last = std::min(layers.size(), first + n) - 1;
-      return "segment " + layers[first] + ".." + layers[last];
+      size_t last = std::min(names.size(), first + n) - 1;
+      return "segment " + names[first] + ".." + names[last];
     }
   };
   auto segments = std::make_shared<Segments>();
   SmallVector<Operation *> forward = getForwardOps(ctx);
-  llvm::StringMap<unsigned> layerIndex;
-  for (Operation *op : forward) {
-    std::string key = getLayerKey(op);
-    if (key.empty()) {
-      segments->layerOf[op] = -1;
-      continue;
-    }
-    auto [it, inserted] = layerIndex.try_emplace(key, segments->layers.size());
-    if (inserted)
-      segments->layers.push_back(key);
-    segments->layerOf[op] = static_cast<int>(it->second);
-  }
+  segments->layers = ctx.getLayers();
   StringRef name = stringifyPlanStrategy(strategy);
-  if (segments->layers.empty()) {
+  if (segments->layers.names.empty()) {
     error = "remat: strategy " + name.str() +
             " needs layers, but no forward op has a name location with a "
-            "numeric path component (such as 'blocks.0.attn.mm')";
+            "numeric path component (such as 'blocks.0.attn.mm') and no "
+            "sequence of ops repeats";
     return failure();
   }
   unsigned &n = segments->n;
@@ -106,7 +95,7 @@ static FailureOr<Schedule> buildSegments(PlanContext &ctx,
     n = std::max(1u, everyN ? everyN : ctx.options.everyN);
   else if (strategy == PlanStrategy::Sqrt)
     n = std::max(1u, static_cast<unsigned>(std::lround(std::sqrt(
-                         static_cast<double>(segments->layers.size())))));
+                         static_cast<double>(segments->layers.names.size())))));
 
   Schedule schedule;
   for (Operation *op : forward) {
@@ -421,13 +410,7 @@ static FailureOr<Schedule> buildMinCut(PlanContext &ctx) {
 }
 
 unsigned mlir::remat::detail::countLayers(BackwardOp backward) {
-  llvm::StringSet<> layers;
-  for (Operation *op : getForwardOps(backward)) {
-    std::string key = getLayerKey(op);
-    if (!key.empty())
-      layers.insert(key);
-  }
-  return layers.size();
+  return findForwardLayers(backward).names.size();
 }
 
 FailureOr<Schedule> mlir::remat::detail::buildSchedule(PlanContext &ctx,

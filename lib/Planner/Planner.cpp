@@ -310,7 +310,7 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
     for (PlanStrategy kind : {PlanStrategy::Selective, PlanStrategy::MinCut,
                               PlanStrategy::Full, PlanStrategy::Sqrt})
       add(kind, 0);
-    unsigned layers = countLayers(backward);
+    unsigned layers = ctx.getLayers().names.size();
     for (unsigned n = 2; n <= layers; ++n)
       add(PlanStrategy::EveryN, n);
     llvm::stable_sort(field, [](const FieldPlan &a, const FieldPlan &b) {

@@ -85,6 +85,18 @@ private:
   std::chrono::steady_clock::time_point start;
 };
 
+/// The layers of the forward before `backward` (PlanLayers.cpp): named by
+/// location (getLayerKey), or, when no op names one, found as the longest
+/// run of a repeated op sequence (`structural`; named "#0", "#1", ...).
+struct ForwardLayers {
+  SmallVector<std::string> names;
+  /// The layer of each forward op (an index into `names`), -1 outside
+  /// every layer.
+  llvm::DenseMap<Operation *, int> layerOf;
+  bool structural = false;
+};
+ForwardLayers findForwardLayers(BackwardOp backward);
+
 /// What every strategy works on: the candidates of one backward, and the
 /// evaluation of plans (peak and recompute cost).
 class PlanContext {
@@ -143,6 +155,12 @@ public:
   /// The cost of recomputing every candidate outside `saved`.
   PlanCostSum cost(const ValueSet &saved, const ValueSet *duplicated = nullptr);
   double objective(const OpCost &cost, double seconds) const;
+  /// The forward's layers (findForwardLayers), found once.
+  const ForwardLayers &getLayers() {
+    if (!layers)
+      layers = findForwardLayers(backward);
+    return *layers;
+  }
   /// The modeled time of the whole step without remat: the roofline seconds
   /// of every op of the function's body and the backward's (ops nested in
   /// a structured op's body are part of its cost).
@@ -188,6 +206,7 @@ private:
   llvm::DenseMap<Value, unsigned> firstUse;
   llvm::DenseMap<Operation *, std::pair<OpCost, double>> opCosts;
   std::map<std::string, int64_t> peakCache;
+  std::optional<ForwardLayers> layers;
   uint64_t opCount = 0;
 };
 
@@ -284,8 +303,7 @@ bool isFixedSchedule(PlanStrategy strategy);
 /// `everyN` overrides the options' segment length for every-n (0: keep).
 FailureOr<Schedule> buildSchedule(PlanContext &ctx, PlanStrategy strategy,
                                   std::string &error, unsigned everyN = 0);
-/// The number of layers of the forward before `backward` (see
-/// getLayerKey); 0 without any.
+/// The number of layers of the forward before `backward`; 0 without any.
 unsigned countLayers(BackwardOp backward);
 
 } // namespace detail
