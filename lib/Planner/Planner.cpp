@@ -121,6 +121,18 @@ static std::string costUnit(const PlanOptions &options) {
   return options.cost == PlanCost::Time ? "second" : "FLOP";
 }
 
+/// The groups a plan that saves `saved` recomputes: those with no member
+/// saved.
+static llvm::BitVector recomputedGroups(PlanContext &ctx,
+                                        const ValueSet &saved) {
+  llvm::BitVector recomputed(ctx.groups.size());
+  for (auto [g, group] : llvm::enumerate(ctx.groups))
+    if (llvm::none_of(group.members,
+                      [&](Value m) { return saved.contains(m); }))
+      recomputed.set(g);
+  return recomputed;
+}
+
 static FailureOr<RematPlan>
 planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
          std::optional<Budget> searchBudget, bool checkFixed,
@@ -320,6 +332,11 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
       // (Sorted by cost: no later schedule can beat the incumbent either.)
       if (best.valid && f.cost >= best.cost * (1 - 1e-12))
         break;
+      // (A schedule whose lower bound can neither meet the budget nor
+      // lower the lowest peak seen needs no evaluation.)
+      int64_t bound = ctx.lowerBound(recomputedGroups(ctx, f.schedule.saved));
+      if (bound > budget && bound >= lowest)
+        continue;
       FailureOr<int64_t> p = ctx.measure(f.schedule.saved);
       if (failed(p))
         return failure();
@@ -349,12 +366,7 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
   // budget whenever it is not the budget's own schedule.)
   std::optional<PlanStrategy> prunedFrom;
   if (bestSchedule && !order.empty()) {
-    llvm::BitVector recomputed(ctx.groups.size());
-    for (auto [g, group] : llvm::enumerate(ctx.groups))
-      if (llvm::none_of(group.members, [&](Value m) {
-            return bestSchedule->saved.contains(m);
-          }))
-        recomputed.set(g);
+    llvm::BitVector recomputed = recomputedGroups(ctx, bestSchedule->saved);
     FailureOr<int64_t> p = ctx.measure(recomputed);
     if (failed(p))
       return failure();
