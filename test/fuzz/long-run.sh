@@ -3,6 +3,8 @@
 # suite's inputs through every pass and pipeline, 500 mutants of the corpus
 # fixtures through 3 pipelines each in turn, and 2,000 random training steps
 # through every strategy on the CPU. Seed 2 (the CI slices use seed 1).
+# A long piece can be resumed: diff_fuzz.py --first N --steps M runs steps
+# N .. N+M-1 alone.
 # Prints each fuzzer's summary; exits 1 if any found a bug. Takes about 4 to
 # 5 hours on 2 cores.
 #
