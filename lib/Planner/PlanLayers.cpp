@@ -43,13 +43,9 @@ static llvm::hash_code getSignature(Operation *op) {
 
 ForwardLayers mlir::remat::detail::findForwardLayers(BackwardOp backward) {
   ForwardLayers layers;
-  SmallVector<Operation *> forward;
-  for (Operation &op : *backward->getBlock()) {
-    if (&op == backward.getOperation())
-      break;
-    forward.push_back(&op);
-    layers.layerOf[&op] = -1;
-  }
+  SmallVector<Operation *> forward = getForwardOps(backward);
+  for (Operation *op : forward)
+    layers.layerOf[op] = -1;
   // Named layers.
   llvm::StringMap<unsigned> index;
   for (Operation *op : forward) {

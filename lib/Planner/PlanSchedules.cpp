@@ -34,8 +34,8 @@ bool mlir::remat::detail::isFixedSchedule(PlanStrategy strategy) {
   }
 }
 
-/// The forward ops: those of the backward's block before it.
-static SmallVector<Operation *> getForwardOps(BackwardOp backward) {
+SmallVector<Operation *>
+mlir::remat::detail::getForwardOps(BackwardOp backward) {
   SmallVector<Operation *> ops;
   for (Operation &op : *backward->getBlock()) {
     if (&op == backward.getOperation())

@@ -117,6 +117,14 @@ int64_t mlir::remat::scaleBytes(double fraction, int64_t bytes) {
   return scaled > 0 ? static_cast<int64_t>(scaled) : 0;
 }
 
+std::string mlir::remat::describePlanStrategy(PlanStrategy strategy,
+                                              unsigned everyN) {
+  std::string name = stringifyPlanStrategy(strategy).str();
+  if (strategy == PlanStrategy::EveryN && everyN)
+    name += " (every=" + std::to_string(everyN) + ")";
+  return name;
+}
+
 static std::string costUnit(const PlanOptions &options) {
   return options.cost == PlanCost::Time ? "second" : "FLOP";
 }
@@ -133,11 +141,11 @@ static llvm::BitVector recomputedGroups(PlanContext &ctx,
   return recomputed;
 }
 
-static FailureOr<RematPlan>
-planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
-         std::optional<Budget> searchBudget, bool checkFixed,
-         SearchLimits &limits, std::optional<int64_t> *lowestReached = nullptr,
-         RematPlan *infeasible = nullptr) {
+static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
+                                     const PlanOptions &options,
+                                     std::optional<Budget> searchBudget,
+                                     bool checkFixed, SearchLimits &limits,
+                                     RematPlan *infeasible = nullptr) {
   RematPlan plan;
   plan.strategy = plan.requestedStrategy = options.strategy;
   if (options.strategy == PlanStrategy::EveryN)
@@ -148,11 +156,11 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
     return failure();
   // What the budget bounds, without remat: the peak or the activations.
   bool onPeak = options.budgetOn == BudgetOn::Peak;
-  int64_t unplanned = onPeak ? *baseline : ctx.activationBytes(ctx.inputs);
-  plan.budgetOn = options.budgetOn;
-  plan.baselinePeak = plan.predictedPeak = *baseline;
   plan.baselineActivationBytes = plan.activationBytes =
       ctx.activationBytes(ctx.inputs);
+  int64_t unplanned = onPeak ? *baseline : plan.baselineActivationBytes;
+  plan.budgetOn = options.budgetOn;
+  plan.baselinePeak = plan.predictedPeak = *baseline;
   plan.baselineStepSeconds = ctx.stepSeconds();
   plan.hasBudget = searchBudget.has_value();
   plan.budgetBytes = unplanned;
@@ -340,9 +348,7 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
       FailureOr<int64_t> p = ctx.measure(f.schedule.saved);
       if (failed(p))
         return failure();
-      std::string name = stringifyPlanStrategy(f.kind).str();
-      if (f.kind == PlanStrategy::EveryN)
-        name += " (every=" + std::to_string(f.every) + ")";
+      std::string name = describePlanStrategy(f.kind, f.every);
       if (*p < lowest) {
         lowest = *p;
         lowestSaved = f.schedule.saved;
@@ -479,8 +485,6 @@ planOnce(func::FuncOp function, BackwardOp backward, const PlanOptions &options,
                     " shared values recomputed once per residual";
       }
     }
-    if (lowestReached)
-      *lowestReached = std::min(*p, unplanned);
     reportInfeasible(std::min(*p, unplanned));
     return emitInfeasible(ctx, budget, unplanned,
                           stringifyPlanStrategy(strategy), *p, lowestHow, live);
@@ -604,7 +608,7 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
   };
   if (!options.verify || options.peakModel)
     return done(planOnce(function, backward, options, options.budget, true,
-                         limits, nullptr, infeasible));
+                         limits, infeasible));
   // The search runs on the memory analysis of the rewritten function; the
   // plan's peak comes from the bufferized program. (The baseline, and so a
   // percentage budget, is the analysis's: bufferizing the unplanned step as
@@ -665,7 +669,7 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
     // The search's error is held back until plans from the model's lowest
     // peak up have been checked on the bufferized program. `checked`: the
     // bufferized peak of a plan that check found.
-    std::optional<int64_t> lowest, lowestVerified, checked;
+    std::optional<int64_t> lowestVerified, checked;
     std::string lowestVerifiedBy;
     SmallVector<Diagnostic> held;
     FailureOr<RematPlan> plan = failure();
@@ -676,8 +680,13 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
         return success();
       });
       plan = planOnce(function, backward, options, searchBudget, false, limits,
-                      &lowest, &searchInfeasible);
+                      &searchInfeasible);
     }
+    // The search model's lowest peak, when the search found the budget
+    // infeasible.
+    std::optional<int64_t> lowest;
+    if (!searchInfeasible.feasible)
+      lowest = searchInfeasible.predictedPeak;
     if (failed(plan) && lowest && options.budgetOn == BudgetOn::Peak) {
       // The user's budget, in bytes (a fraction is of the baseline).
       auto userBudget = [&](const RematPlan &p) -> int64_t {
@@ -768,11 +777,9 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
             schedule.everyN = every;
           if (!mayCheck())
             break;
-          std::string label = "the " + stringifyPlanStrategy(kind).str();
-          if (every)
-            label += " (every=" + std::to_string(every) + ")";
           if (failed(consider(quietly(schedule, std::nullopt), true,
-                              label + " schedule")))
+                              "the " + describePlanStrategy(kind, every) +
+                                  " schedule")))
             return failure();
         }
       }

@@ -85,6 +85,9 @@ private:
   std::chrono::steady_clock::time_point start;
 };
 
+/// The forward ops: those of the backward's block before it.
+SmallVector<Operation *> getForwardOps(BackwardOp backward);
+
 /// The layers of the forward before `backward` (PlanLayers.cpp): named by
 /// location (getLayerKey), or, when no op names one, found as the longest
 /// run of a repeated op sequence (`structural`; named "#0", "#1", ...).

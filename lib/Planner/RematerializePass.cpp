@@ -201,9 +201,8 @@ struct RematRematerializePass
             << plan.recomputeFlops << " FLOPs, "
             << formatMicroseconds(plan.recomputeSeconds)
             << " us; saved activations " << plan.activationBytes
-            << " bytes; plan " << stringifyPlanStrategy(plan.strategy)
-            << (plan.everyN ? " (every=" + std::to_string(plan.everyN) + ")"
-                            : "")
+            << " bytes; plan "
+            << describePlanStrategy(plan.strategy, plan.everyN)
             << (plan.provenOptimal ? " (proven optimal)" : "") << ", "
             << plan.evaluations << " peak evaluations; search "
             << (plan.searchComplete ? "complete" : "cut: " + plan.searchNote);

@@ -69,6 +69,9 @@ constexpr unsigned kExhaustiveGroupLimit = 26;
 /// mincut, greedy, optimal, exhaustive, auto).
 std::optional<PlanStrategy> parsePlanStrategy(llvm::StringRef name);
 llvm::StringRef stringifyPlanStrategy(PlanStrategy strategy);
+/// The strategy's name, with its segment length for every-n when `everyN`
+/// is set: "every-n (every=4)".
+std::string describePlanStrategy(PlanStrategy strategy, unsigned everyN);
 
 /// What the planner minimizes.
 enum class PlanCost { Time, Flops };
