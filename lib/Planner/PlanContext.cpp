@@ -489,9 +489,15 @@ FailureOr<int64_t> PlanContext::measure(const ValueSet &saved,
 }
 
 FailureOr<int64_t> PlanContext::measure(const llvm::BitVector &recomputed) {
-  if (options.budgetOn == BudgetOn::Activations)
-    return activationBytes(savedFor(recomputed));
-  return peak(recomputed);
+  if (options.budgetOn == BudgetOn::Peak)
+    return peak(recomputed);
+  int64_t bytes = activationBytes(savedFor(recomputed));
+  if (!peakCap || bytes > capBudget || peakLowerBound(recomputed) > *peakCap)
+    return peakCap && bytes <= capBudget ? capBudget + 1 : bytes;
+  FailureOr<int64_t> p = peak(recomputed);
+  if (failed(p))
+    return failure();
+  return *p > *peakCap ? capBudget + 1 : bytes;
 }
 
 void PlanContext::computeBound() {
@@ -528,6 +534,10 @@ void PlanContext::computeBound() {
 int64_t PlanContext::lowerBound(const llvm::BitVector &mayRecompute) {
   if (options.budgetOn == BudgetOn::Activations)
     return activationBytes(savedFor(mayRecompute), /*withFrontier=*/false);
+  return peakLowerBound(mayRecompute);
+}
+
+int64_t PlanContext::peakLowerBound(const llvm::BitVector &mayRecompute) {
   if (!boundReady)
     computeBound();
   SmallVector<int64_t> freed(boundTimeline.size() + 1, 0);

@@ -25,6 +25,36 @@ using namespace mlir::remat::detail;
 // Searching strategies
 //===----------------------------------------------------------------------===//
 
+/// The marginal cost of recomputing group `g` too: its members dropped
+/// from `saved` for the walk (and put back), the ops in `cloned` (cloned
+/// for the groups already recomputed) not counted again.
+static double marginalCost(PlanContext &ctx, unsigned g, ValueSet &saved,
+                           const llvm::DenseSet<Operation *> &cloned) {
+  ArrayRef<Value> members = ctx.groups[g].members;
+  for (Value m : members)
+    saved.erase(m);
+  llvm::DenseSet<Operation *> done;
+  OpCost cost;
+  double seconds = 0;
+  for (Value m : members) {
+    PlanCostSum c = ctx.closure(m, saved, done, &cloned);
+    cost += c.cost;
+    seconds += c.seconds;
+  }
+  saved.insert(members.begin(), members.end());
+  return ctx.objective(cost, seconds);
+}
+
+/// Adds group `g` to a walk's recomputed groups: its members leave `saved`
+/// and the ops recomputing them join `cloned`.
+static void addRecomputed(PlanContext &ctx, unsigned g, ValueSet &saved,
+                          llvm::DenseSet<Operation *> &cloned) {
+  for (Value m : ctx.groups[g].members) {
+    saved.erase(m);
+    ctx.closure(m, saved, cloned);
+  }
+}
+
 /// The greedy order: repeatedly the group with the most bytes per marginal
 /// recompute cost, against what is already recomputed (lazy re-scoring: a
 /// popped group whose score went stale is re-queued).
@@ -32,23 +62,9 @@ static SmallVector<unsigned> rankGroups(PlanContext &ctx) {
   size_t n = ctx.groups.size();
   ValueSet saved(ctx.inputs);
   llvm::DenseSet<Operation *> cloned;
-  // The group's marginal cost: its members dropped from `saved` for the
-  // walk, ops already cloned for earlier groups not counted again.
   auto score = [&](unsigned g) {
-    ArrayRef<Value> members = ctx.groups[g].members;
-    for (Value m : members)
-      saved.erase(m);
-    llvm::DenseSet<Operation *> done;
-    OpCost cost;
-    double seconds = 0;
-    for (Value m : members) {
-      PlanCostSum c = ctx.closure(m, saved, done, &cloned);
-      cost += c.cost;
-      seconds += c.seconds;
-    }
-    saved.insert(members.begin(), members.end());
     return static_cast<double>(ctx.groups[g].bytes) /
-           std::max(ctx.objective(cost, seconds), 1e-30);
+           std::max(marginalCost(ctx, g, saved, cloned), 1e-30);
   };
   using Entry = std::pair<double, unsigned>;
   std::priority_queue<Entry> queue;
@@ -64,10 +80,7 @@ static SmallVector<unsigned> rankGroups(PlanContext &ctx) {
       continue;
     }
     order.push_back(g);
-    for (Value m : ctx.groups[g].members) {
-      saved.erase(m);
-      ctx.closure(m, saved, cloned);
-    }
+    addRecomputed(ctx, g, saved, cloned);
   }
   return order;
 }
@@ -151,10 +164,13 @@ LogicalResult mlir::remat::detail::pruneGreedy(PlanContext &ctx, int64_t budget,
   for (unsigned g : llvm::reverse(order)) {
     if (!plan.recomputed.test(g))
       continue;
-    if (!ctx.spendEvaluation("pruning the greedy plan"))
-      break;
     llvm::BitVector trial = plan.recomputed;
     trial.reset(g);
+    // (A trial the cheap lower bound rules out costs no evaluation.)
+    if (ctx.lowerBound(trial) > budget)
+      continue;
+    if (!ctx.spendEvaluation("pruning the greedy plan"))
+      break;
     FailureOr<int64_t> p = ctx.measure(trial);
     if (failed(p))
       return failure();
@@ -163,6 +179,94 @@ LogicalResult mlir::remat::detail::pruneGreedy(PlanContext &ctx, int64_t budget,
       plan.peak = *p;
       plan.cost = ctx.objective(trial);
     }
+  }
+  return success();
+}
+
+/// Exchanges one recomputed group of `plan` for saved ones: the group whose
+/// recompute costs the most first, for saved groups in the greedy
+/// ranking's order while together they cost less. An exchange is
+/// evaluated only once the lower bound lets it meet the budget; the first
+/// that meets it is kept, and the walk starts over from the new plan.
+/// Bounded by the work limit (and 64 exchanges).
+LogicalResult mlir::remat::detail::exchangeGroups(PlanContext &ctx,
+                                                  int64_t budget,
+                                                  ArrayRef<unsigned> order,
+                                                  Incumbent &plan,
+                                                  unsigned &exchanges) {
+  size_t n = ctx.groups.size();
+  // Each group's cost recomputed alone.
+  SmallVector<double> alone(n);
+  ValueSet all(ctx.inputs);
+  llvm::DenseSet<Operation *> none;
+  for (unsigned g = 0; g < n; ++g)
+    alone[g] = marginalCost(ctx, g, all, none);
+  constexpr unsigned kMaxRounds = 64;
+  StringRef where = "exchanging groups of the plan";
+  for (unsigned round = 0; round < kMaxRounds; ++round) {
+    // The recomputed groups by what saving them again spares.
+    SmallVector<std::pair<double, unsigned>> spared;
+    for (unsigned g : plan.recomputed.set_bits()) {
+      if (!ctx.spendWalk(where))
+        return success();
+      llvm::BitVector without = plan.recomputed;
+      without.reset(g);
+      spared.push_back({plan.cost - ctx.objective(without), g});
+    }
+    llvm::stable_sort(spared,
+                      [](auto &a, auto &b) { return a.first > b.first; });
+    bool improved = false;
+    double limit = plan.cost * (1 - 1e-12);
+    for (auto [gain, g] : spared) {
+      if (gain <= 0)
+        break;
+      // Saved groups join, in the ranking's order, while the plan still
+      // costs less (by their marginal cost; the exact cost once the bound
+      // lets it meet the budget, when it is evaluated).
+      if (!ctx.spendWalk(where))
+        return success();
+      llvm::BitVector trial = plan.recomputed;
+      trial.reset(g);
+      ValueSet saved = ctx.savedFor(trial);
+      llvm::DenseSet<Operation *> cloned;
+      for (unsigned r : trial.set_bits())
+        addRecomputed(ctx, r, saved, cloned);
+      double cost = plan.cost - gain;
+      for (unsigned h : order) {
+        if (h == g || trial.test(h) || cost + alone[h] >= limit)
+          continue;
+        double marginal = marginalCost(ctx, h, saved, cloned);
+        if (cost + marginal >= limit)
+          continue;
+        trial.set(h);
+        addRecomputed(ctx, h, saved, cloned);
+        cost += marginal;
+        if (ctx.lowerBound(trial) > budget)
+          continue;
+        if (!ctx.spendWalk(where))
+          return success();
+        double exact = ctx.objective(trial);
+        if (exact >= limit)
+          break;
+        if (!ctx.spendEvaluation(where))
+          return success();
+        FailureOr<int64_t> p = ctx.measure(trial);
+        if (failed(p))
+          return failure();
+        if (*p > budget)
+          continue;
+        plan.recomputed = trial;
+        plan.peak = *p;
+        plan.cost = exact;
+        improved = true;
+        ++exchanges;
+        break;
+      }
+      if (improved)
+        break;
+    }
+    if (!improved)
+      return success();
   }
   return success();
 }

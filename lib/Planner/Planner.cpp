@@ -282,6 +282,56 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
   int64_t lowest = std::numeric_limits<int64_t>::max();
   ValueSet lowestSaved;
   std::string lowestHow;
+  // Auto: the field's schedules (every-n for every n from 2 to the number
+  // of layers; 1 is full), cheapest first.
+  struct FieldPlan {
+    PlanStrategy kind;
+    unsigned every;
+    Schedule schedule;
+    double cost;
+  };
+  SmallVector<FieldPlan> field;
+  if (strategy == PlanStrategy::Auto) {
+    auto add = [&](PlanStrategy kind, unsigned every) {
+      std::string error;
+      FailureOr<Schedule> schedule = buildSchedule(ctx, kind, error, every);
+      if (failed(schedule))
+        return; // Not applicable to this function.
+      PlanCostSum c = ctx.cost(schedule->saved);
+      field.push_back({kind, every, std::move(*schedule),
+                       ctx.objective(c.cost, c.seconds)});
+    };
+    for (PlanStrategy kind : {PlanStrategy::Selective, PlanStrategy::MinCut,
+                              PlanStrategy::Full, PlanStrategy::Sqrt})
+      add(kind, 0);
+    unsigned layers = ctx.getLayers().names.size();
+    for (unsigned n = 2; n <= layers; ++n)
+      add(PlanStrategy::EveryN, n);
+    llvm::stable_sort(field, [](const FieldPlan &a, const FieldPlan &b) {
+      return a.cost < b.cost;
+    });
+  }
+  // With a budget on activations, auto's plan also peaks no higher than
+  // the cheapest schedule that meets that budget (the lowest peak among
+  // those of equal cost): it is then at least as good as that schedule on
+  // both counts, and recomputes no more than any other that meets it.
+  if (strategy == PlanStrategy::Auto && !onPeak) {
+    std::optional<int64_t> cap;
+    std::optional<double> capCost;
+    for (FieldPlan &f : field) {
+      if (capCost && f.cost > *capCost * (1 + 1e-12))
+        break;
+      if (ctx.activationBytes(f.schedule.saved) > budget)
+        continue;
+      FailureOr<int64_t> p = ctx.peak(f.schedule.saved);
+      if (failed(p))
+        return failure();
+      capCost = f.cost;
+      cap = cap ? std::min(*cap, *p) : *p;
+    }
+    if (cap)
+      ctx.setPeakCap(budget, *cap);
+  }
   if (strategy != PlanStrategy::Exhaustive) {
     int64_t greedyLowest = 0;
     size_t lowestPrefix = 0;
@@ -301,8 +351,12 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
       source = "greedy";
     }
   }
+  // Exchanges that lowered the greedy plan's cost.
+  unsigned exchanges = 0;
   if ((strategy == PlanStrategy::Auto || strategy == PlanStrategy::Optimal) &&
-      best.valid && failed(pruneGreedy(ctx, budget, order, best)))
+      best.valid &&
+      (failed(pruneGreedy(ctx, budget, order, best)) ||
+       failed(exchangeGroups(ctx, budget, order, best, exchanges))))
     return failure();
   // Auto: the field's schedules are incumbents too (every-n for every n
   // from 2 to the number of layers; 1 is full), so none of them beats auto
@@ -311,31 +365,6 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
   // of them (for the lowest peak) when none meets the budget.
   unsigned bestEveryN = 0;
   if (strategy == PlanStrategy::Auto) {
-    struct FieldPlan {
-      PlanStrategy kind;
-      unsigned every;
-      Schedule schedule;
-      double cost;
-    };
-    SmallVector<FieldPlan> field;
-    auto add = [&](PlanStrategy kind, unsigned every) {
-      std::string error;
-      FailureOr<Schedule> schedule = buildSchedule(ctx, kind, error, every);
-      if (failed(schedule))
-        return; // Not applicable to this function.
-      PlanCostSum c = ctx.cost(schedule->saved);
-      field.push_back({kind, every, std::move(*schedule),
-                       ctx.objective(c.cost, c.seconds)});
-    };
-    for (PlanStrategy kind : {PlanStrategy::Selective, PlanStrategy::MinCut,
-                              PlanStrategy::Full, PlanStrategy::Sqrt})
-      add(kind, 0);
-    unsigned layers = ctx.getLayers().names.size();
-    for (unsigned n = 2; n <= layers; ++n)
-      add(PlanStrategy::EveryN, n);
-    llvm::stable_sort(field, [](const FieldPlan &a, const FieldPlan &b) {
-      return a.cost < b.cost;
-    });
     for (FieldPlan &f : field) {
       // (Sorted by cost: no later schedule can beat the incumbent either.)
       if (best.valid && f.cost >= best.cost * (1 - 1e-12))
@@ -356,6 +385,13 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
       }
       if (*p > budget)
         continue;
+      if (!onPeak) {
+        FailureOr<bool> fits = ctx.fitsPeakCap(f.schedule.saved);
+        if (failed(fits))
+          return failure();
+        if (!*fits)
+          continue;
+      }
       bestSchedule = std::move(f.schedule);
       bestScheduleKind = f.kind;
       bestEveryN = f.every;
@@ -509,6 +545,13 @@ static FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
   std::string prefix = strategy == PlanStrategy::Auto ? "auto: " : "";
   return finish(saved, best.peak, [&](Value v, bool recompute) {
     unsigned g = ctx.groupOf.lookup(v);
+    if (source == "greedy" && exchanges && !plan.provenOptimal)
+      return prefix + (recompute ? "recomputed" : "saved") +
+             " in the greedy plan after " + std::to_string(exchanges) +
+             " exchange" + (exchanges == 1 ? "" : "s") +
+             " of recomputed groups for saved ones, each lowering its "
+             "recompute " +
+             unit + "s within the budget";
     if (source == "greedy" && !plan.provenOptimal) {
       if (recompute)
         return prefix + "rank " + std::to_string(rank.lookup(g)) +

@@ -117,6 +117,11 @@ public:
   bool spendEvaluation(llvm::StringRef where) {
     return limits.spend(evaluationWork(), where);
   }
+  /// Spends the work of one walk over the plan's recompute closures (a cost
+  /// or a marginal cost): an eighth of the function's op count.
+  bool spendWalk(llvm::StringRef where) {
+    return limits.spend(opCount / 8 + 1, where);
+  }
 
   /// The peak with `saved` saved and every other residual recomputed (the
   /// values in `duplicated` once per residual that needs them).
@@ -182,6 +187,28 @@ public:
   /// With a budget on activations: their bytes with all of `mayRecompute`
   /// recomputed (exact, as they only fall).
   int64_t lowerBound(const llvm::BitVector &mayRecompute);
+  /// The peak part of lowerBound, whatever the budget bounds.
+  int64_t peakLowerBound(const llvm::BitVector &mayRecompute);
+
+  /// With a budget on activations, a second bound, on the peak: a set whose
+  /// activations meet `activationBudget` but whose peak is above `peakCap`
+  /// measures `activationBudget + 1` (it misses). auto sets it to the lowest
+  /// peak of the field's schedules that meet the activation budget, so that
+  /// none of them peaks lower than its plan.
+  void setPeakCap(int64_t activationBudget, int64_t cap) {
+    capBudget = activationBudget;
+    peakCap = cap;
+  }
+  /// Whether saving `saved` peaks at most at the peak cap (true without
+  /// one).
+  FailureOr<bool> fitsPeakCap(const ValueSet &saved) {
+    if (!peakCap)
+      return true;
+    FailureOr<int64_t> p = peak(saved);
+    if (failed(p))
+      return failure();
+    return *p <= *peakCap;
+  }
 
   func::FuncOp function;
   BackwardOp backward;
@@ -206,6 +233,8 @@ private:
   SmallVector<int64_t> boundTimeline;
   SmallVector<std::pair<unsigned, unsigned>> heldForBackward;
   bool boundReady = false;
+  std::optional<int64_t> peakCap;
+  int64_t capBudget = 0;
   llvm::DenseMap<Value, unsigned> firstUse;
   llvm::DenseMap<Operation *, std::pair<OpCost, double>> opCosts;
   std::map<std::string, int64_t> peakCache;
@@ -261,6 +290,12 @@ FailureOr<Incumbent> planGreedy(PlanContext &ctx, int64_t budget,
 /// Saves again each group of `plan` the budget allows, latest-ranked first.
 LogicalResult pruneGreedy(PlanContext &ctx, int64_t budget,
                           ArrayRef<unsigned> order, Incumbent &plan);
+/// Exchanges a group `plan` recomputes for one it saves while that lowers
+/// its cost and the budget holds (within the work limit); counts them in
+/// `exchanges`.
+LogicalResult exchangeGroups(PlanContext &ctx, int64_t budget,
+                             ArrayRef<unsigned> order, Incumbent &plan,
+                             unsigned &exchanges);
 /// The branch and bound from incumbent `best`; `complete` is false when a
 /// limit cut it.
 LogicalResult runExactSearch(PlanContext &ctx, int64_t budget, Incumbent &best,
