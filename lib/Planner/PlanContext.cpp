@@ -81,6 +81,10 @@ mlir::remat::detail::getBufferizedPeak(ModuleOp module, func::FuncOp function,
   // (The pipeline is built here, not parsed from the pass registry: the
   // planner works whether or not remat's pipelines are registered.)
   PassManager pm(module.getContext(), ModuleOp::getOperationName());
+  // (The check reads the bufferized program's peak and throws it away; the
+  // verifier after each pass would cost a third of it. Lowering the plan
+  // for real verifies.)
+  pm.enableVerifier(false);
   LowerToLLVMPipelineOptions options;
   options.deallocate = false;
   options.fusePointwise = fusePointwise;

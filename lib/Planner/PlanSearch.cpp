@@ -160,7 +160,8 @@ mlir::remat::detail::planGreedy(PlanContext &ctx, int64_t budget,
 /// while the budget still holds and the limits allow.
 LogicalResult mlir::remat::detail::pruneGreedy(PlanContext &ctx, int64_t budget,
                                                ArrayRef<unsigned> order,
-                                               Incumbent &plan) {
+                                               Incumbent &plan,
+                                               StringRef where) {
   for (unsigned g : llvm::reverse(order)) {
     if (!plan.recomputed.test(g))
       continue;
@@ -169,7 +170,7 @@ LogicalResult mlir::remat::detail::pruneGreedy(PlanContext &ctx, int64_t budget,
     // (A trial the cheap lower bound rules out costs no evaluation.)
     if (ctx.lowerBound(trial) > budget)
       continue;
-    if (!ctx.spendEvaluation("pruning the greedy plan"))
+    if (!ctx.spendEvaluation(where))
       break;
     FailureOr<int64_t> p = ctx.measure(trial);
     if (failed(p))

@@ -289,7 +289,8 @@ FailureOr<Incumbent> planGreedy(PlanContext &ctx, int64_t budget,
                                 int64_t &lowest, size_t &lowestPrefix);
 /// Saves again each group of `plan` the budget allows, latest-ranked first.
 LogicalResult pruneGreedy(PlanContext &ctx, int64_t budget,
-                          ArrayRef<unsigned> order, Incumbent &plan);
+                          ArrayRef<unsigned> order, Incumbent &plan,
+                          StringRef where = "pruning the greedy plan");
 /// Exchanges a group `plan` recomputes for one it saves while that lowers
 /// its cost and the budget holds (within the work limit); counts them in
 /// `exchanges`.
@@ -326,6 +327,20 @@ void describePlan(PlanContext &ctx, const ValueSet &saved, RematPlan &plan,
 LogicalResult emitInfeasible(PlanContext &ctx, int64_t budget, int64_t baseline,
                              StringRef strategy, int64_t reached, StringRef how,
                              StringRef live);
+
+//===----------------------------------------------------------------------===//
+// One search (Planner.cpp)
+//===----------------------------------------------------------------------===//
+
+/// Plans `backward` with `options.strategy` under `searchBudget` on the
+/// memory analysis (no bufferized check). `checkFixed`: a fixed schedule's
+/// plan that misses the budget is an error. When the budget is infeasible,
+/// fills `infeasible` with the lowest figures reached.
+FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
+                              const PlanOptions &options,
+                              std::optional<Budget> searchBudget,
+                              bool checkFixed, SearchLimits &limits,
+                              RematPlan *infeasible = nullptr);
 
 /// A fixed schedule's plan: what it saves, and why for each value.
 struct Schedule {

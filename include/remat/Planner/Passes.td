@@ -79,7 +79,7 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
     remark.
 
     Limits. The greedy plan and the fixed schedules are always computed.
-    The optional parts of the search (pruning the greedy plan, the exact
+    The optional parts of the search (pruning the greedy plan, exchanging its groups, the exact
     search, second recomputes, and searching again when a plan misses the
     budget on the bufferized program) stop at `work-limit`, counted in op
     visits, so a plan depends only on the function and the options, at any
