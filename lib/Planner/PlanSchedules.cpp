@@ -60,18 +60,18 @@ static FailureOr<Schedule> buildSegments(PlanContext &ctx,
                                          std::string &error, unsigned everyN) {
   // What the reasons need outlives this function.
   struct Segments {
-    ForwardLayers layers;
+    std::shared_ptr<const ForwardLayers> layers;
     llvm::DenseMap<Value, int> inputOf;
     unsigned n = 1;
 
     int segmentOf(Operation *op) const {
-      auto it = layers.layerOf.find(op);
-      if (!op || it == layers.layerOf.end() || it->second < 0)
+      auto it = layers->layerOf.find(op);
+      if (!op || it == layers->layerOf.end() || it->second < 0)
         return -1;
       return it->second / static_cast<int>(n);
     }
     std::string describe(int segment) const {
-      const SmallVector<std::string> &names = layers.names;
+      const SmallVector<std::string> &names = layers->names;
       if (n == 1)
         return "layer " + names[segment];
       size_t first = segment * n;
@@ -81,9 +81,9 @@ static FailureOr<Schedule> buildSegments(PlanContext &ctx,
   };
   auto segments = std::make_shared<Segments>();
   SmallVector<Operation *> forward = getForwardOps(ctx);
-  segments->layers = ctx.getLayers();
+  segments->layers = ctx.getSharedLayers();
   StringRef name = stringifyPlanStrategy(strategy);
-  if (segments->layers.names.empty()) {
+  if (segments->layers->names.empty()) {
     error = "remat: strategy " + name.str() +
             " needs layers, but no forward op has a name location with a "
             "numeric path component (such as 'blocks.0.attn.mm') and no "
@@ -94,8 +94,9 @@ static FailureOr<Schedule> buildSegments(PlanContext &ctx,
   if (strategy == PlanStrategy::EveryN)
     n = std::max(1u, everyN ? everyN : ctx.options.everyN);
   else if (strategy == PlanStrategy::Sqrt)
-    n = std::max(1u, static_cast<unsigned>(std::lround(std::sqrt(
-                         static_cast<double>(segments->layers.names.size())))));
+    n = std::max(1u,
+                 static_cast<unsigned>(std::lround(std::sqrt(
+                     static_cast<double>(segments->layers->names.size())))));
 
   Schedule schedule;
   for (Operation *op : forward) {

@@ -110,7 +110,13 @@ mlir::remat::detail::planGreedy(PlanContext &ctx, int64_t budget,
   Incumbent result;
   lowest = std::numeric_limits<int64_t>::max();
   auto at = [&](size_t k) -> FailureOr<int64_t> {
-    FailureOr<int64_t> p = ctx.measure(prefixSet(ctx, order, k));
+    llvm::BitVector set = prefixSet(ctx, order, k);
+    // (A prefix whose lower bound can neither meet the budget nor lower
+    // the lowest peak seen needs no evaluation: it misses.)
+    int64_t bound = ctx.lowerBound(set);
+    if (bound > budget && bound >= lowest)
+      return bound;
+    FailureOr<int64_t> p = ctx.measure(set);
     if (succeeded(p) && *p < lowest) {
       lowest = *p;
       lowestPrefix = k;

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 
 namespace mlir {
 namespace remat {
@@ -163,11 +164,14 @@ public:
   /// The cost of recomputing every candidate outside `saved`.
   PlanCostSum cost(const ValueSet &saved, const ValueSet *duplicated = nullptr);
   double objective(const OpCost &cost, double seconds) const;
-  /// The forward's layers (findForwardLayers), found once.
-  const ForwardLayers &getLayers() {
+  /// The forward's layers (findForwardLayers), found once (shared with the
+  /// schedules' reasons).
+  const ForwardLayers &getLayers() { return *getSharedLayers(); }
+  std::shared_ptr<const ForwardLayers> getSharedLayers() {
     if (!layers)
-      layers = findForwardLayers(backward);
-    return *layers;
+      layers =
+          std::make_shared<const ForwardLayers>(findForwardLayers(backward));
+    return layers;
   }
   /// The modeled time of the whole step without remat: the roofline seconds
   /// of every op of the function's body and the backward's (ops nested in
@@ -238,7 +242,7 @@ private:
   llvm::DenseMap<Value, unsigned> firstUse;
   llvm::DenseMap<Operation *, std::pair<OpCost, double>> opCosts;
   std::map<std::string, int64_t> peakCache;
-  std::optional<ForwardLayers> layers;
+  std::shared_ptr<const ForwardLayers> layers;
   uint64_t opCount = 0;
 };
 
