@@ -381,6 +381,15 @@ ValueSet PlanContext::savedFor(const llvm::BitVector &recomputed) const {
   return saved;
 }
 
+/// `values` through `mapping` (into a copy of the function).
+static ValueSet mapValues(const IRMapping &mapping, const ValueSet *values) {
+  ValueSet mapped;
+  if (values)
+    for (Value v : *values)
+      mapped.insert(mapping.lookupOrDefault(v));
+  return mapped;
+}
+
 /// A copy of `function` in which every residual of `backward` outside
 /// `saved` is recomputed (the plan applied to the copy).
 OwningOpRef<func::FuncOp> mlir::remat::detail::cloneWithPlan(
@@ -388,12 +397,8 @@ OwningOpRef<func::FuncOp> mlir::remat::detail::cloneWithPlan(
     const ValueSet *duplicated, llvm::DenseMap<Value, Value> *firstClone) {
   IRMapping mapping;
   OwningOpRef<func::FuncOp> copy = function.clone(mapping);
-  ValueSet savedCopy, duplicatedCopy;
-  for (Value v : saved)
-    savedCopy.insert(mapping.lookupOrDefault(v));
-  if (duplicated)
-    for (Value v : *duplicated)
-      duplicatedCopy.insert(mapping.lookupOrDefault(v));
+  ValueSet savedCopy = mapValues(mapping, &saved);
+  ValueSet duplicatedCopy = mapValues(mapping, duplicated);
   auto copyBackward = cast<BackwardOp>(mapping.lookup(backward.getOperation()));
   IRRewriter rewriter(function.getContext());
   // The copy's forward values back to the function's.
@@ -411,17 +416,87 @@ OwningOpRef<func::FuncOp> mlir::remat::detail::cloneWithPlan(
   return copy;
 }
 
+namespace {
+/// Collects the ops a rewrite inserts into one block (not the ops nested in
+/// them).
+struct InsertedOps : RewriterBase::Listener {
+  explicit InsertedOps(Block *block) : block(block) {}
+  void notifyOperationInserted(Operation *op,
+                               OpBuilder::InsertPoint previous) override {
+    if (op->getBlock() == block)
+      ops.push_back(op);
+  }
+  Block *block;
+  SmallVector<Operation *> ops;
+};
+} // namespace
+
 FailureOr<int64_t> PlanContext::peak(const ValueSet &saved,
                                      std::string *liveAtPeak,
                                      const ValueSet *duplicated) {
   ++evaluations;
-  OwningOpRef<func::FuncOp> copy =
-      cloneWithPlan(function, backward, saved, duplicated);
-  if (options.peakModel)
+  if (options.peakModel) {
+    OwningOpRef<func::FuncOp> copy =
+        cloneWithPlan(function, backward, saved, duplicated);
     return options.peakModel(*copy);
-  MemoryProfile profile = analyzeMemory(*copy, kAllocationAlignment);
+  }
+  // The plan is applied to a scratch copy of the function (made once),
+  // analyzed, and undone: cloning the whole function per evaluation cost
+  // half of it.
+  if (!scratch) {
+    scratch = function.clone(scratchMapping);
+    scratchBackward =
+        cast<BackwardOp>(scratchMapping.lookup(backward.getOperation()));
+  }
+  Block &body = scratchBackward.getBody().front();
+  SmallVector<Value> inputsBefore(scratchBackward.getInputs());
+  // Each block argument's index, type, location and uses, to make the
+  // dropped ones again.
+  unsigned argCount = body.getNumArguments();
+  llvm::DenseMap<BlockArgument, unsigned> indexBefore;
+  SmallVector<std::pair<Type, Location>> argInfo;
+  SmallVector<SmallVector<OpOperand *>> usesBefore;
+  for (BlockArgument arg : body.getArguments()) {
+    indexBefore[arg] = arg.getArgNumber();
+    argInfo.push_back({arg.getType(), arg.getLoc()});
+    SmallVector<OpOperand *> &uses = usesBefore.emplace_back();
+    for (OpOperand &use : arg.getUses())
+      uses.push_back(&use);
+  }
+  ValueSet savedCopy = mapValues(scratchMapping, &saved);
+  ValueSet duplicatedCopy = mapValues(scratchMapping, duplicated);
+  InsertedOps inserted(&body);
+  IRRewriter rewriter(function.getContext(), &inserted);
+  recomputeBackwardInputs(
+      rewriter, scratchBackward,
+      [&](Value v) { return !savedCopy.contains(v); },
+      [&](Value v) { return duplicatedCopy.contains(v); });
+  MemoryProfile profile = analyzeMemory(*scratch, kAllocationAlignment);
   if (liveAtPeak)
     *liveAtPeak = describeLiveAtPeak(profile);
+  // Undo. The kept arguments are still in their order, followed by those
+  // the rewrite appended: each dropped one is made again at its index and
+  // its uses move back to it; then the clones go (users first), then the
+  // appended arguments, and the operands are restored.
+  // (An argument the rewrite appended was made while every original one
+  // was alive: no address is shared.)
+  llvm::BitVector keptIndex(argCount);
+  for (BlockArgument arg : body.getArguments())
+    if (auto it = indexBefore.find(arg); it != indexBefore.end())
+      keptIndex.set(it->second);
+  for (unsigned index = 0; index < argCount; ++index) {
+    if (keptIndex.test(index))
+      continue;
+    BlockArgument again =
+        body.insertArgument(index, argInfo[index].first, argInfo[index].second);
+    for (OpOperand *use : usesBefore[index])
+      use->set(again);
+  }
+  for (Operation *op : llvm::reverse(inserted.ops))
+    op->erase();
+  while (body.getNumArguments() > argCount)
+    body.eraseArgument(body.getNumArguments() - 1);
+  scratchBackward.getInputsMutable().assign(inputsBefore);
   return profile.peakBytes;
 }
 

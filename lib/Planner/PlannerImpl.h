@@ -12,6 +12,7 @@
 #include "remat/Planner/Planner.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/DenseSet.h"
 
@@ -244,6 +245,10 @@ private:
   std::map<std::string, int64_t> peakCache;
   std::shared_ptr<const ForwardLayers> layers;
   uint64_t opCount = 0;
+  /// The copy of the function peaks are evaluated on (peak).
+  OwningOpRef<func::FuncOp> scratch;
+  IRMapping scratchMapping;
+  BackwardOp scratchBackward;
 };
 
 /// A candidate plan: the groups recomputed, and its figures.
