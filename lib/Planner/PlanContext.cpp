@@ -560,23 +560,33 @@ int64_t PlanContext::activationBytes(const ValueSet &saved,
   return bytes;
 }
 
+FailureOr<int64_t>
+PlanContext::capActivations(int64_t bytes, const llvm::BitVector *recomputed,
+                            function_ref<FailureOr<int64_t>()> peakOf) {
+  if (!peakCap || bytes > capBudget)
+    return bytes;
+  // (Activations that meet the budget with a peak above the cap miss it.)
+  if (recomputed && peakLowerBound(*recomputed) > *peakCap)
+    return capBudget + 1;
+  FailureOr<int64_t> p = peakOf();
+  if (failed(p))
+    return failure();
+  return *p > *peakCap ? capBudget + 1 : bytes;
+}
+
 FailureOr<int64_t> PlanContext::measure(const ValueSet &saved,
                                         std::string *liveAtPeak) {
-  if (options.budgetOn == BudgetOn::Activations)
-    return activationBytes(saved);
-  return peak(saved, liveAtPeak);
+  if (options.budgetOn == BudgetOn::Peak)
+    return peak(saved, liveAtPeak);
+  return capActivations(activationBytes(saved), nullptr,
+                        [&] { return peak(saved); });
 }
 
 FailureOr<int64_t> PlanContext::measure(const llvm::BitVector &recomputed) {
   if (options.budgetOn == BudgetOn::Peak)
     return peak(recomputed);
-  int64_t bytes = activationBytes(savedFor(recomputed));
-  if (!peakCap || bytes > capBudget || peakLowerBound(recomputed) > *peakCap)
-    return peakCap && bytes <= capBudget ? capBudget + 1 : bytes;
-  FailureOr<int64_t> p = peak(recomputed);
-  if (failed(p))
-    return failure();
-  return *p > *peakCap ? capBudget + 1 : bytes;
+  return capActivations(activationBytes(savedFor(recomputed)), &recomputed,
+                        [&] { return peak(recomputed); });
 }
 
 void PlanContext::computeBound() {

@@ -381,13 +381,6 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
       }
       if (*p > budget)
         continue;
-      if (!onPeak) {
-        FailureOr<bool> fits = ctx.fitsPeakCap(f.schedule.saved);
-        if (failed(fits))
-          return failure();
-        if (!*fits)
-          continue;
-      }
       bestSchedule = std::move(f.schedule);
       winner = index;
       bestScheduleKind = f.kind;
@@ -406,9 +399,8 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
   // becomes the incumbent when it costs less.
   std::optional<PlanStrategy> prunedFrom;
   unsigned prunedEveryN = 0;
-  auto pruneSchedule = [&](const ValueSet &saved, PlanStrategy kind,
+  auto pruneSchedule = [&](const llvm::BitVector &recomputed, PlanStrategy kind,
                            unsigned every, StringRef where) -> LogicalResult {
-    llvm::BitVector recomputed = recomputedGroups(ctx, saved);
     FailureOr<int64_t> p = ctx.measure(recomputed);
     if (failed(p))
       return failure();
@@ -432,7 +424,8 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
     return success();
   };
   if (bestSchedule && !order.empty() &&
-      failed(pruneSchedule(bestSchedule->saved, bestScheduleKind, bestEveryN,
+      failed(pruneSchedule(recomputedGroups(ctx, bestSchedule->saved),
+                           bestScheduleKind, bestEveryN,
                            "pruning the cheapest schedule")))
     return failure();
   // The dearer schedules that meet the budget are pruned too (optional
@@ -440,11 +433,12 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
   for (size_t i = winner ? *winner + 1 : field.size();
        !order.empty() && i < field.size(); ++i) {
     FieldPlan &f = field[i];
-    if (ctx.lowerBound(recomputedGroups(ctx, f.schedule.saved)) > budget)
+    llvm::BitVector recomputed = recomputedGroups(ctx, f.schedule.saved);
+    if (ctx.lowerBound(recomputed) > budget)
       continue;
     if (!ctx.spendEvaluation("pruning the dearer schedules"))
       break;
-    if (failed(pruneSchedule(f.schedule.saved, f.kind, f.every,
+    if (failed(pruneSchedule(recomputed, f.kind, f.every,
                              "pruning the dearer schedules")))
       return failure();
   }

@@ -195,24 +195,14 @@ public:
   /// The peak part of lowerBound, whatever the budget bounds.
   int64_t peakLowerBound(const llvm::BitVector &mayRecompute);
 
-  /// With a budget on activations, a second bound, on the peak: a set whose
-  /// activations meet `activationBudget` but whose peak is above `peakCap`
-  /// measures `activationBudget + 1` (it misses). auto sets it to the lowest
-  /// peak of the field's schedules that meet the activation budget, so that
-  /// none of them peaks lower than its plan.
+  /// With a budget on activations, a second bound, on the peak: a plan
+  /// whose activations meet `activationBudget` but whose peak is above
+  /// `peakCap` measures `activationBudget + 1` (it misses). auto sets it to
+  /// the peak of the cheapest fixed schedule that meets the activation
+  /// budget, so that schedule beats its plan on neither count.
   void setPeakCap(int64_t activationBudget, int64_t cap) {
     capBudget = activationBudget;
     peakCap = cap;
-  }
-  /// Whether saving `saved` peaks at most at the peak cap (true without
-  /// one).
-  FailureOr<bool> fitsPeakCap(const ValueSet &saved) {
-    if (!peakCap)
-      return true;
-    FailureOr<int64_t> p = peak(saved);
-    if (failed(p))
-      return failure();
-    return *p <= *peakCap;
   }
 
   func::FuncOp function;
@@ -232,6 +222,13 @@ private:
   std::pair<OpCost, double> getCost(Operation *op);
 
   void computeBound();
+  /// `bytes` of activations, or `capBudget + 1` when they meet the
+  /// activation budget but the plan's peak (`peakOf`; not evaluated when
+  /// the lower bound for `recomputed`, if given, is above the cap already)
+  /// is above the peak cap.
+  FailureOr<int64_t> capActivations(int64_t bytes,
+                                    const llvm::BitVector *recomputed,
+                                    function_ref<FailureOr<int64_t>()> peakOf);
 
   /// Live bytes per point without remat, and each group's [first, last]
   /// points held only for the backward.
