@@ -181,7 +181,7 @@ bool SearchLimits::checkTime(StringRef where) {
 }
 
 bool SearchLimits::spend(uint64_t work, StringRef where) {
-  if (spent + work > workLimit) {
+  if (spent - freshFrom + work > workLimit) {
     recordCut(Cut::Work, where);
     return false;
   }
@@ -379,6 +379,15 @@ ValueSet PlanContext::savedFor(const llvm::BitVector &recomputed) const {
     for (Value member : groups[g].members)
       saved.erase(member);
   return saved;
+}
+
+llvm::BitVector PlanContext::recomputedFor(const ValueSet &saved) const {
+  llvm::BitVector recomputed(groups.size());
+  for (auto [g, group] : llvm::enumerate(groups))
+    if (llvm::none_of(group.members,
+                      [&](Value m) { return saved.contains(m); }))
+      recomputed.set(g);
+  return recomputed;
 }
 
 /// `values` through `mapping` (into a copy of the function).

@@ -75,5 +75,7 @@ llvm::json::Value mlir::remat::planToJSON(StringRef function,
   };
   if (plan.everyN)
     object["every"] = static_cast<int64_t>(plan.everyN);
+  if (!plan.layout.empty())
+    object["layout"] = plan.layout;
   return object;
 }

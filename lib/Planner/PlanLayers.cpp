@@ -28,9 +28,7 @@ using namespace mlir::remat::detail;
 /// repeats are runs of element-wise ops, not layers.
 static constexpr size_t kMinLayerOps = 4;
 
-/// What identifies an op in a repeated layer: its name, operand and result
-/// types, and attributes (not its location or operands' identity).
-static llvm::hash_code getSignature(Operation *op) {
+llvm::hash_code mlir::remat::detail::getLayerSignature(Operation *op) {
   llvm::hash_code hash =
       llvm::hash_combine(op->getName(), op->getNumOperands(),
                          op->getNumRegions(), op->getRawDictionaryAttrs());
@@ -67,7 +65,7 @@ ForwardLayers mlir::remat::detail::findForwardLayers(BackwardOp backward) {
   for (Operation *op : forward)
     if (!op->hasTrait<OpTrait::ConstantLike>()) {
       ops.push_back(op);
-      sig.push_back(getSignature(op));
+      sig.push_back(getLayerSignature(op));
     }
   size_t n = ops.size();
   size_t bestCover = 0, bestPeriod = 0, bestStart = 0, bestCount = 0;

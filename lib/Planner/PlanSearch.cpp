@@ -55,10 +55,9 @@ static void addRecomputed(PlanContext &ctx, unsigned g, ValueSet &saved,
   }
 }
 
-/// The greedy order: repeatedly the group with the most bytes per marginal
-/// recompute cost, against what is already recomputed (lazy re-scoring: a
-/// popped group whose score went stale is re-queued).
-static SmallVector<unsigned> rankGroups(PlanContext &ctx) {
+SmallVector<unsigned>
+mlir::remat::detail::rankGroups(PlanContext &ctx,
+                                std::optional<ArrayRef<unsigned>> among) {
   size_t n = ctx.groups.size();
   ValueSet saved(ctx.inputs);
   llvm::DenseSet<Operation *> cloned;
@@ -68,8 +67,13 @@ static SmallVector<unsigned> rankGroups(PlanContext &ctx) {
   };
   using Entry = std::pair<double, unsigned>;
   std::priority_queue<Entry> queue;
-  for (unsigned g = 0; g < n; ++g)
-    queue.push({score(g), g});
+  if (among) {
+    for (unsigned g : *among)
+      queue.push({score(g), g});
+  } else {
+    for (unsigned g = 0; g < n; ++g)
+      queue.push({score(g), g});
+  }
   SmallVector<unsigned> order;
   while (!queue.empty()) {
     auto [stale, g] = queue.top();

@@ -8,9 +8,10 @@
 // or not at all), and price each subset by the ops its recomputation
 // clones. Peaks are those of the rewritten function under the memory
 // analysis, which is what the CPU run allocates. This file holds one
-// search (planOnce): auto's choice among greedy (pruned, then exchanged),
-// the field's schedules and the exact search; PlanVerify.cpp checks its
-// plan on the bufferized program.
+// search (planOnce): auto's choice among greedy and the layered search
+// (PlanLayered.cpp; each pruned, then exchanged), the field's schedules and
+// the exact search; PlanVerify.cpp checks its plan on the bufferized
+// program. Strategy names and budgets are parsed in PlanOptions.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,107 +34,8 @@ using namespace mlir;
 using namespace mlir::remat;
 using namespace mlir::remat::detail;
 
-static const std::pair<PlanStrategy, StringLiteral> kStrategyNames[] = {
-    {PlanStrategy::None, "none"},
-    {PlanStrategy::Full, "full"},
-    {PlanStrategy::EveryN, "every-n"},
-    {PlanStrategy::Sqrt, "sqrt"},
-    {PlanStrategy::Selective, "selective"},
-    {PlanStrategy::MinCut, "mincut"},
-    {PlanStrategy::Greedy, "greedy"},
-    {PlanStrategy::Optimal, "optimal"},
-    {PlanStrategy::Exhaustive, "exhaustive"},
-    {PlanStrategy::Auto, "auto"},
-};
-
-std::optional<PlanStrategy> mlir::remat::parsePlanStrategy(StringRef name) {
-  for (auto [strategy, text] : kStrategyNames)
-    if (text == name)
-      return strategy;
-  return std::nullopt;
-}
-
-StringRef mlir::remat::stringifyPlanStrategy(PlanStrategy strategy) {
-  for (auto [s, text] : kStrategyNames)
-    if (s == strategy)
-      return text;
-  return "?";
-}
-
-std::optional<Budget> mlir::remat::parseBudget(StringRef text,
-                                               std::string *error) {
-  std::string original = text.str();
-  auto fail = [&](const Twine &why) -> std::optional<Budget> {
-    if (error)
-      *error = ("budget '" + original + "' " + why).str();
-    return std::nullopt;
-  };
-  text = text.trim();
-  Budget budget;
-  bool percent = text.consume_back("%");
-  static const std::pair<StringRef, int64_t> units[] = {
-      {"GiB", int64_t(1) << 30},
-      {"MiB", int64_t(1) << 20},
-      {"KiB", int64_t(1) << 10},
-      {"GB", 1000000000},
-      {"MB", 1000000},
-      {"KB", 1000},
-      {"B", 1}};
-  int64_t scale = 1;
-  if (!percent)
-    for (auto [suffix, factor] : units)
-      if (text.consume_back(suffix)) {
-        scale = factor;
-        break;
-      }
-  double value;
-  if (text.trim().getAsDouble(value))
-    return fail("is malformed (expected e.g. 512MiB, 6GiB, 4096 or 40%)");
-  // (NaN fails every comparison.)
-  if (!(value > 0) || !std::isfinite(value))
-    return fail("must be a positive, finite size or percentage");
-  if (percent) {
-    budget.fraction = value / 100.0;
-    return budget;
-  }
-  double bytes = value * static_cast<double>(scale);
-  if (!(bytes <= static_cast<double>(kMaxModeledTotalBytes)))
-    return fail("is larger than remat plans for (at most " +
-                Twine(kMaxModeledTotalBytes >> 60) + " EiB)");
-  budget.bytes = static_cast<int64_t>(bytes);
-  return budget;
-}
-
-int64_t mlir::remat::scaleBytes(double fraction, int64_t bytes) {
-  double scaled = fraction * static_cast<double>(bytes);
-  // (2^63 is exactly representable; anything at or above it saturates.)
-  if (!(scaled < 9223372036854775808.0))
-    return std::numeric_limits<int64_t>::max();
-  return scaled > 0 ? static_cast<int64_t>(scaled) : 0;
-}
-
-std::string mlir::remat::describePlanStrategy(PlanStrategy strategy,
-                                              unsigned everyN) {
-  std::string name = stringifyPlanStrategy(strategy).str();
-  if (strategy == PlanStrategy::EveryN && everyN)
-    name += " (every=" + std::to_string(everyN) + ")";
-  return name;
-}
-
 static std::string costUnit(const PlanOptions &options) {
   return options.cost == PlanCost::Time ? "second" : "FLOP";
-}
-
-/// The groups a plan that saves `saved` recomputes: those with no member
-/// saved.
-static llvm::BitVector recomputedGroups(PlanContext &ctx,
-                                        const ValueSet &saved) {
-  llvm::BitVector recomputed(ctx.groups.size());
-  for (auto [g, group] : llvm::enumerate(ctx.groups))
-    if (llvm::none_of(group.members,
-                      [&](Value m) { return saved.contains(m); }))
-      recomputed.set(g);
-  return recomputed;
 }
 
 FailureOr<RematPlan> mlir::remat::detail::planOnce(
@@ -177,11 +79,11 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
   };
   // `measured` is what the budget bounds, for `saved`. Shared values are
   // recomputed twice as options.recomputeTwice says (already done, into
-  // plan.duplicated, when `twiceDone`).
+  // plan.duplicated, when `twiceDone`; `measured` is then the peak).
   auto finish = [&](const ValueSet &saved, int64_t measured,
                     function_ref<std::string(Value, bool)> reason,
                     bool twiceDone = false) -> FailureOr<RematPlan> {
-    FailureOr<int64_t> peak = onPeak ? measured : ctx.peak(saved);
+    FailureOr<int64_t> peak = onPeak || twiceDone ? measured : ctx.peak(saved);
     if (failed(peak))
       return failure();
     // (Within the work limit: auto at scale spends it on the search.)
@@ -309,6 +211,8 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
   // the cheapest schedule that meets that budget (the lowest peak among
   // those of equal cost): it is then at least as good as that schedule on
   // both counts, and recomputes no more than any other that meets it.
+  // (`capPlan` is that schedule.)
+  std::optional<FieldPlan> capPlan;
   if (strategy == PlanStrategy::Auto && !onPeak) {
     std::optional<int64_t> cap;
     std::optional<double> capCost;
@@ -321,12 +225,15 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
       if (failed(p))
         return failure();
       capCost = f.cost;
+      if (!cap || *p < *cap)
+        capPlan = f;
       cap = cap ? std::min(*cap, *p) : *p;
     }
     if (cap)
       ctx.setPeakCap(budget, *cap);
   }
-  if (strategy != PlanStrategy::Exhaustive) {
+  if (strategy != PlanStrategy::Exhaustive &&
+      strategy != PlanStrategy::Layered) {
     int64_t greedyLowest = 0;
     size_t lowestPrefix = 0;
     FailureOr<Incumbent> greedy =
@@ -345,13 +252,60 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
       source = "greedy";
     }
   }
-  // Exchanges that lowered the greedy plan's cost.
+  bool searching =
+      strategy == PlanStrategy::Auto || strategy == PlanStrategy::Optimal;
+  // Exchanges that lowered the plan's cost.
   unsigned exchanges = 0;
-  if ((strategy == PlanStrategy::Auto || strategy == PlanStrategy::Optimal) &&
-      best.valid &&
+  if (searching && best.valid &&
       (failed(pruneGreedy(ctx, budget, order, best)) ||
        failed(exchangeGroups(ctx, budget, order, best, exchanges))))
     return failure();
+  // The layered search (auto prunes its plan and exchanges its groups like
+  // the greedy plan's). Auto runs it where the exact search does not run:
+  // where it does, the work is the exact search's.
+  std::optional<LayeredPlan> layered;
+  if ((strategy == PlanStrategy::Auto &&
+       ctx.groups.size() > options.exactCandidateLimit) ||
+      strategy == PlanStrategy::Layered) {
+    int64_t layeredLowest = lowest;
+    llvm::BitVector layeredLowestPlan;
+    FailureOr<LayeredPlan> l =
+        planLayered(ctx, budget, layeredLowest, layeredLowestPlan);
+    if (failed(l))
+      return failure();
+    if (strategy == PlanStrategy::Layered && !l->hasChain)
+      return mlir::emitError(function.getLoc(),
+                             "remat: strategy layered needs layers: at "
+                             "least two with the same ops, named by location "
+                             "(such as 'blocks.0.attn.mm') or found as a "
+                             "repeated op sequence");
+    if (layeredLowest < lowest) {
+      lowest = layeredLowest;
+      lowestSaved = ctx.savedFor(layeredLowestPlan);
+      lowestHow = "with a plan of the layered search";
+    }
+    if (l->plan.valid && searching &&
+        failed(pruneGreedy(ctx, budget, order, l->plan,
+                           "pruning the layered plan")))
+      return failure();
+    unsigned layeredExchanges = 0;
+    if (l->plan.valid && searching &&
+        failed(exchangeGroups(ctx, budget, order, l->plan, layeredExchanges)))
+      return failure();
+    if (l->plan.valid &&
+        (!best.valid || l->plan.cost < best.cost * (1 - 1e-12))) {
+      best = l->plan;
+      exchanges = layeredExchanges;
+      source = "layered search";
+      layered = std::move(*l);
+    }
+    if (strategy == PlanStrategy::Layered && !best.valid &&
+        lowest == std::numeric_limits<int64_t>::max()) {
+      lowestSaved = ctx.savedFor(llvm::BitVector(ctx.groups.size(), true));
+      lowestHow = "recomputing all " + std::to_string(ctx.groups.size()) +
+                  " residual groups";
+    }
+  }
   // Auto: the field's schedules are incumbents too (every-n for every n
   // from 2 to the number of layers; 1 is full), so none of them beats auto
   // at its own peak. Their costs need no peak: peaks are evaluated cheapest
@@ -367,7 +321,7 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
         break;
       // (A schedule whose lower bound can neither meet the budget nor
       // lower the lowest peak seen needs no evaluation.)
-      int64_t bound = ctx.lowerBound(recomputedGroups(ctx, f.schedule.saved));
+      int64_t bound = ctx.lowerBound(ctx.recomputedFor(f.schedule.saved));
       if (bound > budget && bound >= lowest)
         continue;
       FailureOr<int64_t> p = ctx.measure(f.schedule.saved);
@@ -424,7 +378,7 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
     return success();
   };
   if (bestSchedule && !order.empty() &&
-      failed(pruneSchedule(recomputedGroups(ctx, bestSchedule->saved),
+      failed(pruneSchedule(ctx.recomputedFor(bestSchedule->saved),
                            bestScheduleKind, bestEveryN,
                            "pruning the cheapest schedule")))
     return failure();
@@ -433,7 +387,7 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
   for (size_t i = winner ? *winner + 1 : field.size();
        !order.empty() && i < field.size(); ++i) {
     FieldPlan &f = field[i];
-    llvm::BitVector recomputed = recomputedGroups(ctx, f.schedule.saved);
+    llvm::BitVector recomputed = ctx.recomputedFor(f.schedule.saved);
     if (ctx.lowerBound(recomputed) > budget)
       continue;
     if (!ctx.spendEvaluation("pruning the dearer schedules"))
@@ -538,28 +492,87 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
                           stringifyPlanStrategy(strategy), *p, lowestHow, live);
   }
 
+  // The peak cap compares peaks before second recomputes; the plan's final
+  // peak (after them) must not be above the cap schedule's final peak
+  // either, or auto returns that schedule. (Both are computed once, and
+  // kept.)
+  std::optional<int64_t> twicePeak;
+  if (capPlan && !bestSchedule &&
+      options.recomputeTwice == RecomputeTwice::Peak) {
+    auto finalPeak = [&](const ValueSet &saved,
+                         RematPlan &into) -> FailureOr<int64_t> {
+      FailureOr<int64_t> p = ctx.peak(saved);
+      if (failed(p))
+        return failure();
+      return recomputeTwice(ctx, saved, *p, std::nullopt, into);
+    };
+    RematPlan ourTwice, theirTwice;
+    FailureOr<int64_t> ours =
+        finalPeak(ctx.savedFor(best.recomputed), ourTwice);
+    if (failed(ours))
+      return failure();
+    // (As the schedule's own planning would: with the whole work limit.)
+    FailureOr<int64_t> theirs = limits.withFreshWork(
+        [&] { return finalPeak(capPlan->schedule.saved, theirTwice); });
+    if (failed(theirs))
+      return failure();
+    if (*ours > *theirs) {
+      bestSchedule = capPlan->schedule;
+      bestScheduleKind = capPlan->kind;
+      bestEveryN = capPlan->every;
+      source = describePlanStrategy(capPlan->kind, capPlan->every);
+      plan.duplicated = std::move(theirTwice.duplicated);
+      twicePeak = *theirs;
+    } else {
+      plan.duplicated = std::move(ourTwice.duplicated);
+      twicePeak = *ours;
+    }
+  }
   std::string unit = costUnit(options);
   if (bestSchedule) {
     plan.strategy = bestScheduleKind;
     plan.everyN = bestEveryN;
-    return finish(bestSchedule->saved, best.peak, [&](Value v, bool recompute) {
-      return "auto: the " + source +
-             " schedule is the cheapest plan found that meets the budget; " +
-             bestSchedule->reason(v, recompute);
-    });
+    return finish(
+        bestSchedule->saved, twicePeak ? *twicePeak : best.peak,
+        [&](Value v, bool recompute) {
+          return "auto: the " + source +
+                 " schedule is the cheapest plan found that meets the "
+                 "budget; " +
+                 bestSchedule->reason(v, recompute);
+        },
+        twicePeak.has_value());
   }
   if (strategy == PlanStrategy::Auto)
-    plan.strategy = source == "greedy"         ? PlanStrategy::Greedy
-                    : source == "exact search" ? PlanStrategy::Optimal
-                    : prunedFrom               ? *prunedFrom
-                                               : PlanStrategy::Optimal;
+    plan.strategy = source == "greedy"           ? PlanStrategy::Greedy
+                    : source == "exact search"   ? PlanStrategy::Optimal
+                    : source == "layered search" ? PlanStrategy::Layered
+                    : prunedFrom                 ? *prunedFrom
+                                                 : PlanStrategy::Optimal;
+  if (layered && source == "layered search")
+    plan.layout = layered->summary;
   if (strategy == PlanStrategy::Auto && prunedFrom &&
       plan.strategy == PlanStrategy::EveryN)
     plan.everyN = prunedEveryN;
   ValueSet saved = ctx.savedFor(best.recomputed);
   std::string prefix = strategy == PlanStrategy::Auto ? "auto: " : "";
-  return finish(saved, best.peak, [&](Value v, bool recompute) {
+  auto explain = [&](Value v, bool recompute) -> std::string {
     unsigned g = ctx.groupOf.lookup(v);
+    if (source == "layered search") {
+      Operation *def = ctx.groups[g].root.getDefiningOp();
+      int layer = def ? ctx.getLayers().layerOf.lookup(def) : -1;
+      auto it = layered->layerReason.find(layer);
+      std::string where = it != layered->layerReason.end()
+                              ? it->second
+                              : "outside the chain of layers";
+      bool planned = layered->planned.test(g);
+      std::string why =
+          recompute == planned
+              ? (recompute ? "the layout recomputes it" : "the layout saves it")
+          : recompute ? "recomputed by an exchange for saved groups"
+                      : "the layout recomputes it, but the budget allows "
+                        "saving it";
+      return prefix + "layered search: " + where + "; " + why;
+    }
     if (source == "greedy" && exchanges && !plan.provenOptimal)
       return prefix + (recompute ? "recomputed" : "saved") +
              " in the greedy plan after " + std::to_string(exchanges) +
@@ -594,5 +607,7 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
       what += "; the greedy ranking found it first (rank " +
               std::to_string(rank.lookup(g)) + ")";
     return prefix + (recompute ? "recomputed as part" : "saved as part") + what;
-  });
+  };
+  return finish(saved, twicePeak ? *twicePeak : best.peak, explain,
+                twicePeak.has_value());
 }

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 
 namespace mlir {
 namespace remat {
@@ -74,6 +75,17 @@ public:
   std::string cutNote() const;
   bool wasCut() const { return !cuts.empty(); }
   uint64_t getSpent() const { return spent; }
+  /// Runs `fn` with the whole work limit available again (what it spends
+  /// still counts in getSpent): for work whose result must equal that of
+  /// a planning of its own, such as a fixed schedule's second recomputes.
+  template <typename Fn>
+  auto withFreshWork(Fn &&fn) {
+    uint64_t saved = freshFrom;
+    freshFrom = spent;
+    auto result = fn();
+    freshFrom = saved;
+    return result;
+  }
 
 private:
   enum class Cut { Work, Time };
@@ -82,6 +94,8 @@ private:
   uint64_t workLimit;
   double timeLimit;
   uint64_t spent = 0;
+  /// What was spent when the current fresh budget began (withFreshWork).
+  uint64_t freshFrom = 0;
   /// Each limit and the part it cut, once, in the order they happened.
   SmallVector<std::pair<Cut, std::string>> cuts;
   std::chrono::steady_clock::time_point start;
@@ -101,6 +115,9 @@ struct ForwardLayers {
   bool structural = false;
 };
 ForwardLayers findForwardLayers(BackwardOp backward);
+/// What identifies an op in a repeated layer: its name, operand and result
+/// types, and attributes (not its location or its operands' identity).
+llvm::hash_code getLayerSignature(Operation *op);
 
 /// What every strategy works on: the candidates of one backward, and the
 /// evaluation of plans (peak and recompute cost).
@@ -183,6 +200,9 @@ public:
   SmallVector<Value> droppedInOrder(const ValueSet &saved) const;
   /// The backward inputs minus the members of the groups in `recomputed`.
   ValueSet savedFor(const llvm::BitVector &recomputed) const;
+  /// The groups a plan that saves `saved` recomputes: those with no member
+  /// saved.
+  llvm::BitVector recomputedFor(const ValueSet &saved) const;
 
   /// A lower bound on the peak of every plan that recomputes only groups
   /// in `mayRecompute`: the peak of the function without remat (memory
@@ -285,6 +305,13 @@ int64_t newActivationBytes(Value value, llvm::DenseSet<Value> &roots);
 // Searches (PlanSearch.cpp, PlanDuplicates.cpp)
 //===----------------------------------------------------------------------===//
 
+/// The greedy order of the groups (`among` only, when given): repeatedly
+/// the group with the most bytes per marginal recompute cost, against what
+/// is already recomputed (lazy re-scoring: a popped group whose score went
+/// stale is re-queued).
+SmallVector<unsigned>
+rankGroups(PlanContext &ctx,
+           std::optional<ArrayRef<unsigned>> among = std::nullopt);
 /// The first `k` groups of `order`, as a set.
 llvm::BitVector prefixSet(PlanContext &ctx, ArrayRef<unsigned> order, size_t k);
 /// Greedy: ranks the groups into `order` and returns the shortest prefix of
@@ -318,6 +345,33 @@ FailureOr<Incumbent> planExhaustive(PlanContext &ctx, int64_t budget,
 FailureOr<int64_t> recomputeTwice(PlanContext &ctx, const ValueSet &saved,
                                   int64_t peak, std::optional<int64_t> stopAt,
                                   RematPlan &plan);
+
+//===----------------------------------------------------------------------===//
+// The layered search (PlanLayered.cpp)
+//===----------------------------------------------------------------------===//
+
+/// A plan of the layered search, and how it is built.
+struct LayeredPlan {
+  Incumbent plan;
+  /// False when the forward has no chain of two layers with the same ops.
+  bool hasChain = false;
+  /// The groups the layout recomputes (before auto prunes and exchanges).
+  llvm::BitVector planned;
+  /// Per forward layer: its segment's description and the pattern it
+  /// recomputes ("" outside every planned layer).
+  llvm::DenseMap<int, std::string> layerReason;
+  /// "3 segments (4+4+4 layers), patterns ...", for the summary.
+  std::string summary;
+};
+/// The layered search: per-layer recompute patterns (found on one layer,
+/// mapped onto every layer isomorphic to it) combined by a dynamic program
+/// over the chain of layers and the segments between saved layer outputs,
+/// checked with the plan evaluation. `lowest` is lowered to the lowest
+/// measure it saw (and `lowestPlan` to its groups). Invalid when it found
+/// no plan meeting `budget` (or the forward has fewer than 2 layers).
+FailureOr<LayeredPlan> planLayered(PlanContext &ctx, int64_t budget,
+                                   int64_t &lowest,
+                                   llvm::BitVector &lowestPlan);
 
 //===----------------------------------------------------------------------===//
 // Decisions (PlanExplain.cpp)

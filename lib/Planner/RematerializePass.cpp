@@ -56,7 +56,7 @@ struct RematRematerializePass
       mlir::emitError(loc, "remat-rematerialize: unknown strategy '")
           << strategy
           << "' (expected none, full, every-n, sqrt, selective, mincut, "
-             "greedy, optimal, exhaustive or auto)";
+             "greedy, optimal, exhaustive, layered or auto)";
       return signalPassFailure();
     }
     options.strategy = *parsedStrategy;
@@ -203,6 +203,7 @@ struct RematRematerializePass
             << " us; saved activations " << plan.activationBytes
             << " bytes; plan "
             << describePlanStrategy(plan.strategy, plan.everyN)
+            << (plan.layout.empty() ? "" : " (" + plan.layout + ")")
             << (plan.provenOptimal ? " (proven optimal)" : "") << ", "
             << plan.evaluations << " peak evaluations; search "
             << (plan.searchComplete ? "complete" : "cut: " + plan.searchNote);

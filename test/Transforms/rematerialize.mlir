@@ -50,6 +50,8 @@
 // RUN: for s in full every-n sqrt; do \
 // RUN:   not remat-opt %s -remat-rematerialize=strategy=$s 2>&1; \
 // RUN: done | FileCheck %s --check-prefix=NOLAYERS
+// RUN: not remat-opt %s "-remat-rematerialize=strategy=layered budget=20KiB" 2>&1 \
+// RUN: | FileCheck %s --check-prefix=NOLAYERS-LAYERED
 // RUN: not remat-opt %s -remat-rematerialize=strategy=selective 2>&1 \
 // RUN: | FileCheck %s --check-prefix=NOCORE
 
@@ -102,7 +104,7 @@
 // NANBUDGET-COUNT-5: must be a positive, finite size or percentage
 // NEGBUDGET: error: remat-rematerialize: budget '-5%' must be a positive, finite size or percentage
 // NONE-MISSED: error: remat: budget of 1024 bytes is infeasible for strategy none: its plan peaks at 28672 bytes (without remat: 28672 bytes)
-// BADSTRATEGY: error: remat-rematerialize: unknown strategy 'magic' (expected none, full, every-n, sqrt, selective, mincut, greedy, optimal, exhaustive or auto)
+// BADSTRATEGY: error: remat-rematerialize: unknown strategy 'magic' (expected none, full, every-n, sqrt, selective, mincut, greedy, optimal, exhaustive, layered or auto)
 // BADSTRATEGY-NOT: see current operation
 // BADSTRATEGY-NOT: func.func
 // BADCOST: error: remat-rematerialize: unknown cost 'joules' (expected time or flops)
@@ -113,6 +115,7 @@
 // NOLAYERS: error: remat: strategy full needs layers, but no forward op has a name location with a numeric path component (such as 'blocks.0.attn.mm')
 // NOLAYERS: error: remat: strategy every-n needs layers
 // NOLAYERS: error: remat: strategy sqrt needs layers
+// NOLAYERS-LAYERED: error: remat: strategy layered needs layers: at least two with the same ops, named by location (such as 'blocks.0.attn.mm') or found as a repeated op sequence
 // NOLAYERS-NOT: see current operation
 // NOCORE: error: remat: strategy selective found no attention core
 // NOCORE-NOT: see current operation

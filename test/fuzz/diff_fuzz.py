@@ -44,7 +44,7 @@ import random_steps  # noqa: E402
 FIXED = ["strategy=none", "strategy=full", "strategy=every-n every=2",
          "strategy=sqrt", "strategy=selective", "strategy=mincut"]
 SEARCHING = ["strategy=greedy", "strategy=optimal", "strategy=exhaustive",
-             "strategy=auto"]
+             "strategy=layered", "strategy=auto"]
 # Variants of auto's options, one drawn per step.
 VARIANTS = ["", "cost=flops", "recompute-twice=never", "recompute-twice=to-fit",
             "peak-model=bufferized", "verify=false", "fuse-pointwise=true",

@@ -60,9 +60,19 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
       within `work-limit`;
     - `exhaustive`: every subset (at most 26 groups), the reference for
       testing `optimal`;
-    - `auto` (default): greedy, then keeps saved what the budget allows,
-      then takes any cheaper fixed schedule that meets the budget, then
-      runs the exact search when there are at most `exact-limit` groups.
+    - `layered`: a dynamic program over the chain of layers (layers with
+      the same ops, op by op): each segment of layers saves only its last
+      layer's output and recomputes one pattern of a menu found on one
+      layer (nothing, all but the output, the attention core, the cheap
+      ops, the prefixes of the layer's own greedy ranking); the segments
+      and patterns minimize recompute cost under a model peak (saved
+      bytes up to a segment's end plus the segment's recomputed bytes),
+      corrected by evaluating each plan (at most 12);
+    - `auto` (default): greedy, then keeps saved what the budget allows
+      and exchanges groups; then, above `exact-limit` groups, the layered
+      search, pruned and exchanged the same way; then any cheaper fixed
+      schedule that meets the budget (pruned too); then, up to
+      `exact-limit` groups, the exact search.
 
     With `budget-on=activations` the budget bounds the saved activation
     bytes instead of the peak (a percentage is of the activations without
@@ -101,7 +111,7 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
            "activations (the bytes the forward saves for the backward)">,
     Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
            "none, full, every-n, sqrt, selective, mincut, greedy, optimal, "
-           "exhaustive or auto">,
+           "exhaustive, layered or auto">,
     Option<"cost", "cost", "std::string", /*default=*/"\"time\"",
            "What to minimize: time (roofline seconds) or flops (FLOPs with "
            "each transcendental op weighted 8 times; "

@@ -47,8 +47,12 @@ enum class PlanStrategy {
   /// Every subset of the candidates (at most kExhaustiveGroupLimit groups):
   /// the reference the exact search is tested against.
   Exhaustive,
+  /// The layered search alone: per-layer recompute patterns combined by a
+  /// dynamic program over the chain of layers and segments.
+  Layered,
   /// The best plan found within the work limit: the exact search where it
-  /// is tractable, greedy and the fixed schedules as incumbents.
+  /// is tractable, greedy, the layered search and the fixed schedules as
+  /// incumbents.
   Auto,
 };
 
@@ -196,6 +200,8 @@ struct RematPlan {
   PlanStrategy strategy = PlanStrategy::None;
   /// Layers per segment, for an every-n plan.
   unsigned everyN = 0;
+  /// For a layered plan: its segments of layers and the pattern menu.
+  std::string layout;
   /// The strategy the options asked for.
   PlanStrategy requestedStrategy = PlanStrategy::None;
   /// False for the figures of a budget that cannot be met (see
