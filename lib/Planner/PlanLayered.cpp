@@ -21,8 +21,9 @@
 //    recomputes; the later layers are done. So the model peak is
 //    max over segments of (saved bytes of layers < e + recomputed bytes of
 //    [i, e)) plus an offset for everything outside the layers. A dynamic
-//    program over e and the saved bytes so far (in 1/1024 of the budget,
-//    Pareto states only) gives the least-cost segmentation and patterns
+//    program over e and the saved bytes so far (exact; Pareto states only,
+//    the cheapest per 1/1024 of the budget) gives the least-cost
+//    segmentation and patterns
 //    under the budget; recompute costs add up over layers because a
 //    pattern's recompute stops at its layer's input.
 // 4. The check. Each plan is evaluated like any other; the offset is set
@@ -45,7 +46,8 @@ using namespace mlir::remat::detail;
 
 /// Plans the layered search evaluates at most.
 static constexpr unsigned kRounds = 12;
-/// Units of the budget the dynamic program counts saved bytes in.
+/// The dynamic program keeps at most one state per 1/kBuckets of the
+/// budget (the cheapest).
 static constexpr int64_t kBuckets = 1024;
 /// A layer joins the chain when at least this share of the template's ops
 /// match its own, in order (9/10).
@@ -309,9 +311,9 @@ struct Layout {
   unsigned before = 0, after = 0;
 };
 /// A state of the dynamic program: the layers before some index planned,
-/// saving `bucket` units, at `cost`; how it was reached.
+/// saving `bytes`, at `cost`; how it was reached.
 struct State {
-  int64_t bucket;
+  int64_t bytes;
   double cost;
   int parent; // The state index at `from`, -1 for the start.
   unsigned from, pattern;
@@ -351,18 +353,15 @@ static Layout solveChain(const Chain &chain, ArrayRef<LayerPattern> menu,
                          const Side &before, const Side &after, int64_t cap,
                          bool withRecompute) {
   unsigned n = chain.layers.size();
+  // States keep their exact bytes; the buckets only bound how many are
+  // kept (the cheapest per 1/kBuckets of the cap).
   double unit = static_cast<double>(cap) / kBuckets;
-  // (Rounded up: a layout within the cap in units is within it in bytes.)
-  auto units = [&](int64_t bytes) {
-    return static_cast<int64_t>(std::ceil(static_cast<double>(bytes) / unit));
+  auto bucketOf = [&](int64_t bytes) {
+    return std::min<int64_t>(
+        kBuckets, static_cast<int64_t>(static_cast<double>(bytes) / unit));
   };
-  SmallVector<std::array<int64_t, 2>> savedUnits, recomputedUnits;
-  for (const LayerPattern &p : menu) {
-    savedUnits.push_back({units(p.saved[End]), units(p.saved[Inner])});
-    recomputedUnits.push_back({withRecompute ? units(p.recomputed[End]) : 0,
-                               withRecompute ? units(p.recomputed[Inner]) : 0});
-  }
-  // states[e]: the Pareto states (ascending bucket, descending cost) with
+  auto transient = [&](int64_t bytes) { return withRecompute ? bytes : 0; };
+  // states[e]: the Pareto states (ascending bytes, descending cost) with
   // the first e layers planned; states[0] are the choices before the
   // chain (`pattern` is the choice's index).
   SmallVector<SmallVector<State>> states(n + 1);
@@ -371,18 +370,21 @@ static Layout solveChain(const Chain &chain, ArrayRef<LayerPattern> menu,
     for (State &s : best)
       s.cost = std::numeric_limits<double>::infinity();
   };
+  auto offer = [&](const State &state) {
+    State &slot = best[bucketOf(state.bytes)];
+    if (state.cost < slot.cost ||
+        (state.cost == slot.cost && state.bytes < slot.bytes))
+      slot = state;
+  };
   auto collect = [&](SmallVectorImpl<State> &into) {
     for (const State &s : best)
       if (std::isfinite(s.cost) && (into.empty() || s.cost < into.back().cost))
         into.push_back(s);
   };
   reset();
-  for (auto [o, option] : llvm::enumerate(before.options)) {
-    int64_t bucket = units(option.saved);
-    int64_t peak = bucket + (withRecompute ? units(option.recomputed) : 0);
-    if (peak <= kBuckets && option.cost < best[bucket].cost)
-      best[bucket] = {bucket, option.cost, -1, 0, static_cast<unsigned>(o)};
-  }
+  for (auto [o, option] : llvm::enumerate(before.options))
+    if (option.saved + transient(option.recomputed) <= cap)
+      offer({option.saved, option.cost, -1, 0, static_cast<unsigned>(o)});
   collect(states[0]);
   for (unsigned e = 1; e <= n; ++e) {
     reset();
@@ -390,18 +392,16 @@ static Layout solveChain(const Chain &chain, ArrayRef<LayerPattern> menu,
       int64_t length = e - i;
       for (auto [p, pattern] : llvm::enumerate(menu)) {
         int64_t segSaved =
-            (length - 1) * savedUnits[p][Inner] + savedUnits[p][End];
-        int64_t segRecomputed =
-            (length - 1) * recomputedUnits[p][Inner] + recomputedUnits[p][End];
+            (length - 1) * pattern.saved[Inner] + pattern.saved[End];
+        int64_t segRecomputed = transient(
+            (length - 1) * pattern.recomputed[Inner] + pattern.recomputed[End]);
         double segCost = (length - 1) * pattern.cost[Inner] + pattern.cost[End];
         for (auto [si, s] : llvm::enumerate(states[i])) {
-          int64_t bucket = s.bucket + segSaved;
-          if (bucket + segRecomputed > kBuckets)
-            break; // (Ascending buckets: the later states miss too.)
-          double cost = s.cost + segCost;
-          if (cost < best[bucket].cost)
-            best[bucket] = {bucket, cost, static_cast<int>(si), i,
-                            static_cast<unsigned>(p)};
+          int64_t bytes = s.bytes + segSaved;
+          if (bytes + segRecomputed > cap)
+            break; // (Ascending bytes: the later states miss too.)
+          offer({bytes, s.cost + segCost, static_cast<int>(si), i,
+                 static_cast<unsigned>(p)});
         }
       }
     }
@@ -412,10 +412,9 @@ static Layout solveChain(const Chain &chain, ArrayRef<LayerPattern> menu,
   double bestCost = std::numeric_limits<double>::infinity();
   int bestState = -1;
   for (auto [o, option] : llvm::enumerate(after.options)) {
-    int64_t saved = units(option.saved);
-    int64_t recomputed = withRecompute ? units(option.recomputed) : 0;
+    int64_t extra = option.saved + transient(option.recomputed);
     for (auto [si, s] : llvm::enumerate(states[n])) {
-      if (s.bucket + saved + recomputed > kBuckets)
+      if (s.bytes + extra > cap)
         break;
       if (s.cost + option.cost < bestCost) {
         bestCost = s.cost + option.cost;
