@@ -7,9 +7,11 @@
 // and Rockmate's chain solvers do:
 //
 // 1. Patterns. On a template layer (the middle one), a menu of what to
-//    recompute: nothing, everything but the layer's output, the attention
-//    core (selective) and the cheap ops (min-cut) of that layer, and each
-//    prefix of the layer's own greedy ranking. A pattern is a set of
+//    recompute: the exact frontier (least cost for the saved bytes) of
+//    every subset of the first kExactPatternGroups groups of the layer's
+//    own greedy ranking, each prefix of that ranking, nothing, everything
+//    but the layer's output, and the attention core (selective) and the
+//    cheap ops (min-cut) of that layer. A pattern is a set of
 //    positions in the layer (the op's index and result), so it maps onto
 //    every layer whose ops are the template's (same signatures, in order).
 // 2. Segments. A segment is a run of layers of which only the last keeps
@@ -35,6 +37,8 @@
 
 #include "PlannerImpl.h"
 
+#include "remat/Dialect/Remat/Transforms/Transforms.h"
+
 #include "llvm/ADT/DenseMap.h"
 
 #include <cmath>
@@ -49,6 +53,9 @@ static constexpr unsigned kRounds = 12;
 /// The dynamic program keeps at most one state per 1/kBuckets of the
 /// budget (the cheapest).
 static constexpr int64_t kBuckets = 1024;
+/// The exact per-layer frontier enumerates the subsets of at most this
+/// many of a layer's groups (the first of its greedy ranking).
+static constexpr size_t kExactPatternGroups = 14;
 /// A layer joins the chain when at least this share of the template's ops
 /// match its own, in order (9/10).
 static constexpr size_t kMatchedNumerator = 9, kMatchedDenominator = 10;
@@ -229,8 +236,9 @@ static void addPattern(const Chain &chain, unsigned k,
 }
 
 /// The menu of patterns on the template layer, with their figures.
-static SmallVector<LayerPattern> buildMenu(PlanContext &ctx,
-                                           const Chain &chain) {
+static SmallVector<LayerPattern> buildMenu(PlanContext &ctx, const Chain &chain,
+                                           size_t &exactGroups,
+                                           size_t &layerGroups) {
   unsigned width = chain.templateGroups.size();
   llvm::DenseMap<unsigned, unsigned> positionOf;
   for (auto [j, g] : llvm::enumerate(chain.templateGroups))
@@ -277,6 +285,155 @@ static SmallVector<LayerPattern> buildMenu(PlanContext &ctx,
     if (i + 1 < order.size())
       add("the first " + std::to_string(i + 1) + " of the layer's ranking",
           prefix);
+  }
+  // The exact per-layer frontier: every subset of the layer's groups (up
+  // to kExactPatternGroups of them, its greedy ranking's first), kept
+  // where no other subset saves no more bytes for less cost, as the last
+  // layer of a segment or inside one.
+  SmallVector<unsigned> exact(
+      order.begin(),
+      order.begin() + std::min<size_t>(order.size(), kExactPatternGroups));
+  exactGroups = exact.size() >= 2 ? exact.size() : 0;
+  layerGroups = order.size();
+  SmallVector<unsigned> outputs;
+  int64_t layerBytes = 0;
+  for (auto [j, g] : llvm::enumerate(chain.templateGroups)) {
+    layerBytes += ctx.groups[g].bytes;
+    if (chain.output.test(j))
+      outputs.push_back(g);
+  }
+  // The cost of a subset, on the ops its recompute can reach: those that
+  // recomputing every group of the layer clones (with every other layer
+  // saved), each with its cost and, per input, the op making it and the
+  // subset bit (or output) whose group holds it (a value no group holds is
+  // recomputed whenever it is needed).
+  constexpr int kAlways = -1, kOutput = -2, kSaved = -3;
+  llvm::DenseMap<unsigned, int> bitOf;
+  for (auto [i, g] : llvm::enumerate(exact))
+    bitOf[g] = static_cast<int>(i);
+  for (unsigned g : outputs)
+    bitOf[g] = kOutput;
+  auto holderOf = [&](Value v) {
+    auto it = ctx.groupOf.find(v);
+    if (it == ctx.groupOf.end() || !ctx.inputs.contains(v))
+      return kAlways;
+    auto bit = bitOf.find(it->second);
+    return bit == bitOf.end() ? kSaved : bit->second;
+  };
+  SmallVector<Operation *> reach;
+  {
+    ValueSet saved(ctx.inputs);
+    SmallVector<unsigned> every(exact.begin(), exact.end());
+    every.append(outputs.begin(), outputs.end());
+    for (unsigned g : every)
+      for (Value m : ctx.groups[g].members)
+        saved.erase(m);
+    llvm::DenseSet<Operation *> done;
+    for (unsigned g : every)
+      for (Value m : ctx.groups[g].members)
+        ctx.closure(m, saved, done, nullptr, &reach);
+  }
+  llvm::DenseMap<Operation *, unsigned> indexOf;
+  for (auto [i, op] : llvm::enumerate(reach))
+    indexOf[op] = i;
+  struct Edge {
+    unsigned op;
+    int holder;
+  };
+  SmallVector<double> opCost;
+  SmallVector<SmallVector<Edge>> inputsOf(reach.size());
+  for (auto [i, op] : llvm::enumerate(reach)) {
+    auto [cost, seconds] = ctx.getCost(op);
+    opCost.push_back(ctx.objective(cost, seconds));
+    for (Value v : getRecomputeInputs(op)) {
+      auto it =
+          v.getDefiningOp() ? indexOf.find(v.getDefiningOp()) : indexOf.end();
+      if (it != indexOf.end())
+        inputsOf[i].push_back({it->second, holderOf(v)});
+    }
+  }
+  // The starts: each group's members made by a reachable op.
+  auto startsOf = [&](unsigned g) {
+    SmallVector<unsigned> starts;
+    for (Value m : ctx.groups[g].members)
+      if (Operation *def = m.getDefiningOp())
+        if (auto it = indexOf.find(def); it != indexOf.end())
+          starts.push_back(it->second);
+    return starts;
+  };
+  SmallVector<SmallVector<unsigned>> exactStarts;
+  for (unsigned g : exact)
+    exactStarts.push_back(startsOf(g));
+  SmallVector<unsigned> outputStarts;
+  for (unsigned g : outputs)
+    llvm::append_range(outputStarts, startsOf(g));
+  llvm::BitVector visited(reach.size());
+  SmallVector<unsigned> stack;
+  auto costOf = [&](uint32_t mask, bool withOutputs) {
+    visited.reset();
+    stack.clear();
+    for (auto [i, starts] : llvm::enumerate(exactStarts))
+      if (mask & (1u << i))
+        llvm::append_range(stack, starts);
+    if (withOutputs)
+      llvm::append_range(stack, outputStarts);
+    double total = 0;
+    while (!stack.empty()) {
+      unsigned i = stack.pop_back_val();
+      if (visited.test(i))
+        continue;
+      visited.set(i);
+      total += opCost[i];
+      for (const Edge &e : inputsOf[i]) {
+        bool recomputed = e.holder == kAlways ||
+                          (e.holder == kOutput && withOutputs) ||
+                          (e.holder >= 0 && (mask & (1u << e.holder)));
+        if (recomputed && !visited.test(e.op))
+          stack.push_back(e.op);
+      }
+    }
+    return total;
+  };
+  struct Subset {
+    uint32_t mask;
+    int64_t saved;
+    double cost[2];
+  };
+  SmallVector<Subset> subsets;
+  if (exact.size() >= 2) {
+    for (uint32_t mask = 0; mask < (1u << exact.size()); ++mask) {
+      int64_t bytes = layerBytes;
+      for (auto [i, g] : llvm::enumerate(exact))
+        if (mask & (1u << i))
+          bytes -= ctx.groups[g].bytes;
+      subsets.push_back(
+          {mask, bytes, {costOf(mask, false), costOf(mask, true)}});
+    }
+  }
+  llvm::DenseSet<uint32_t> frontier;
+  for (Role role : {End, Inner}) {
+    llvm::stable_sort(subsets, [&](const Subset &a, const Subset &b) {
+      return a.saved != b.saved ? a.saved < b.saved
+                                : a.cost[role] < b.cost[role];
+    });
+    double lowest = std::numeric_limits<double>::infinity();
+    for (const Subset &subset : subsets)
+      if (subset.cost[role] < lowest) {
+        lowest = subset.cost[role];
+        frontier.insert(subset.mask);
+      }
+  }
+  // (In the order of the subsets, for determinism.)
+  for (const Subset &subset : subsets) {
+    if (!frontier.erase(subset.mask))
+      continue;
+    llvm::BitVector positions(width);
+    for (auto [i, g] : llvm::enumerate(exact))
+      if (subset.mask & (1u << i))
+        positions.set(positionOf.lookup(g));
+    add("a pattern of " + std::to_string(positions.count()) +
+            " groups from the layer's exact frontier",
+        positions);
   }
   // Figures on the template layer, every other layer saved.
   for (LayerPattern &p : menu)
@@ -467,7 +624,9 @@ mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
   if (chain.layers.empty())
     return result;
   result.hasChain = true;
-  SmallVector<LayerPattern> menu = buildMenu(ctx, chain);
+  size_t exactGroups = 0, layerGroups = 0;
+  SmallVector<LayerPattern> menu =
+      buildMenu(ctx, chain, exactGroups, layerGroups);
   // The groups outside the chain, before and after it.
   llvm::BitVector inChain(ctx.groups.size());
   for (ArrayRef<int> layer : chain.groupAt)
@@ -583,7 +742,9 @@ mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
       std::to_string(bestLayout.segments.size()) + " segment" +
       (bestLayout.segments.size() == 1 ? "" : "s") + " of " + lengths +
       " layers from a menu of " + std::to_string(menu.size()) +
-      " layer patterns; outside the chain, the first " +
+      " layer patterns (exact over " + std::to_string(exactGroups) + " of " +
+      std::to_string(layerGroups) +
+      " groups a layer may recompute); outside the chain, the first " +
       std::to_string(bestLayout.before) + " of " +
       std::to_string(beforeGroups.size()) + " groups before it and " +
       std::to_string(bestLayout.after) + " of " +

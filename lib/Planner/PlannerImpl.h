@@ -238,9 +238,10 @@ public:
   llvm::DenseMap<Value, unsigned> groupOf;
   unsigned evaluations = 0;
 
-private:
+  /// The cost of one op (memoized).
   std::pair<OpCost, double> getCost(Operation *op);
 
+private:
   void computeBound();
   /// `bytes` of activations, or `capBudget + 1` when they meet the
   /// activation budget but the plan's peak (`peakOf`; not evaluated when

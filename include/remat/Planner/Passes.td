@@ -60,11 +60,13 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
       within `work-limit`;
     - `exhaustive`: every subset (at most 26 groups), the reference for
       testing `optimal`;
-    - `layered`: a dynamic program over the chain of layers (layers with
-      the same ops, op by op): each segment of layers saves only its last
-      layer's output and recomputes one pattern of a menu found on one
-      layer (nothing, all but the output, the attention core, the cheap
-      ops, the prefixes of the layer's own greedy ranking); the segments
+    - `layered`: a dynamic program over the chain of layers (layers whose
+      ops match one layer's, aligned op by op): each segment of layers
+      saves only its last layer's output and recomputes one pattern of a
+      menu found on one layer (the exact frontier, least cost for the
+      saved bytes, of every subset of the first 14 groups of the layer's
+      own greedy ranking; its prefixes; nothing; all but the output; the
+      attention core; the cheap ops); the segments
       and patterns minimize recompute cost under a model peak (saved
       bytes up to a segment's end plus the segment's recomputed bytes),
       corrected by evaluating each plan (at most 12);
