@@ -104,48 +104,12 @@ mlir::remat::detail::getBufferizedPeak(ModuleOp module, func::FuncOp function,
 }
 
 std::string mlir::remat::detail::describeLiveAtPeak(const MemoryProfile &p) {
-  // The buffers by size, largest first; buffers of one size in one group
-  // ("3 x 785 MiB (a, b, c)"); at most kShownGroups groups and
-  // kShownNames names per group, then what was left out.
-  constexpr size_t kShownGroups = 6, kShownNames = 4;
-  SmallVector<std::pair<int64_t, std::string>> live;
-  int64_t total = 0;
+  std::vector<std::pair<int64_t, std::string>> live;
   for (unsigned index : p.liveAtPeak) {
     const Buffer &buffer = p.buffers[index];
     live.push_back({buffer.bytes, getLabel(buffer.root)});
-    total += buffer.bytes;
   }
-  llvm::stable_sort(live, [](const auto &a, const auto &b) {
-    return a.first != b.first ? a.first > b.first : a.second < b.second;
-  });
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << formatBytes(total) << " in " << live.size() << " buffer"
-     << (live.size() == 1 ? "" : "s");
-  size_t groups = 0, i = 0;
-  for (; i < live.size() && groups < kShownGroups; ++groups) {
-    size_t j = i;
-    while (j < live.size() && live[j].first == live[i].first)
-      ++j;
-    os << (groups == 0 ? ": " : ", ");
-    if (j - i > 1)
-      os << (j - i) << " x ";
-    os << formatBytes(live[i].first) << " (";
-    for (size_t k = i; k < j && k < i + kShownNames; ++k)
-      os << (k == i ? "" : ", ") << live[k].second;
-    if (j - i > kShownNames)
-      os << ", " << (j - i - kShownNames) << " more";
-    os << ")";
-    i = j;
-  }
-  if (i < live.size()) {
-    int64_t rest = 0;
-    for (size_t k = i; k < live.size(); ++k)
-      rest += live[k].first;
-    os << ", and " << (live.size() - i) << " more (" << formatBytes(rest)
-       << ")";
-  }
-  return text;
+  return formatSizeGroups(std::move(live));
 }
 
 /// A fresh module holding `owned`, a private declaration of every other

@@ -23,7 +23,7 @@
 
 // CHECK: remat-report: @step (target h100)
 // CHECK-NEXT: peak: 128 bytes at report.mlir:{{[0-9]+}}:{{[0-9]+}}
-// CHECK-NEXT: live at peak: layer.act (64) layer.inner (64)
+// CHECK-NEXT: live at peak: 128 B in 2 buffers: 2 x 64 B (layer.act, layer.inner)
 // CHECK-NEXT: backward #0 at report.mlir:{{[0-9]+}}:{{[0-9]+}}
 // CHECK-NEXT: # kind value type bytes defined by recompute time (us)
 // CHECK-NEXT: 0 argument arg #0 tensor<4x8xbf16> 64 - - -

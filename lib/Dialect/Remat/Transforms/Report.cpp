@@ -8,6 +8,7 @@
 #include "remat/Analysis/MemoryAnalysis.h"
 #include "remat/Dialect/Remat/IR/Remat.h"
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
+#include "remat/Support/Format.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Matchers.h"
@@ -156,15 +157,15 @@ void mlir::remat::printRematReport(Operation *root, const TargetModel &target,
        << ")\n";
     os << "  peak: " << profile.peakBytes << " bytes at "
        << toString(profile.points[profile.peakPoint]->getLoc()) << "\n";
-    os << "  live at peak:";
     llvm::json::Array liveAtPeak;
+    std::vector<std::pair<int64_t, std::string>> live;
     for (unsigned index : profile.liveAtPeak) {
       const Buffer &buffer = profile.buffers[index];
-      os << " " << bufferLabel(buffer.root) << " (" << buffer.bytes << ")";
+      live.push_back({buffer.bytes, bufferLabel(buffer.root)});
       liveAtPeak.push_back(llvm::json::Object{
           {"value", bufferLabel(buffer.root)}, {"bytes", buffer.bytes}});
     }
-    os << "\n";
+    os << "  live at peak: " << formatSizeGroups(std::move(live)) << "\n";
 
     llvm::json::Array backwardsJson;
     for (auto [index, backward] : llvm::enumerate(backwards)) {
