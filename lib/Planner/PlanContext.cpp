@@ -364,13 +364,58 @@ void PlanContext::forEachRecomputed(
   }
 }
 
+void PlanContext::buildRecomputeGraph() {
+  graphReady = true;
+  for (Operation *op : getForwardOps(backward))
+    if (canRecomputeIn(op, backward)) {
+      graphIndex[op] = graphOps.size();
+      graphOps.push_back(op);
+    }
+  graphEdges.resize(graphOps.size());
+  for (auto [i, op] : llvm::enumerate(graphOps))
+    for (Value v : getRecomputeInputs(op)) {
+      Operation *def = v.getDefiningOp();
+      auto it = def ? graphIndex.find(def) : graphIndex.end();
+      if (it != graphIndex.end())
+        graphEdges[i].push_back({it->second, v});
+    }
+}
+
 PlanCostSum PlanContext::cost(const ValueSet &saved,
                               const ValueSet *duplicated) {
   PlanCostSum total;
-  forEachRecomputed(saved, duplicated, [&](Value, const PlanCostSum &c) {
-    total.cost += c.cost;
-    total.seconds += c.seconds;
-  });
+  if (duplicated && !duplicated->empty()) {
+    forEachRecomputed(saved, duplicated, [&](Value, const PlanCostSum &c) {
+      total.cost += c.cost;
+      total.seconds += c.seconds;
+    });
+    return total;
+  }
+  // Without second clones the cost is that of the union of the closures,
+  // whatever their order: one walk over the recompute graph (the same ops
+  // as `closure` visits; a saved value, a backward input or not, stops the
+  // walk).
+  if (!graphReady)
+    buildRecomputeGraph();
+  llvm::BitVector visited(graphOps.size());
+  SmallVector<unsigned> stack;
+  for (Value c : candidates)
+    if (!saved.contains(c))
+      if (Operation *def = c.getDefiningOp())
+        if (auto it = graphIndex.find(def); it != graphIndex.end())
+          stack.push_back(it->second);
+  while (!stack.empty()) {
+    unsigned i = stack.pop_back_val();
+    if (visited.test(i))
+      continue;
+    visited.set(i);
+    auto [cost, seconds] = getCost(graphOps[i]);
+    total.cost += cost;
+    total.seconds += seconds;
+    for (auto [input, value] : graphEdges[i])
+      if (!visited.test(input) && !saved.contains(value))
+        stack.push_back(input);
+  }
   return total;
 }
 
