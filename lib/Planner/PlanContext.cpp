@@ -364,21 +364,24 @@ void PlanContext::forEachRecomputed(
   }
 }
 
-void PlanContext::buildRecomputeGraph() {
-  graphReady = true;
+const PlanContext::RecomputeGraph &PlanContext::getRecomputeGraph() {
+  if (graph)
+    return *graph;
+  RecomputeGraph &g = graph.emplace();
   for (Operation *op : getForwardOps(backward))
     if (canRecomputeIn(op, backward)) {
-      graphIndex[op] = graphOps.size();
-      graphOps.push_back(op);
+      g.index[op] = g.ops.size();
+      g.ops.push_back(op);
     }
-  graphEdges.resize(graphOps.size());
-  for (auto [i, op] : llvm::enumerate(graphOps))
+  g.edges.resize(g.ops.size());
+  for (auto [i, op] : llvm::enumerate(g.ops))
     for (Value v : getRecomputeInputs(op)) {
       Operation *def = v.getDefiningOp();
-      auto it = def ? graphIndex.find(def) : graphIndex.end();
-      if (it != graphIndex.end())
-        graphEdges[i].push_back({it->second, v});
+      auto it = def ? g.index.find(def) : g.index.end();
+      if (it != g.index.end())
+        g.edges[i].push_back({it->second, v});
     }
+  return g;
 }
 
 PlanCostSum PlanContext::cost(const ValueSet &saved,
@@ -395,24 +398,23 @@ PlanCostSum PlanContext::cost(const ValueSet &saved,
   // whatever their order: one walk over the recompute graph (the same ops
   // as `closure` visits; a saved value, a backward input or not, stops the
   // walk).
-  if (!graphReady)
-    buildRecomputeGraph();
-  llvm::BitVector visited(graphOps.size());
+  const RecomputeGraph &g = getRecomputeGraph();
+  llvm::BitVector visited(g.ops.size());
   SmallVector<unsigned> stack;
   for (Value c : candidates)
     if (!saved.contains(c))
       if (Operation *def = c.getDefiningOp())
-        if (auto it = graphIndex.find(def); it != graphIndex.end())
+        if (auto it = g.index.find(def); it != g.index.end())
           stack.push_back(it->second);
   while (!stack.empty()) {
     unsigned i = stack.pop_back_val();
     if (visited.test(i))
       continue;
     visited.set(i);
-    auto [cost, seconds] = getCost(graphOps[i]);
+    auto [cost, seconds] = getCost(g.ops[i]);
     total.cost += cost;
     total.seconds += seconds;
-    for (auto [input, value] : graphEdges[i])
+    for (auto [input, value] : g.edges[i])
       if (!visited.test(input) && !saved.contains(value))
         stack.push_back(input);
   }

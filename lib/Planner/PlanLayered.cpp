@@ -70,6 +70,18 @@ struct LayerPattern {
   double cost[2] = {0, 0};
   int64_t saved[2] = {0, 0};
   int64_t recomputed[2] = {0, 0};
+
+  /// The figures of a segment of `length` layers recomputing this pattern:
+  /// `length - 1` inner layers and the last.
+  template <typename T>
+  static T segment(const T (&figure)[2], int64_t length) {
+    return static_cast<T>(length - 1) * figure[1] + figure[0];
+  }
+  double segmentCost(int64_t length) const { return segment(cost, length); }
+  int64_t segmentSaved(int64_t length) const { return segment(saved, length); }
+  int64_t segmentRecomputed(int64_t length) const {
+    return segment(recomputed, length);
+  }
 };
 enum Role { End = 0, Inner = 1 };
 
@@ -302,11 +314,10 @@ static SmallVector<LayerPattern> buildMenu(PlanContext &ctx, const Chain &chain,
     if (chain.output.test(j))
       outputs.push_back(g);
   }
-  // The cost of a subset, on the ops its recompute can reach: those that
-  // recomputing every group of the layer clones (with every other layer
-  // saved), each with its cost and, per input, the op making it and the
-  // subset bit (or output) whose group holds it (a value no group holds is
-  // recomputed whenever it is needed).
+  // The cost of a subset: a walk over the planner's recompute graph (as
+  // cost() walks it) from the subset's groups, where an input a group of
+  // the subset (or, inside a segment, an output) holds is recomputed, any
+  // other backward input is saved, and any other value is recomputed.
   constexpr int kAlways = -1, kOutput = -2, kSaved = -3;
   llvm::DenseMap<unsigned, int> bitOf;
   for (auto [i, g] : llvm::enumerate(exact))
@@ -314,50 +325,31 @@ static SmallVector<LayerPattern> buildMenu(PlanContext &ctx, const Chain &chain,
   for (unsigned g : outputs)
     bitOf[g] = kOutput;
   auto holderOf = [&](Value v) {
-    auto it = ctx.groupOf.find(v);
-    if (it == ctx.groupOf.end() || !ctx.inputs.contains(v))
+    if (!ctx.inputs.contains(v))
       return kAlways;
-    auto bit = bitOf.find(it->second);
+    auto it = ctx.groupOf.find(v);
+    auto bit = it == ctx.groupOf.end() ? bitOf.end() : bitOf.find(it->second);
     return bit == bitOf.end() ? kSaved : bit->second;
   };
-  SmallVector<Operation *> reach;
-  {
-    ValueSet saved(ctx.inputs);
-    SmallVector<unsigned> every(exact.begin(), exact.end());
-    every.append(outputs.begin(), outputs.end());
-    for (unsigned g : every)
-      for (Value m : ctx.groups[g].members)
-        saved.erase(m);
-    llvm::DenseSet<Operation *> done;
-    for (unsigned g : every)
-      for (Value m : ctx.groups[g].members)
-        ctx.closure(m, saved, done, nullptr, &reach);
-  }
-  llvm::DenseMap<Operation *, unsigned> indexOf;
-  for (auto [i, op] : llvm::enumerate(reach))
-    indexOf[op] = i;
-  struct Edge {
-    unsigned op;
-    int holder;
-  };
-  SmallVector<double> opCost;
-  SmallVector<SmallVector<Edge>> inputsOf(reach.size());
-  for (auto [i, op] : llvm::enumerate(reach)) {
-    auto [cost, seconds] = ctx.getCost(op);
-    opCost.push_back(ctx.objective(cost, seconds));
-    for (Value v : getRecomputeInputs(op)) {
-      auto it =
-          v.getDefiningOp() ? indexOf.find(v.getDefiningOp()) : indexOf.end();
-      if (it != indexOf.end())
-        inputsOf[i].push_back({it->second, holderOf(v)});
+  const PlanContext::RecomputeGraph &graph = ctx.getRecomputeGraph();
+  // Each op's objective and each edge's holder, for the ops a walk reaches
+  // (filled on first visit).
+  llvm::DenseMap<unsigned, std::pair<double, SmallVector<int>>> local;
+  auto localOf = [&](unsigned i) -> std::pair<double, SmallVector<int>> & {
+    auto [it, inserted] = local.try_emplace(i);
+    if (inserted) {
+      auto [cost, seconds] = ctx.getCost(graph.ops[i]);
+      it->second.first = ctx.objective(cost, seconds);
+      for (auto [input, value] : graph.edges[i])
+        it->second.second.push_back(holderOf(value));
     }
-  }
-  // The starts: each group's members made by a reachable op.
+    return it->second;
+  };
   auto startsOf = [&](unsigned g) {
     SmallVector<unsigned> starts;
     for (Value m : ctx.groups[g].members)
       if (Operation *def = m.getDefiningOp())
-        if (auto it = indexOf.find(def); it != indexOf.end())
+        if (auto it = graph.index.find(def); it != graph.index.end())
           starts.push_back(it->second);
     return starts;
   };
@@ -367,10 +359,12 @@ static SmallVector<LayerPattern> buildMenu(PlanContext &ctx, const Chain &chain,
   SmallVector<unsigned> outputStarts;
   for (unsigned g : outputs)
     llvm::append_range(outputStarts, startsOf(g));
-  llvm::BitVector visited(reach.size());
-  SmallVector<unsigned> stack;
+  llvm::BitVector visited(graph.ops.size());
+  SmallVector<unsigned> stack, touched;
   auto costOf = [&](uint32_t mask, bool withOutputs) {
-    visited.reset();
+    for (unsigned i : touched)
+      visited.reset(i);
+    touched.clear();
     stack.clear();
     for (auto [i, starts] : llvm::enumerate(exactStarts))
       if (mask & (1u << i))
@@ -383,13 +377,15 @@ static SmallVector<LayerPattern> buildMenu(PlanContext &ctx, const Chain &chain,
       if (visited.test(i))
         continue;
       visited.set(i);
-      total += opCost[i];
-      for (const Edge &e : inputsOf[i]) {
-        bool recomputed = e.holder == kAlways ||
-                          (e.holder == kOutput && withOutputs) ||
-                          (e.holder >= 0 && (mask & (1u << e.holder)));
-        if (recomputed && !visited.test(e.op))
-          stack.push_back(e.op);
+      touched.push_back(i);
+      auto &[cost, holders] = localOf(i);
+      total += cost;
+      for (auto [edge, holder] : llvm::zip(graph.edges[i], holders)) {
+        bool recomputed = holder == kAlways ||
+                          (holder == kOutput && withOutputs) ||
+                          (holder >= 0 && (mask & (1u << holder)));
+        if (recomputed && !visited.test(edge.first))
+          stack.push_back(edge.first);
       }
     }
     return total;
@@ -548,11 +544,9 @@ static Layout solveChain(const Chain &chain, ArrayRef<LayerPattern> menu,
     for (unsigned i = 0; i < e; ++i) {
       int64_t length = e - i;
       for (auto [p, pattern] : llvm::enumerate(menu)) {
-        int64_t segSaved =
-            (length - 1) * pattern.saved[Inner] + pattern.saved[End];
-        int64_t segRecomputed = transient(
-            (length - 1) * pattern.recomputed[Inner] + pattern.recomputed[End]);
-        double segCost = (length - 1) * pattern.cost[Inner] + pattern.cost[End];
+        int64_t segSaved = pattern.segmentSaved(length);
+        int64_t segRecomputed = transient(pattern.segmentRecomputed(length));
+        double segCost = pattern.segmentCost(length);
         for (auto [si, s] : llvm::enumerate(states[i])) {
           int64_t bytes = s.bytes + segSaved;
           if (bytes + segRecomputed > cap)
@@ -606,10 +600,8 @@ static int64_t modelBytes(const Layout &layout, ArrayRef<LayerPattern> menu,
   for (const Segment &s : layout.segments) {
     const LayerPattern &p = menu[s.pattern];
     int64_t length = s.end - s.first;
-    saved += (length - 1) * p.saved[Inner] + p.saved[End];
-    int64_t recomputed =
-        withRecompute ? (length - 1) * p.recomputed[Inner] + p.recomputed[End]
-                      : 0;
+    saved += p.segmentSaved(length);
+    int64_t recomputed = withRecompute ? p.segmentRecomputed(length) : 0;
     peak = std::max(peak, saved + recomputed);
   }
   saved += last.saved;

@@ -241,16 +241,19 @@ public:
   /// The cost of one op (memoized).
   std::pair<OpCost, double> getCost(Operation *op);
 
+  /// The forward ops a recompute may clone, and per op its inputs made by
+  /// such ops with the input value (which a plan may save): what cost()
+  /// walks. Built once, on first use.
+  struct RecomputeGraph {
+    SmallVector<Operation *> ops;
+    llvm::DenseMap<Operation *, unsigned> index;
+    SmallVector<SmallVector<std::pair<unsigned, Value>>> edges;
+  };
+  const RecomputeGraph &getRecomputeGraph();
+
 private:
   void computeBound();
-  /// The forward ops a recompute may clone, and per op its inputs made by
-  /// such ops (and the input value, which a plan may save): what cost()
-  /// walks.
-  void buildRecomputeGraph();
-  bool graphReady = false;
-  SmallVector<Operation *> graphOps;
-  llvm::DenseMap<Operation *, unsigned> graphIndex;
-  SmallVector<SmallVector<std::pair<unsigned, Value>>> graphEdges;
+  std::optional<RecomputeGraph> graph;
   /// `bytes` of activations, or `capBudget + 1` when they meet the
   /// activation budget but the plan's peak (`peakOf`; not evaluated when
   /// the lower bound for `recomputed`, if given, is above the cap already)
