@@ -36,6 +36,15 @@ struct BarrierOpInterface
              BufferRelation::Equivalent}};
   }
 
+  // (The default walks every operand for each result: quadratic in a
+  // barrier's thousands of operands on a deep model.)
+  AliasingOpOperandList getAliasingOpOperands(Operation *op, Value value,
+                                              const AnalysisState &) const {
+    auto result = cast<OpResult>(value);
+    return {{&op->getOpOperand(result.getResultNumber()),
+             BufferRelation::Equivalent}};
+  }
+
   LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
                           const BufferizationOptions &options,
                           BufferizationState &state) const {
