@@ -374,13 +374,23 @@ const PlanContext::RecomputeGraph &PlanContext::getRecomputeGraph() {
       g.ops.push_back(op);
     }
   g.edges.resize(g.ops.size());
-  for (auto [i, op] : llvm::enumerate(g.ops))
+  g.edgeValues.resize(g.ops.size());
+  for (auto [i, op] : llvm::enumerate(g.ops)) {
+    g.costs.push_back(getCost(op));
     for (Value v : getRecomputeInputs(op)) {
       Operation *def = v.getDefiningOp();
       auto it = def ? g.index.find(def) : g.index.end();
-      if (it != g.index.end())
-        g.edges[i].push_back({it->second, v});
+      if (it == g.index.end())
+        continue;
+      g.edges[i].push_back({it->second, v});
+      auto [id, inserted] = g.valueId.try_emplace(v, g.valueId.size());
+      g.edgeValues[i].push_back(id->second);
     }
+  }
+  for (Value c : candidates)
+    if (Operation *def = c.getDefiningOp())
+      if (auto it = g.index.find(def); it != g.index.end())
+        g.candidateOps.push_back({c, it->second});
   return g;
 }
 
@@ -398,25 +408,28 @@ PlanCostSum PlanContext::cost(const ValueSet &saved,
   // whatever their order: one walk over the recompute graph (the same ops
   // as `closure` visits; a saved value, a backward input or not, stops the
   // walk).
+  // (Numbered: the walk looks up no value.)
   const RecomputeGraph &g = getRecomputeGraph();
+  llvm::BitVector savedId(g.valueId.size());
+  for (Value v : saved)
+    if (auto it = g.valueId.find(v); it != g.valueId.end())
+      savedId.set(it->second);
   llvm::BitVector visited(g.ops.size());
   SmallVector<unsigned> stack;
-  for (Value c : candidates)
+  for (auto [c, op] : g.candidateOps)
     if (!saved.contains(c))
-      if (Operation *def = c.getDefiningOp())
-        if (auto it = g.index.find(def); it != g.index.end())
-          stack.push_back(it->second);
+      stack.push_back(op);
   while (!stack.empty()) {
     unsigned i = stack.pop_back_val();
     if (visited.test(i))
       continue;
     visited.set(i);
-    auto [cost, seconds] = getCost(g.ops[i]);
+    const auto &[cost, seconds] = g.costs[i];
     total.cost += cost;
     total.seconds += seconds;
-    for (auto [input, value] : g.edges[i])
-      if (!visited.test(input) && !saved.contains(value))
-        stack.push_back(input);
+    for (auto [edge, id] : llvm::zip(g.edges[i], g.edgeValues[i]))
+      if (!visited.test(edge.first) && !savedId.test(id))
+        stack.push_back(edge.first);
   }
   return total;
 }

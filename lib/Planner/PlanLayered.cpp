@@ -27,7 +27,9 @@
 //    the cheapest per 1/1024 of the budget) gives the least-cost
 //    segmentation and patterns
 //    under the budget; recompute costs add up over layers because a
-//    pattern's recompute stops at its layer's input.
+//    pattern's recompute stops at its layer's input. Under auto, states
+//    costing 1.5 times greedy's plan or more are dropped: they cannot
+//    lead to a cheaper plan unless pruning saves a third of the cost.
 // 4. The check. Each plan is evaluated like any other; the offset is set
 //    to what the evaluation says the model missed, and the program solved
 //    again, until the plan repeats or the offset cannot fall (at most
@@ -504,7 +506,7 @@ static Side buildSide(PlanContext &ctx, ArrayRef<unsigned> groups) {
 /// `cap`. Empty segments when none fits.
 static Layout solveChain(const Chain &chain, ArrayRef<LayerPattern> menu,
                          const Side &before, const Side &after, int64_t cap,
-                         bool withRecompute) {
+                         bool withRecompute, double costCap) {
   unsigned n = chain.layers.size();
   // States keep their exact bytes; the buckets only bound how many are
   // kept (the cheapest per 1/kBuckets of the cap).
@@ -547,7 +549,16 @@ static Layout solveChain(const Chain &chain, ArrayRef<LayerPattern> menu,
         int64_t segSaved = pattern.segmentSaved(length);
         int64_t segRecomputed = transient(pattern.segmentRecomputed(length));
         double segCost = pattern.segmentCost(length);
-        for (auto [si, s] : llvm::enumerate(states[i])) {
+        // (Descending cost: the states from `first` on stay under the
+        // cost cap.)
+        ArrayRef<State> from = states[i];
+        size_t first =
+            std::partition_point(
+                from.begin(), from.end(),
+                [&](const State &s) { return s.cost + segCost >= costCap; }) -
+            from.begin();
+        for (size_t si = first; si < from.size(); ++si) {
+          const State &s = from[si];
           int64_t bytes = s.bytes + segSaved;
           if (bytes + segRecomputed > cap)
             break; // (Ascending bytes: the later states miss too.)
@@ -610,7 +621,8 @@ static int64_t modelBytes(const Layout &layout, ArrayRef<LayerPattern> menu,
 
 FailureOr<LayeredPlan>
 mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
-                                 int64_t &lowest, llvm::BitVector &lowestPlan) {
+                                 int64_t &lowest, llvm::BitVector &lowestPlan,
+                                 double costCap) {
   LayeredPlan result;
   Chain chain = buildChain(ctx);
   if (chain.layers.empty())
@@ -670,7 +682,8 @@ mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
     int64_t cap = budget - offset;
     if (cap <= 0)
       break;
-    Layout layout = solveChain(chain, menu, before, after, cap, withRecompute);
+    Layout layout =
+        solveChain(chain, menu, before, after, cap, withRecompute, costCap);
     if (layout.segments.empty())
       break;
     llvm::BitVector recomputed = toGroups(layout);

@@ -52,6 +52,31 @@ static SmallVector<Operation *> getForwardOps(PlanContext &ctx) {
 // Layer segments: full, every-n, sqrt
 //===----------------------------------------------------------------------===//
 
+ArrayRef<PlanContext::LayerCrossing> PlanContext::getLayerCrossings() {
+  if (layerCrossings)
+    return *layerCrossings;
+  SmallVector<LayerCrossing> &crossings = layerCrossings.emplace();
+  const ForwardLayers &forwardLayers = getLayers();
+  auto layerOf = [&](Operation *op) {
+    auto it = forwardLayers.layerOf.find(op);
+    return it == forwardLayers.layerOf.end() || it->second < 0 ? -1
+                                                               : it->second;
+  };
+  for (Operation *op : getForwardOps(backward)) {
+    int to = layerOf(op);
+    for (Value u : getRecomputeInputs(op)) {
+      Operation *def = u.getDefiningOp();
+      if (!def || def->getBlock() != op->getBlock() ||
+          def->hasTrait<OpTrait::ConstantLike>())
+        continue;
+      int from = layerOf(def);
+      if (from != to)
+        crossings.push_back({u, from, to});
+    }
+  }
+  return crossings;
+}
+
 /// Segments of `n` consecutive layers. Every value that crosses into a
 /// segment (or out of every layer) is saved; the other residuals of a
 /// segment are recomputed from them, as checkpointing each segment does.
@@ -80,7 +105,6 @@ static FailureOr<Schedule> buildSegments(PlanContext &ctx,
     }
   };
   auto segments = std::make_shared<Segments>();
-  SmallVector<Operation *> forward = getForwardOps(ctx);
   segments->layers = ctx.getSharedLayers();
   StringRef name = stringifyPlanStrategy(strategy);
   if (segments->layers->names.empty()) {
@@ -99,17 +123,16 @@ static FailureOr<Schedule> buildSegments(PlanContext &ctx,
                      static_cast<double>(segments->layers->names.size())))));
 
   Schedule schedule;
-  for (Operation *op : forward) {
-    int segment = segments->segmentOf(op);
-    for (Value u : getRecomputeInputs(op)) {
-      Operation *def = u.getDefiningOp();
-      if (!def || def->getBlock() != op->getBlock() ||
-          def->hasTrait<OpTrait::ConstantLike>() ||
-          segments->segmentOf(def) == segment)
-        continue;
-      schedule.saved.insert(u);
-      segments->inputOf.try_emplace(u, segment);
-    }
+  // (Values read within their own layer stay within their segment.)
+  auto segmentOfLayer = [&](int layer) {
+    return layer < 0 ? -1 : layer / static_cast<int>(n);
+  };
+  for (const PlanContext::LayerCrossing &c : ctx.getLayerCrossings()) {
+    int segment = segmentOfLayer(c.to);
+    if (segmentOfLayer(c.from) == segment)
+      continue;
+    schedule.saved.insert(c.value);
+    segments->inputOf.try_emplace(c.value, segment);
   }
   // Residuals outside every layer stay saved.
   for (Value v : ctx.inputs)

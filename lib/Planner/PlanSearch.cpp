@@ -104,7 +104,7 @@ llvm::BitVector mlir::remat::detail::prefixSet(PlanContext &ctx,
 /// up to 64 groups every prefix is tried in order; beyond, prefixes on a
 /// geometric grid, then a binary search between the last one that missed
 /// and the first one that met the budget. When none meets it, `lowest` is
-/// the lowest peak seen and `lowestPrefix` its length.
+/// the lowest peak among the prefixes tried and `lowestPrefix` its length.
 FailureOr<Incumbent>
 mlir::remat::detail::planGreedy(PlanContext &ctx, int64_t budget,
                                 SmallVectorImpl<unsigned> &order,
@@ -113,13 +113,31 @@ mlir::remat::detail::planGreedy(PlanContext &ctx, int64_t budget,
   size_t n = order.size();
   Incumbent result;
   lowest = std::numeric_limits<int64_t>::max();
-  auto at = [&](size_t k) -> FailureOr<int64_t> {
+  // A prefix whose lower bound is above the budget misses without an
+  // evaluation; its bound is kept, for the lowest peak when none meets the
+  // budget. (The bound is the peak itself wherever the peak is that of
+  // the saved set at the forward's end, as on most prefixes of a deep
+  // model: most evaluations are saved.) The bound does not see the
+  // in-place writes a recompute allows (an op writing into a recomputed
+  // value that dies there instead of a new buffer), so the largest
+  // recomputed group is taken off it here.
+  // (Between a prefix that missed and one that met the budget, a missed
+  // in-place write only costs a longer prefix; there, `tight`.)
+  auto boundOf = [&](const llvm::BitVector &set, bool tight = false) {
+    int64_t largest = 0;
+    if (!tight)
+      for (unsigned g : set.set_bits())
+        largest = std::max(largest, ctx.groups[g].bytes);
+    return ctx.lowerBound(set) - largest;
+  };
+  SmallVector<std::pair<int64_t, size_t>> missedByBound;
+  auto at = [&](size_t k, bool tight = false) -> FailureOr<int64_t> {
     llvm::BitVector set = prefixSet(ctx, order, k);
-    // (A prefix whose lower bound can neither meet the budget nor lower
-    // the lowest peak seen needs no evaluation: it misses.)
-    int64_t bound = ctx.lowerBound(set);
-    if (bound > budget && bound >= lowest)
+    int64_t bound = boundOf(set, tight);
+    if (bound > budget) {
+      missedByBound.push_back({bound, k});
       return bound;
+    }
     FailureOr<int64_t> p = ctx.measure(set);
     if (succeeded(p) && *p < lowest) {
       lowest = *p;
@@ -127,37 +145,88 @@ mlir::remat::detail::planGreedy(PlanContext &ctx, int64_t budget,
     }
     return p;
   };
+  // The shortest prefix in [lo, hi] whose bound meets the budget (hi if
+  // none does), by a binary search on the bounds alone.
+  auto firstByBound = [&](size_t lo, size_t hi, bool tight) {
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (boundOf(prefixSet(ctx, order, mid), tight) > budget)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    return hi;
+  };
   size_t found = 0, missed = 0;
   bool met = false;
   int64_t peakFound = 0;
-  for (size_t k = 1; k <= n; k = n <= 64 ? k + 1 : std::max(k + 1, k + k / 2)) {
-    FailureOr<int64_t> p = at(k);
+  // Evaluates prefix `k`: true when it meets the budget (it is then
+  // `found`, with `peakFound`).
+  auto meets = [&](size_t k, bool tight = false) -> FailureOr<bool> {
+    FailureOr<int64_t> p = at(k, tight);
     if (failed(p))
       return failure();
-    if (*p <= budget) {
-      found = k;
-      peakFound = *p;
-      met = true;
-      break;
+    if (*p > budget)
+      return false;
+    found = k;
+    peakFound = *p;
+    return true;
+  };
+  for (size_t k = 1; k <= n; k = n <= 64 ? k + 1 : std::max(k + 1, k + k / 2)) {
+    // Where the grid's step passes prefixes that the bounds say may meet
+    // the budget, the shortest of them is evaluated first.
+    if (k > missed + 1 && boundOf(prefixSet(ctx, order, k)) <= budget) {
+      size_t first = firstByBound(missed + 1, k, /*tight=*/false);
+      if (first < k) {
+        FailureOr<bool> m = meets(first);
+        if (failed(m))
+          return failure();
+        if ((met = *m))
+          break;
+        missed = first;
+      }
     }
+    FailureOr<bool> m = meets(k);
+    if (failed(m))
+      return failure();
+    if ((met = *m))
+      break;
     missed = k;
     if (n > 64 && k < n && std::max(k + 1, k + k / 2) > n)
       k = n - 1; // The last step tries the whole ranking.
   }
-  if (!met)
-    return result;
-  size_t lo = missed + 1, hi = found;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    FailureOr<int64_t> p = at(mid);
-    if (failed(p))
-      return failure();
-    if (*p <= budget) {
-      hi = mid;
-      peakFound = *p;
-    } else {
-      lo = mid + 1;
+  if (!met) {
+    // The lowest peak: prefixes by bound, lowest first, while one could
+    // still be below the lowest peak measured.
+    llvm::sort(missedByBound);
+    for (auto [bound, k] : missedByBound) {
+      if (bound >= lowest)
+        break;
+      FailureOr<int64_t> p = ctx.measure(prefixSet(ctx, order, k));
+      if (failed(p))
+        return failure();
+      if (*p < lowest) {
+        lowest = *p;
+        lowestPrefix = k;
+      }
     }
+    return result;
+  }
+  size_t lo = missed + 1, hi = found;
+  // The shortest prefix whose bound meets the budget is evaluated first:
+  // where the bound is the peak, that one evaluation ends the search.
+  for (bool first = true; lo < hi; first = false) {
+    size_t mid =
+        first ? firstByBound(lo, hi, /*tight=*/true) : lo + (hi - lo) / 2;
+    if (mid == hi)
+      break; // (No shorter prefix's bound meets the budget.)
+    FailureOr<bool> m = meets(mid, /*tight=*/true);
+    if (failed(m))
+      return failure();
+    if (*m)
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   result.recomputed = prefixSet(ctx, order, hi);
   result.peak = peakFound;

@@ -34,6 +34,11 @@ using namespace mlir;
 using namespace mlir::remat;
 using namespace mlir::remat::detail;
 
+/// The layered search looks for layouts up to this multiple of the
+/// incumbent's cost: pruning and exchanging its plan's groups (which the
+/// incumbent has had) rarely saves more.
+static constexpr double kLayeredCostSlack = 1.5;
+
 static std::string costUnit(const PlanOptions &options) {
   return options.cost == PlanCost::Time ? "second" : "FLOP";
 }
@@ -47,7 +52,8 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
   if (options.strategy == PlanStrategy::EveryN)
     plan.everyN = options.everyN;
   PlanContext ctx(function, backward, options, limits);
-  FailureOr<int64_t> baseline = ctx.peak(ctx.inputs);
+  // (Through the cache: the layered search measures the same plan.)
+  FailureOr<int64_t> baseline = ctx.peak(llvm::BitVector(ctx.groups.size()));
   if (failed(baseline))
     return failure();
   // What the budget bounds, without remat: the peak or the activations.
@@ -244,9 +250,12 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
       rank[g] = i + 1;
     lowest = greedyLowest;
     lowestSaved = ctx.savedFor(prefixSet(ctx, order, lowestPrefix));
-    lowestHow = "recomputing the first " + std::to_string(lowestPrefix) +
-                " of " + std::to_string(order.size()) +
-                " residual groups of the greedy ranking";
+    lowestHow = lowestPrefix == order.size()
+                    ? "recomputing all " + std::to_string(order.size()) +
+                          " residual groups"
+                    : "recomputing the first " + std::to_string(lowestPrefix) +
+                          " of " + std::to_string(order.size()) +
+                          " residual groups of the greedy ranking";
     if (greedy->valid) {
       best = *greedy;
       source = "greedy";
@@ -270,7 +279,9 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
     int64_t layeredLowest = lowest;
     llvm::BitVector layeredLowestPlan;
     FailureOr<LayeredPlan> l =
-        planLayered(ctx, budget, layeredLowest, layeredLowestPlan);
+        planLayered(ctx, budget, layeredLowest, layeredLowestPlan,
+                    best.valid ? best.cost * kLayeredCostSlack
+                               : std::numeric_limits<double>::infinity());
     if (failed(l))
       return failure();
     if (strategy == PlanStrategy::Layered && !l->hasChain)

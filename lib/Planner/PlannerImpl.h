@@ -191,6 +191,15 @@ public:
           std::make_shared<const ForwardLayers>(findForwardLayers(backward));
     return layers;
   }
+  /// A value a forward op reads from an op of another layer (or from
+  /// outside every layer, -1), in forward order: what a segment schedule
+  /// saves when the two layers fall in different segments
+  /// (PlanSchedules.cpp). Found once.
+  struct LayerCrossing {
+    Value value;
+    int from, to;
+  };
+  ArrayRef<LayerCrossing> getLayerCrossings();
   /// The modeled time of the whole step without remat: the roofline seconds
   /// of every op of the function's body and the backward's (ops nested in
   /// a structured op's body are part of its cost).
@@ -248,6 +257,12 @@ public:
     SmallVector<Operation *> ops;
     llvm::DenseMap<Operation *, unsigned> index;
     SmallVector<SmallVector<std::pair<unsigned, Value>>> edges;
+    /// For cost(): each op's cost, each edge's value as a number (in
+    /// `values`), and the ops of the candidates.
+    SmallVector<std::pair<OpCost, double>> costs;
+    llvm::DenseMap<Value, unsigned> valueId;
+    SmallVector<SmallVector<unsigned>> edgeValues;
+    SmallVector<std::pair<Value, unsigned>> candidateOps;
   };
   const RecomputeGraph &getRecomputeGraph();
 
@@ -273,6 +288,7 @@ private:
   llvm::DenseMap<Operation *, std::pair<OpCost, double>> opCosts;
   std::map<std::string, int64_t> peakCache;
   std::shared_ptr<const ForwardLayers> layers;
+  std::optional<SmallVector<LayerCrossing>> layerCrossings;
   uint64_t opCount = 0;
   /// The copy of the function peaks are evaluated on (peak).
   OwningOpRef<func::FuncOp> scratch;
@@ -381,9 +397,12 @@ struct LayeredPlan {
 /// checked with the plan evaluation. `lowest` is lowered to the lowest
 /// measure it saw (and `lowestPlan` to its groups). Invalid when it found
 /// no plan meeting `budget` (or the forward has fewer than 2 layers).
-FailureOr<LayeredPlan> planLayered(PlanContext &ctx, int64_t budget,
-                                   int64_t &lowest,
-                                   llvm::BitVector &lowestPlan);
+/// Layouts whose modeled cost reaches `costCap` (an incumbent's, with
+/// room for what pruning saves) are not considered.
+FailureOr<LayeredPlan>
+planLayered(PlanContext &ctx, int64_t budget, int64_t &lowest,
+            llvm::BitVector &lowestPlan,
+            double costCap = std::numeric_limits<double>::infinity());
 
 //===----------------------------------------------------------------------===//
 // Decisions (PlanExplain.cpp)

@@ -24,7 +24,7 @@
 // KEEP-LABEL: func.func @step
 // KEEP: remat.backward
 // KEEP-NOT: math.exp
-// INFEASIBLE: error: remat: activation budget of 2048 bytes is infeasible: the fewest activation bytes the auto planner reaches is 4096 (recomputing the first 1 of 1 residual groups of the greedy ranking; without remat: 8192)
+// INFEASIBLE: error: remat: activation budget of 2048 bytes is infeasible: the fewest activation bytes the auto planner reaches is 4096 (recomputing all 1 residual groups; without remat: 8192)
 // BADON: error: remat-rematerialize: unknown budget-on 'heap' (expected peak or activations)
 
 module {
