@@ -71,6 +71,11 @@ struct MemoryProfile {
   SmallVector<Value> unsized;
 };
 
+/// The byte alignment of every heap allocation the CPU pipeline makes
+/// (`memref.alloc {alignment = 64}`): the planner's peak model and the
+/// report round each buffer up to it.
+constexpr int64_t kAllocationAlignment = 64;
+
 /// Computes the memory profile of `function`, a function on tensors or, after
 /// bufferization, on memrefs. Each heap buffer of a tensor value counts its
 /// size rounded up to `tensorAlignment` bytes, as the aligned allocations of

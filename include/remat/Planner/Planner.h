@@ -9,6 +9,7 @@
 #define REMAT_PLANNER_PLANNER_H
 
 #include "remat/Analysis/Cost.h"
+#include "remat/Analysis/MemoryAnalysis.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/PatternMatch.h"
@@ -102,10 +103,8 @@ enum class BudgetOn { Peak, Activations };
 /// Predicts the peak of a function (with its plan applied).
 using PeakModel = std::function<FailureOr<int64_t>(func::FuncOp)>;
 
-/// The byte alignment of every heap allocation the CPU pipeline makes
-/// (`memref.alloc {alignment = 64}`); the default peak model rounds each
-/// buffer up to it.
-constexpr int64_t kAllocationAlignment = 64;
+// (kAllocationAlignment, the alignment the default peak model rounds each
+// buffer up to, is the memory analysis's: remat/Analysis/MemoryAnalysis.h.)
 
 /// When the rewrite recomputes a value once for each residual that needs
 /// it, instead of holding one clone from the first such residual to the

@@ -144,19 +144,43 @@ static std::string bufferLabel(Value root) {
 void mlir::remat::printRematReport(Operation *root, const TargetModel &target,
                                    raw_ostream &os, raw_ostream *jsonOs) {
   llvm::json::Array functions;
-  root->walk([&](FunctionOpInterface function) {
-    if (function.isExternal())
+  root->walk([&](FunctionOpInterface given) {
+    if (given.isExternal() ||
+        !given->walk([](BackwardOp) { return WalkResult::interrupt(); })
+             .wasInterrupted())
       return;
+    // The step as -remat-rematerialize plans it, so that the two say the
+    // same "without remat": on a copy, each backward's transposes of
+    // transposed forward values folded (autograd's t(t(W)); the planner's
+    // first step), and each allocation rounded up to the lowering's
+    // alignment.
+    OwningOpRef<Operation *> copy = given->clone();
+    auto function = cast<FunctionOpInterface>(*copy);
     SmallVector<BackwardOp> backwards;
     function->walk([&](BackwardOp op) { backwards.push_back(op); });
-    if (backwards.empty())
-      return;
-    MemoryProfile profile = analyzeMemory(function);
+    // (Operands the backward does not read are dropped too.)
+    IRRewriter rewriter(given->getContext());
+    unsigned folded = 0, dropped = 0;
+    for (BackwardOp backward : backwards) {
+      dropped += llvm::count_if(backward.getBody().getArguments(),
+                                [](BlockArgument a) { return a.use_empty(); });
+      folded += foldBackwardTransposes(rewriter, backward);
+    }
+    MemoryProfile profile = analyzeMemory(function, kAllocationAlignment);
+    int64_t peakAsGiven =
+        folded || dropped ? analyzeMemory(given, kAllocationAlignment).peakBytes
+                          : profile.peakBytes;
 
     os << "remat-report: @" << function.getName() << " (target " << target.name
        << ")\n";
     os << "  peak: " << profile.peakBytes << " bytes at "
        << toString(profile.points[profile.peakPoint]->getLoc()) << "\n";
+    if (folded || dropped)
+      os << "  folded: " << folded << " transpose" << (folded == 1 ? "" : "s")
+         << " of transposed forward values in the backward, " << dropped
+         << " unread operand" << (dropped == 1 ? "" : "s")
+         << " dropped, as -remat-rematerialize does first (peak as given: "
+         << peakAsGiven << " bytes)\n";
     llvm::json::Array liveAtPeak;
     std::vector<std::pair<int64_t, std::string>> live;
     for (unsigned index : profile.liveAtPeak) {
@@ -259,6 +283,9 @@ void mlir::remat::printRematReport(Operation *root, const TargetModel &target,
     functions.push_back(llvm::json::Object{
         {"name", function.getName().str()},
         {"peak_bytes", profile.peakBytes},
+        {"peak_bytes_as_given", peakAsGiven},
+        {"folded_transposes", int64_t(folded)},
+        {"dropped_operands", int64_t(dropped)},
         {"peak_point", int64_t(profile.peakPoint)},
         {"peak_location",
          toString(profile.points[profile.peakPoint]->getLoc())},
