@@ -679,13 +679,22 @@ void PlanContext::computeBound() {
     }
     const Buffer &buffer = profile.buffers[it->second];
     unsigned lastForward = buffer.start;
-    for (Value v : valuesOf[it->second])
+    for (Value v : valuesOf[it->second]) {
+      // (A value the backward makes in this buffer, writing in place into
+      // the residual where it dies, is not a forward use: were it returned,
+      // the group would look held to the end and the bound would not free
+      // it, though a plan recomputing it does.)
+      Operation *owner = v.getParentRegion()->getParentOp();
+      if (v.getDefiningOp() == backward.getOperation() ||
+          backward->isAncestor(owner))
+        continue;
       for (Operation *user : v.getUsers()) {
         Operation *ancestor = block->findAncestorOpInBlock(*user);
         if (!ancestor || ancestor == backward.getOperation())
           continue;
         lastForward = std::max(lastForward, pointOf.lookup(ancestor));
       }
+    }
     heldForBackward.push_back({lastForward + 1, buffer.end});
   }
 }
