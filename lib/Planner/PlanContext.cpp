@@ -695,7 +695,22 @@ void PlanContext::computeBound() {
         lastForward = std::max(lastForward, pointOf.lookup(ancestor));
       }
     }
-    heldForBackward.push_back({lastForward + 1, buffer.end});
+    // A recomputed group's clone is made before the backward's first use
+    // of it and holds its bytes from there: only up to that use is the
+    // group free. (Two values live at one point never share a buffer, so
+    // each clone counts.)
+    unsigned firstBackward = buffer.end + 1;
+    Block &body = backward.getBody().front();
+    for (Value v : valuesOf[it->second]) {
+      auto arg = dyn_cast<BlockArgument>(v);
+      if (!arg || arg.getOwner() != &body)
+        continue;
+      for (Operation *user : arg.getUsers())
+        if (Operation *ancestor = body.findAncestorOpInBlock(*user))
+          firstBackward = std::min(firstBackward, pointOf.lookup(ancestor));
+    }
+    heldForBackward.push_back(
+        {lastForward + 1, std::min(buffer.end, firstBackward - 1)});
   }
 }
 

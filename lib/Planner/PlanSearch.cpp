@@ -117,10 +117,11 @@ mlir::remat::detail::planGreedy(PlanContext &ctx, int64_t budget,
   // evaluation; its bound is kept, for the lowest peak when none meets the
   // budget. (The bound is the peak itself wherever the peak is that of
   // the saved set at the forward's end, as on most prefixes of a deep
-  // model: most evaluations are saved.) The bound does not see the
-  // in-place writes a recompute allows (an op writing into a recomputed
-  // value that dies there instead of a new buffer), so the largest
-  // recomputed group is taken off it here.
+  // model: most evaluations are saved.) The bound is not proven sound
+  // against every in-place write a recompute allows (an op writing into a
+  // recomputed value that dies there instead of a new buffer; one such
+  // hole has been fixed), so the largest recomputed group is taken off it
+  // here as a margin.
   // (Between a prefix that missed and one that met the budget, a missed
   // in-place write only costs a longer prefix; there, `tight`.)
   auto boundOf = [&](const llvm::BitVector &set, bool tight = false) {
