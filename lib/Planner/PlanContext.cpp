@@ -374,7 +374,6 @@ const PlanContext::RecomputeGraph &PlanContext::getRecomputeGraph() {
       g.ops.push_back(op);
     }
   g.edges.resize(g.ops.size());
-  g.edgeValues.resize(g.ops.size());
   for (auto [i, op] : llvm::enumerate(g.ops)) {
     g.costs.push_back(getCost(op));
     for (Value v : getRecomputeInputs(op)) {
@@ -382,9 +381,8 @@ const PlanContext::RecomputeGraph &PlanContext::getRecomputeGraph() {
       auto it = def ? g.index.find(def) : g.index.end();
       if (it == g.index.end())
         continue;
-      g.edges[i].push_back({it->second, v});
       auto [id, inserted] = g.valueId.try_emplace(v, g.valueId.size());
-      g.edgeValues[i].push_back(id->second);
+      g.edges[i].push_back({it->second, v, id->second});
     }
   }
   for (Value c : candidates)
@@ -427,9 +425,9 @@ PlanCostSum PlanContext::cost(const ValueSet &saved,
     const auto &[cost, seconds] = g.costs[i];
     total.cost += cost;
     total.seconds += seconds;
-    for (auto [edge, id] : llvm::zip(g.edges[i], g.edgeValues[i]))
-      if (!visited.test(edge.first) && !savedId.test(id))
-        stack.push_back(edge.first);
+    for (const RecomputeGraph::Edge &edge : g.edges[i])
+      if (!visited.test(edge.input) && !savedId.test(edge.valueId))
+        stack.push_back(edge.input);
   }
   return total;
 }
@@ -671,6 +669,7 @@ void PlanContext::computeBound() {
   for (auto &[value, buffer] : profile.bufferOf)
     valuesOf[buffer].push_back(value);
   Block *block = backward->getBlock();
+  Block &body = backward.getBody().front();
   for (Group &group : groups) {
     auto it = profile.bufferOf.find(group.root);
     if (it == profile.bufferOf.end()) {
@@ -678,8 +677,20 @@ void PlanContext::computeBound() {
       continue;
     }
     const Buffer &buffer = profile.buffers[it->second];
+    // The group is free from its last forward use to the backward's first
+    // use of it: a recomputed group's clone is made before that use and
+    // holds its bytes from there (two values live at one point never share
+    // a buffer, so each clone counts).
     unsigned lastForward = buffer.start;
+    unsigned firstBackward = buffer.end + 1;
     for (Value v : valuesOf[it->second]) {
+      if (auto arg = dyn_cast<BlockArgument>(v);
+          arg && arg.getOwner() == &body) {
+        for (Operation *user : arg.getUsers())
+          if (Operation *ancestor = body.findAncestorOpInBlock(*user))
+            firstBackward = std::min(firstBackward, pointOf.lookup(ancestor));
+        continue;
+      }
       // (A value the backward makes in this buffer, writing in place into
       // the residual where it dies, is not a forward use: were it returned,
       // the group would look held to the end and the bound would not free
@@ -694,20 +705,6 @@ void PlanContext::computeBound() {
           continue;
         lastForward = std::max(lastForward, pointOf.lookup(ancestor));
       }
-    }
-    // A recomputed group's clone is made before the backward's first use
-    // of it and holds its bytes from there: only up to that use is the
-    // group free. (Two values live at one point never share a buffer, so
-    // each clone counts.)
-    unsigned firstBackward = buffer.end + 1;
-    Block &body = backward.getBody().front();
-    for (Value v : valuesOf[it->second]) {
-      auto arg = dyn_cast<BlockArgument>(v);
-      if (!arg || arg.getOwner() != &body)
-        continue;
-      for (Operation *user : arg.getUsers())
-        if (Operation *ancestor = body.findAncestorOpInBlock(*user))
-          firstBackward = std::min(firstBackward, pointOf.lookup(ancestor));
     }
     heldForBackward.push_back(
         {lastForward + 1, std::min(buffer.end, firstBackward - 1)});

@@ -131,20 +131,23 @@ mlir::remat::detail::planGreedy(PlanContext &ctx, int64_t budget,
         largest = std::max(largest, ctx.groups[g].bytes);
     return ctx.lowerBound(set) - largest;
   };
-  SmallVector<std::pair<int64_t, size_t>> missedByBound;
-  auto at = [&](size_t k, bool tight = false) -> FailureOr<int64_t> {
-    llvm::BitVector set = prefixSet(ctx, order, k);
-    int64_t bound = boundOf(set, tight);
-    if (bound > budget) {
-      missedByBound.push_back({bound, k});
-      return bound;
-    }
-    FailureOr<int64_t> p = ctx.measure(set);
+  // Prefix `k`'s measure, which lowers `lowest` when it can.
+  auto evaluate = [&](size_t k) -> FailureOr<int64_t> {
+    FailureOr<int64_t> p = ctx.measure(prefixSet(ctx, order, k));
     if (succeeded(p) && *p < lowest) {
       lowest = *p;
       lowestPrefix = k;
     }
     return p;
+  };
+  SmallVector<std::pair<int64_t, size_t>> missedByBound;
+  auto at = [&](size_t k, bool tight = false) -> FailureOr<int64_t> {
+    int64_t bound = boundOf(prefixSet(ctx, order, k), tight);
+    if (bound > budget) {
+      missedByBound.push_back({bound, k});
+      return bound;
+    }
+    return evaluate(k);
   };
   // The shortest prefix in [lo, hi] whose bound meets the budget (hi if
   // none does), by a binary search on the bounds alone.
@@ -173,27 +176,25 @@ mlir::remat::detail::planGreedy(PlanContext &ctx, int64_t budget,
     peakFound = *p;
     return true;
   };
-  for (size_t k = 1; k <= n; k = n <= 64 ? k + 1 : std::max(k + 1, k + k / 2)) {
+  for (size_t k = 1; k <= n && !met;
+       k = n <= 64 ? k + 1 : std::max(k + 1, k + k / 2)) {
     // Where the grid's step passes prefixes that the bounds say may meet
     // the budget, the shortest of them is evaluated first.
-    if (k > missed + 1 && boundOf(prefixSet(ctx, order, k)) <= budget) {
-      size_t first = firstByBound(missed + 1, k, /*tight=*/false);
-      if (first < k) {
-        FailureOr<bool> m = meets(first);
-        if (failed(m))
-          return failure();
-        if ((met = *m))
-          break;
-        missed = first;
-      }
+    SmallVector<size_t, 2> tries;
+    if (k > missed + 1 && boundOf(prefixSet(ctx, order, k)) <= budget)
+      if (size_t first = firstByBound(missed + 1, k, /*tight=*/false);
+          first < k)
+        tries.push_back(first);
+    tries.push_back(k);
+    for (size_t t : tries) {
+      FailureOr<bool> m = meets(t);
+      if (failed(m))
+        return failure();
+      if ((met = *m))
+        break;
+      missed = t;
     }
-    FailureOr<bool> m = meets(k);
-    if (failed(m))
-      return failure();
-    if ((met = *m))
-      break;
-    missed = k;
-    if (n > 64 && k < n && std::max(k + 1, k + k / 2) > n)
+    if (!met && n > 64 && k < n && std::max(k + 1, k + k / 2) > n)
       k = n - 1; // The last step tries the whole ranking.
   }
   if (!met) {
@@ -203,13 +204,8 @@ mlir::remat::detail::planGreedy(PlanContext &ctx, int64_t budget,
     for (auto [bound, k] : missedByBound) {
       if (bound >= lowest)
         break;
-      FailureOr<int64_t> p = ctx.measure(prefixSet(ctx, order, k));
-      if (failed(p))
+      if (failed(evaluate(k)))
         return failure();
-      if (*p < lowest) {
-        lowest = *p;
-        lowestPrefix = k;
-      }
     }
     return result;
   }

@@ -184,6 +184,9 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
   int64_t lowest = std::numeric_limits<int64_t>::max();
   ValueSet lowestSaved;
   std::string lowestHow;
+  const std::string recomputingAll = "recomputing all " +
+                                     std::to_string(ctx.groups.size()) +
+                                     " residual groups";
   // Auto: the field's schedules (every-n for every n from 2 to the number
   // of layers; 1 is full), cheapest first.
   struct FieldPlan {
@@ -251,8 +254,7 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
     lowest = greedyLowest;
     lowestSaved = ctx.savedFor(prefixSet(ctx, order, lowestPrefix));
     lowestHow = lowestPrefix == order.size()
-                    ? "recomputing all " + std::to_string(order.size()) +
-                          " residual groups"
+                    ? recomputingAll
                     : "recomputing the first " + std::to_string(lowestPrefix) +
                           " of " + std::to_string(order.size()) +
                           " residual groups of the greedy ranking";
@@ -263,11 +265,18 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
   }
   bool searching =
       strategy == PlanStrategy::Auto || strategy == PlanStrategy::Optimal;
-  // Exchanges that lowered the plan's cost.
+  // A searched plan has its groups pruned, then exchanged (counting the
+  // exchanges that lowered its cost).
+  auto improve = [&](Incumbent &candidate, StringRef pruning,
+                     unsigned &exchanged) -> LogicalResult {
+    if (!searching || !candidate.valid)
+      return success();
+    if (failed(pruneGreedy(ctx, budget, order, candidate, pruning)))
+      return failure();
+    return exchangeGroups(ctx, budget, order, candidate, exchanged);
+  };
   unsigned exchanges = 0;
-  if (searching && best.valid &&
-      (failed(pruneGreedy(ctx, budget, order, best)) ||
-       failed(exchangeGroups(ctx, budget, order, best, exchanges))))
+  if (failed(improve(best, "pruning the greedy plan", exchanges)))
     return failure();
   // The layered search (auto prunes its plan and exchanges its groups like
   // the greedy plan's). Auto runs it where the exact search does not run:
@@ -295,13 +304,8 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
       lowestSaved = ctx.savedFor(layeredLowestPlan);
       lowestHow = "with a plan of the layered search";
     }
-    if (l->plan.valid && searching &&
-        failed(pruneGreedy(ctx, budget, order, l->plan,
-                           "pruning the layered plan")))
-      return failure();
     unsigned layeredExchanges = 0;
-    if (l->plan.valid && searching &&
-        failed(exchangeGroups(ctx, budget, order, l->plan, layeredExchanges)))
+    if (failed(improve(l->plan, "pruning the layered plan", layeredExchanges)))
       return failure();
     if (l->plan.valid &&
         (!best.valid || l->plan.cost < best.cost * (1 - 1e-12))) {
@@ -313,8 +317,7 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
     if (strategy == PlanStrategy::Layered && !best.valid &&
         lowest == std::numeric_limits<int64_t>::max()) {
       lowestSaved = ctx.savedFor(llvm::BitVector(ctx.groups.size(), true));
-      lowestHow = "recomputing all " + std::to_string(ctx.groups.size()) +
-                  " residual groups";
+      lowestHow = recomputingAll;
     }
   }
   // Auto: the field's schedules are incumbents too (every-n for every n
@@ -441,8 +444,7 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
     } else {
       llvm::BitVector all(ctx.groups.size(), true);
       lowestSaved = ctx.savedFor(all);
-      lowestHow = "recomputing all " + std::to_string(ctx.groups.size()) +
-                  " residual groups; no subset meets the budget";
+      lowestHow = recomputingAll + "; no subset meets the budget";
     }
   }
   if (!best.valid) {
@@ -457,8 +459,7 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
       std::pair<ValueSet, std::string> bases[] = {
           {lowestSaved, lowestHow},
           {ctx.savedFor(llvm::BitVector(ctx.groups.size(), true)),
-           "recomputing all " + std::to_string(ctx.groups.size()) +
-               " residual groups"}};
+           recomputingAll}};
       // The base with the lowest peak reached, and its second recomputes.
       std::optional<std::pair<unsigned, int64_t>> lowestTwice;
       SmallVector<PlanDuplicate> lowestDuplicated;

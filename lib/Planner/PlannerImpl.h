@@ -251,17 +251,21 @@ public:
   std::pair<OpCost, double> getCost(Operation *op);
 
   /// The forward ops a recompute may clone, and per op its inputs made by
-  /// such ops with the input value (which a plan may save): what cost()
-  /// walks. Built once, on first use.
+  /// such ops with the input value (which a plan may save) and the value's
+  /// number: what cost() walks. Built once, on first use.
   struct RecomputeGraph {
+    struct Edge {
+      unsigned input;
+      Value value;
+      unsigned valueId;
+    };
     SmallVector<Operation *> ops;
     llvm::DenseMap<Operation *, unsigned> index;
-    SmallVector<SmallVector<std::pair<unsigned, Value>>> edges;
-    /// For cost(): each op's cost, each edge's value as a number (in
-    /// `values`), and the ops of the candidates.
+    SmallVector<SmallVector<Edge>> edges;
+    /// Each op's cost, the numbers of the edges' values, and the ops of the
+    /// candidates.
     SmallVector<std::pair<OpCost, double>> costs;
     llvm::DenseMap<Value, unsigned> valueId;
-    SmallVector<SmallVector<unsigned>> edgeValues;
     SmallVector<std::pair<Value, unsigned>> candidateOps;
   };
   const RecomputeGraph &getRecomputeGraph();
