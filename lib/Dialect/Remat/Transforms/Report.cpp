@@ -185,9 +185,10 @@ void mlir::remat::printRematReport(Operation *root, const TargetModel &target,
     std::vector<std::pair<int64_t, std::string>> live;
     for (unsigned index : profile.liveAtPeak) {
       const Buffer &buffer = profile.buffers[index];
-      live.push_back({buffer.bytes, bufferLabel(buffer.root)});
-      liveAtPeak.push_back(llvm::json::Object{
-          {"value", bufferLabel(buffer.root)}, {"bytes", buffer.bytes}});
+      std::string label = bufferLabel(buffer.root);
+      liveAtPeak.push_back(
+          llvm::json::Object{{"value", label}, {"bytes", buffer.bytes}});
+      live.push_back({buffer.bytes, std::move(label)});
     }
     os << "  live at peak: " << formatSizeGroups(std::move(live)) << "\n";
 
