@@ -15,6 +15,7 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SetVector.h"
 
@@ -139,6 +140,16 @@ private:
 };
 } // namespace
 
+/// Erases the inputs of `backward` set in `erased`, and its body's
+/// arguments for them, in one pass over each list.
+static void eraseBackwardInputs(BackwardOp backward,
+                                const llvm::BitVector &erased) {
+  if (erased.none())
+    return;
+  backward->eraseOperands(erased);
+  backward.getBody().front().eraseArguments(erased);
+}
+
 /// Returns the op of `block` that contains the first use of `arg`, or null.
 static Operation *getFirstUser(Block &block, BlockArgument arg) {
   Operation *first = nullptr;
@@ -197,16 +208,13 @@ mlir::remat::recomputeBackwardInputs(RewriterBase &rewriter,
     recomputer.endResidual();
     rewriter.replaceAllUsesWith(arg, clone);
   }
-  // Drop the recomputed operands, last first so indices stay valid.
-  SmallVector<unsigned> indices;
+  // Drop the recomputed operands, all at once: erasing them one by one
+  // shifts the operand list each time, quadratic in a large step.
+  llvm::BitVector erased(backward->getNumOperands());
   for (auto &d : dropped)
-    indices.push_back(d.first);
-  llvm::sort(indices, std::greater<unsigned>());
-  for (unsigned index : indices) {
-    backward.getInputsMutable().erase(index);
-    body.eraseArgument(index);
-    ++stats.recomputed;
-  }
+    erased.set(d.first);
+  eraseBackwardInputs(backward, erased);
+  stats.recomputed += erased.count();
   return stats;
 }
 
@@ -254,12 +262,11 @@ unsigned mlir::remat::foldBackwardTransposes(RewriterBase &rewriter,
     ++folded;
   }
   // Drop the operands nothing reads any more.
-  for (int index = static_cast<int>(body.getNumArguments()) - 1; index >= 0;
-       --index)
-    if (body.getArgument(index).use_empty()) {
-      backward.getInputsMutable().erase(index);
-      body.eraseArgument(index);
-    }
+  llvm::BitVector unread(body.getNumArguments());
+  for (BlockArgument arg : body.getArguments())
+    if (arg.use_empty())
+      unread.set(arg.getArgNumber());
+  eraseBackwardInputs(backward, unread);
   return folded;
 }
 
