@@ -191,11 +191,11 @@ mlir::remat::recomputeBackwardInputs(RewriterBase &rewriter,
   Recomputer recomputer(rewriter, backward, shouldRecompute, shouldDuplicate,
                         onClone, stats);
   // Residuals that stay saved map to their own block arguments.
-  llvm::DenseSet<unsigned> droppedIndices;
+  llvm::BitVector erased(backward->getNumOperands());
   for (const auto &d : dropped)
-    droppedIndices.insert(d.first);
+    erased.set(d.first);
   for (auto [index, input] : llvm::enumerate(backward.getInputs()))
-    if (!droppedIndices.contains(index))
+    if (!erased.test(index))
       recomputer.map(input, body.getArgument(index));
 
   OpBuilder::InsertionGuard guard(rewriter);
@@ -209,10 +209,9 @@ mlir::remat::recomputeBackwardInputs(RewriterBase &rewriter,
     rewriter.replaceAllUsesWith(arg, clone);
   }
   // Drop the recomputed operands, all at once: erasing them one by one
-  // shifts the operand list each time, quadratic in a large step.
-  llvm::BitVector erased(backward->getNumOperands());
-  for (auto &d : dropped)
-    erased.set(d.first);
+  // shifts the operand list each time, quadratic in a large step. (The
+  // inputs recomputing appended, values it could not recompute, stay.)
+  erased.resize(backward->getNumOperands());
   eraseBackwardInputs(backward, erased);
   stats.recomputed += erased.count();
   return stats;
