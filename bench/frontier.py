@@ -20,6 +20,11 @@ overhead) into a PNG.
 
 Usage: bench/frontier.py [--build build] [--shapes default,small[,tiny]]
                          [--models gpt,llama] [--jobs 2] [--plot out.png]
+                         [--dropout-masks generated|inputs]
+
+--dropout-masks inputs imports with --no-dropout-rng (masks as step inputs,
+the graph of issue 15's figures); the default is the importer's own,
+generated masks (Philox in the step).
 """
 
 import argparse
@@ -47,10 +52,12 @@ EPS = 1e-9
 FIXED = ["full", "sqrt", "selective", "mincut"]
 
 
-def emit(model, shape, path):
+def emit(model, shape, path, masks="generated"):
     opts = SHAPES[shape]
     cmd = [sys.executable, "-m", "remat", "emit", model, "--dtype", "bf16",
            "-o", path]
+    if masks == "inputs":
+        cmd.append("--no-dropout-rng")
     for k, v in opts.items():
         cmd += [f"--{k}", str(v)]
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
@@ -91,9 +98,9 @@ def row(name, p, base_step):
             f"{'' if p.get('search_complete', True) else ' (search cut)'}")
 
 
-def study(build, model, shape, jobs, tmp):
+def study(build, model, shape, jobs, tmp, masks="generated"):
     src = os.path.join(tmp, f"{model}-{shape}.mlir")
-    emit(model, shape, src)
+    emit(model, shape, src, masks)
     UNIT[:] = [2**10, "KiB"] if shape == "tiny" else [2**20, "MiB"]
     layers = SHAPES[shape]["layers"]
     pool = concurrent.futures.ThreadPoolExecutor(jobs)
@@ -221,12 +228,17 @@ def main():
     ap.add_argument("--shapes", default="default,small")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--plot")
+    ap.add_argument("--dropout-masks", choices=("generated", "inputs"),
+                    default="generated",
+                    help="dropout masks made in the step from a seed (the "
+                         "importer's default) or step inputs")
     a = ap.parse_args()
     all_violations, results = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for shape in a.shapes.split(","):
             for model in a.models.split(","):
-                lines, violations, points = study(a.build, model, shape, a.jobs, tmp)
+                lines, violations, points = study(a.build, model, shape,
+                                                  a.jobs, tmp, a.dropout_masks)
                 print("\n".join(lines) + "\n", flush=True)
                 all_violations += violations
                 results[(model, shape)] = points

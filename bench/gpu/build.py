@@ -175,6 +175,10 @@ def main():
     p.add_argument("--seq", type=int, default=1024)
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--vocab", type=int, default=50257)
+    p.add_argument("--dropout", type=float, default=0.0,
+                   help="dropout probability; above 0 the step makes its "
+                        "masks with the IR's Philox generator from a seed "
+                        "input (default 0)")
     p.add_argument("--chip", default="sm_90")
     p.add_argument("--format", choices=["bin", "isa"], default="bin",
                    help="kernels as cubin for --chip (ptxas here; no JIT "
@@ -211,7 +215,7 @@ def main():
          "--layers", str(args.layers), "--hidden", str(args.hidden),
          "--heads", str(args.heads), "--seq", str(args.seq),
          "--batch", str(args.batch), "--vocab", str(args.vocab),
-         "--dropout", "0", "--dtype", "f32", "--main=load",
+         "--dropout", str(args.dropout), "--dtype", "f32", "--main=load",
          "--manifest", manifest_path, "-o", step], env=env)
     with open(manifest_path) as f:
         manifest = json.load(f)

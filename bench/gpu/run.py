@@ -166,8 +166,10 @@ def primal_values(model: nn.Module, inputs, model_name: str):
     """(name, kind, tensor) of every step argument, in argument order."""
     out = [(n, "param", p) for n, p in model.named_parameters()]
     out += [(n, "buffer", b) for n, b in model.named_buffers()]
-    names = INPUT_NAMES.get(model_name) or \
-        [f"input{i}" for i in range(len(inputs))]
+    names = list(INPUT_NAMES.get(model_name) or
+                 [f"input{i}" for i in range(len(inputs))])
+    # A step with generated dropout takes the seed last.
+    names += ["dropout_seed"] * (len(inputs) - len(names))
     out += [(n, "input", x) for n, x in zip(names, inputs)]
     return out
 
@@ -1055,7 +1057,7 @@ for x in man["inputs"]:
 with torch.no_grad():
     for n, t in list(model.named_parameters()) + list(model.named_buffers()):
         t.copy_(vals[n])
-names = R.INPUT_NAMES[cfg.model]
+names = R.INPUT_NAMES[cfg.model] + (("dropout_seed",) if cfg.seeded else ())
 ins = [vals[n] for n in names]
 params = dict(model.named_parameters())
 plist = [params[o["name"][2:]] for o in man["outputs"][1:]]

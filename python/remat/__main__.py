@@ -5,6 +5,9 @@
                          --manifest FILE its inputs and outputs as JSON)
   fixtures [--out DIR]   regenerate the committed test fixtures
   models                 list the corpus models and their small configs
+  philox [options]       print a module whose @main prints Philox4x32-10
+                         words from the IR's generator (--check FILE
+                         compares a run's output with the reference)
 
 Run ``python3 -m remat emit --help`` for the configuration options.
 """
@@ -30,12 +33,27 @@ INPUT_NAMES = {
 }
 
 CONFIG_FLAGS = [f for f in fields(models.Config) if f.name != "model"]
+FLAG_HELP = {
+    "dropout_rng": "with --dropout > 0: make the dropout masks in the step "
+                   "with Philox4x32-10 from a seed input (dropout_seed), so "
+                   "the planner can recompute them (the default); "
+                   "--no-dropout-rng makes them step inputs",
+}
+
+
+def input_names(cfg: models.Config):
+    """The step's batch input names (and the seed's, when it has one)."""
+    names = INPUT_NAMES[cfg.model]
+    return names + ("dropout_seed",) if cfg.seeded else names
 
 
 def add_config_flags(p: argparse.ArgumentParser) -> None:
     for f in CONFIG_FLAGS:
         flag = "--" + f.name.replace("_", "-")
-        if f.name == "dtype":
+        if f.type in (bool, "bool"):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction,
+                           default=None, help=FLAG_HELP.get(f.name))
+        elif f.name == "dtype":
             p.add_argument(flag, choices=sorted(models.DTYPES), default=None,
                            help="element type (default f32)")
         else:
@@ -72,13 +90,13 @@ def emit(cfg: models.Config, *, checkpoint=(), policy="nothing", main=False,
         model = models.build(cfg)
         models.randomize(model, cfg)
         inputs = models.example_inputs(cfg)
-        result = import_step(model, inputs, input_names=INPUT_NAMES[cfg.model],
+        result = import_step(model, inputs, input_names=input_names(cfg),
                              checkpoint=checkpoint, policy=policy, main=True,
                              header=header)
         return result, model, inputs
     model = models.build(cfg, meta=True)
     inputs = tuple(t.to("meta") for t in models.example_inputs(cfg))
-    result = import_step(model, inputs, input_names=INPUT_NAMES[cfg.model],
+    result = import_step(model, inputs, input_names=input_names(cfg),
                          checkpoint=checkpoint, policy=policy,
                          tracing_mode="real", main=main or False,
                          header=header)
@@ -208,6 +226,10 @@ FIXTURES = [
     ("vit", "vit", [], True),
     ("gpt-checkpoint", "gpt", ["--checkpoint", "blocks.*", "--policy",
                                "dots"], False),
+    # Dropout masks as step inputs: the graph the planner tests that predate
+    # generated dropout were written for.
+    ("gpt-input-masks", "gpt", ["--no-dropout-rng"], False),
+    ("bert-input-masks", "bert", ["--no-dropout-rng"], False),
 ]
 
 
@@ -235,6 +257,48 @@ def cmd_models(args) -> int:
         print(f"{name:6} {doc}")
         print(f"       small: {describe(models.SMALL[name])}")
     return 0
+
+
+def _int(text: str) -> int:
+    return int(text, 0)
+
+
+def cmd_philox(args) -> int:
+    from . import philox
+    from .philox_ir import bits_module
+    if args.count < 1:
+        raise ValueError("--count must be at least 1")
+    if not args.check:
+        sys.stdout.write(bits_module(args.seed, args.offset, args.count,
+                                     args.base))
+        return 0
+    with open(args.check) as f:
+        text = f.read()
+    m = re.search(r"data =\s*\[([^\]]*)\]", text)
+    if not m:
+        raise ValueError(f"{args.check}: no printMemrefI64 data")
+    got = [int(x) for x in m.group(1).replace(",", " ").split()]
+    ref = philox.random_bits(args.seed, args.offset, args.count,
+                             args.base).tolist()
+    if len(got) != len(ref):
+        raise ValueError(f"{args.check}: {len(got)} words, expected "
+                         f"{len(ref)}")
+    bad = [i for i, (a, b) in enumerate(zip(got, ref)) if a != b]
+    for i in bad[:5]:
+        print(f"word {i}: IR {got[i]:08x}, reference {ref[i]:08x}")
+    print(f"philox: {len(ref) - len(bad)} of {len(ref)} words match the "
+          "reference")
+    if args.p is not None:
+        t = philox.threshold(args.p)
+        kept = sum(1 for x in got if x >= t)
+        n = len(got)
+        se = (args.p * (1 - args.p) / n) ** 0.5
+        dev = abs(kept / n - (1 - args.p)) / se if se else 0.0
+        print(f"keep mean {kept / n:.5f}, 1-p {1 - args.p:.5f}, "
+              f"{dev:.2f} standard errors ({'OK' if dev <= 3 else 'FAIL'})")
+        if dev > 3:
+            return 1
+    return 1 if bad else 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -274,6 +338,24 @@ def parser() -> argparse.ArgumentParser:
     f.set_defaults(fn=cmd_fixtures)
     m = sub.add_parser("models", help="list the corpus models")
     m.set_defaults(fn=cmd_models)
+    r = sub.add_parser("philox", help="the IR's Philox generator alone")
+    r.add_argument("--seed", type=_int, default=0,
+                   help="64-bit seed (the key), decimal or 0x hex")
+    r.add_argument("--offset", type=_int, default=0,
+                   help="64-bit site offset (counter words 2 and 3)")
+    r.add_argument("--base", type=_int, default=0,
+                   help="64-bit block added to element index / 4 (counter "
+                   "words 0 and 1); 0 for dropout masks")
+    r.add_argument("--count", type=int, default=4,
+                   help="number of 32-bit words")
+    r.add_argument("--check", metavar="RUN.txt",
+                   help="compare the printMemrefI64 output of a run of the "
+                   "module with the same options against the reference")
+    r.add_argument("--p", type=float, default=None,
+                   help="with --check: also test that the share of words at "
+                   "or above threshold(p) is within 3 standard errors of "
+                   "1-p")
+    r.set_defaults(fn=cmd_philox)
     return p
 
 

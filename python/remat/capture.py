@@ -196,6 +196,9 @@ def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
     buffers = dict(model.named_buffers())
     input_names = list(input_names or
                        [f"input{i}" for i in range(len(inputs))])
+    if len(input_names) != len(inputs):
+        raise ValueError(f"{len(input_names)} input names for "
+                         f"{len(inputs)} inputs")
     pnames, bnames = list(params), list(buffers)
     np_, nb = len(pnames), len(bnames)
 

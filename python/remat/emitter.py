@@ -685,7 +685,7 @@ def op_name(node: fx.Node) -> str:
             return f"{base}.{parts[index]}" if parts[index] else base
         return f"{base}.{index}"
     key = target_key(node)
-    base = key.split(".")[1] if key.startswith("aten.") else key
+    base = key.split(".")[1] if key.startswith(("aten.", "remat.")) else key
     base = base.strip("_") or base
     return base[len("native_"):] if base.startswith("native_") else base
 
@@ -1350,3 +1350,6 @@ def emit_module(jg: JointGraph, *, func_name: str = "train_step",
     lines += extra
     lines.append("}")
     return "\n".join(lines) + "\n", em
+
+
+from . import philox_ir  # noqa: E402,F401  (registers remat.philox_keep)

@@ -1,10 +1,14 @@
 """The model corpus: small, configurable transformer training graphs.
 
 Every model is an ``nn.Module`` whose ``forward`` takes the batch tensors and
-returns the scalar loss, so the importer sees one training step. Dropout uses
-deterministic masks held in non-persistent buffers (``MaskedDropout``); the
-importer turns buffers into function arguments, so the masks are inputs of the
-step, as the issue asks.
+returns the scalar loss, so the importer sees one training step. Dropout
+makes its keep-masks from a seed with Philox 4x32-10 (``PhiloxDropout``,
+``philox.py``): the seed is the step's last input (``dropout_seed``, passed
+down to every block's forward), each
+dropout site has its own offset, and the importer emits the generator in the
+IR, so a mask is a value the planner can recompute. With
+``dropout_rng=False`` masks are non-persistent buffers instead
+(``MaskedDropout``), which the importer turns into step inputs.
 
 Configurations are plain dataclasses; ``build(name, **overrides)`` makes one.
 """
@@ -16,6 +20,8 @@ from typing import Dict, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from . import philox  # registers torch.ops.remat.philox_keep
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class Config:
     vocab: int = 32
     mlp_ratio: int = 4
     dropout: float = 0.0
+    dropout_rng: bool = True
     dtype: str = "f32"
     eps: float = 1e-5
     patch_dim: int = 12
@@ -40,6 +47,11 @@ class Config:
     @property
     def torch_dtype(self) -> torch.dtype:
         return DTYPES[self.dtype]
+
+    @property
+    def seeded(self) -> bool:
+        """Whether the step takes a dropout seed (generated masks)."""
+        return self.dropout > 0 and self.dropout_rng
 
 
 DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
@@ -58,10 +70,51 @@ class MaskedDropout(nn.Module):
         if p > 0:
             self.register_buffer("mask", torch.ones(shape), persistent=False)
 
-    def forward(self, x):
+    def forward(self, x, seed=None):
         if self.p == 0:
             return x
         return x * self.mask * (1.0 / (1.0 - self.p))
+
+
+class PhiloxDropout(nn.Module):
+    """Dropout whose keep-mask is Philox4x32-10 of the step's seed.
+
+    ``offset`` tells the sites apart (the top-level model numbers them in
+    module order); the output is ``x * keep / (1 - p)`` with ``keep`` from
+    ``torch.ops.remat.philox_keep(seed, shape, offset, p)``. The seed is an
+    argument of every forward down from the model's, so a block run again
+    by ``torch.utils.checkpoint`` makes the same mask.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        philox.threshold(p)
+        self.p = p
+        self.offset = 0
+
+    def forward(self, x, seed=None):
+        if self.p == 0:
+            return x
+        if seed is None:
+            raise ValueError("PhiloxDropout needs the step's dropout seed: "
+                             "pass it as the model's last input")
+        keep = torch.ops.remat.philox_keep(seed, list(x.shape), self.offset,
+                                           self.p)
+        return x * keep * (1.0 / (1.0 - self.p))
+
+
+def dropout(cfg: Config, shape: Tuple[int, ...]) -> nn.Module:
+    """The corpus' dropout for ``cfg``: generated or input masks."""
+    if cfg.dropout_rng:
+        return PhiloxDropout(cfg.dropout)
+    return MaskedDropout(cfg.dropout, shape)
+
+
+def number_dropout_sites(model: nn.Module) -> None:
+    """Give each ``PhiloxDropout`` its own offset, in module order."""
+    sites = [m for m in model.modules() if isinstance(m, PhiloxDropout)]
+    for i, m in enumerate(sites):
+        m.offset = i
 
 
 def causal_mask(seq: int) -> torch.Tensor:
@@ -78,8 +131,7 @@ class Attention(nn.Module):
         self.cfg = cfg
         self.qkv = nn.Linear(h, 3 * h, bias=bias)
         self.proj = nn.Linear(h, h, bias=bias)
-        self.attn_drop = MaskedDropout(
-            cfg.dropout, (cfg.batch, cfg.heads, cfg.seq, cfg.seq))
+        self.attn_drop = dropout(cfg, (cfg.batch, cfg.heads, cfg.seq, cfg.seq))
         self.causal = causal
         self.rotary = rotary
         if causal:
@@ -90,7 +142,7 @@ class Attention(nn.Module):
             self.register_buffer("cos", cos, persistent=False)
             self.register_buffer("sin", sin, persistent=False)
 
-    def forward(self, x):
+    def forward(self, x, seed=None):
         b, t, c = x.shape
         nh, hd = self.cfg.heads, self.cfg.head_dim
         q, k, v = self.qkv(x).split(c, dim=2)
@@ -104,7 +156,7 @@ class Attention(nn.Module):
         if self.causal:
             att = att.masked_fill(self.causal_mask, float("-inf"))
         att = F.softmax(att, dim=-1)
-        att = self.attn_drop(att)
+        att = self.attn_drop(att, seed)
         y = att @ v
         y = y.transpose(1, 2).contiguous().view(b, t, c)
         return self.proj(y)
@@ -145,14 +197,14 @@ class GPTBlock(nn.Module):
         shape = (cfg.batch, cfg.seq, cfg.hidden)
         self.ln1 = nn.LayerNorm(cfg.hidden, eps=cfg.eps)
         self.attn = Attention(cfg)
-        self.drop1 = MaskedDropout(cfg.dropout, shape)
+        self.drop1 = dropout(cfg, shape)
         self.ln2 = nn.LayerNorm(cfg.hidden, eps=cfg.eps)
         self.mlp = GeluMLP(cfg, "tanh")
-        self.drop2 = MaskedDropout(cfg.dropout, shape)
+        self.drop2 = dropout(cfg, shape)
 
-    def forward(self, x):
-        x = x + self.drop1(self.attn(self.ln1(x)))
-        return x + self.drop2(self.mlp(self.ln2(x)))
+    def forward(self, x, seed=None):
+        x = x + self.drop1(self.attn(self.ln1(x), seed), seed)
+        return x + self.drop2(self.mlp(self.ln2(x)), seed)
 
 
 def lm_loss(logits, targets):
@@ -171,11 +223,12 @@ class GPT(nn.Module):
         self.blocks = nn.ModuleList(GPTBlock(cfg) for _ in range(cfg.layers))
         self.ln_f = nn.LayerNorm(cfg.hidden, eps=cfg.eps)
         self.head = nn.Linear(cfg.hidden, cfg.vocab, bias=False)
+        number_dropout_sites(self)
 
-    def forward(self, tokens, targets):
+    def forward(self, tokens, targets, seed=None):
         x = self.wte(tokens) + self.wpe(self.pos)
         for block in self.blocks:
-            x = block(x)
+            x = block(x, seed)
         return lm_loss(self.head(self.ln_f(x)), targets)
 
 
@@ -212,8 +265,8 @@ class LlamaBlock(nn.Module):
         self.mlp_norm = RMSNorm(cfg.hidden, cfg.eps)
         self.mlp = SwiGLU(cfg)
 
-    def forward(self, x):
-        x = x + self.attn(self.attn_norm(x))
+    def forward(self, x, seed=None):
+        x = x + self.attn(self.attn_norm(x), seed)
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -226,11 +279,12 @@ class Llama(nn.Module):
         self.blocks = nn.ModuleList(LlamaBlock(cfg) for _ in range(cfg.layers))
         self.norm = RMSNorm(cfg.hidden, cfg.eps)
         self.head = nn.Linear(cfg.hidden, cfg.vocab, bias=False)
+        number_dropout_sites(self)
 
-    def forward(self, tokens, targets):
+    def forward(self, tokens, targets, seed=None):
         x = self.embed(tokens)
         for block in self.blocks:
-            x = block(x)
+            x = block(x, seed)
         return lm_loss(self.head(self.norm(x)), targets)
 
 
@@ -241,15 +295,15 @@ class BertLayer(nn.Module):
         super().__init__()
         shape = (cfg.batch, cfg.seq, cfg.hidden)
         self.attn = Attention(cfg, causal=False)
-        self.drop1 = MaskedDropout(cfg.dropout, shape)
+        self.drop1 = dropout(cfg, shape)
         self.ln1 = nn.LayerNorm(cfg.hidden, eps=cfg.eps)
         self.mlp = GeluMLP(cfg, "none")
-        self.drop2 = MaskedDropout(cfg.dropout, shape)
+        self.drop2 = dropout(cfg, shape)
         self.ln2 = nn.LayerNorm(cfg.hidden, eps=cfg.eps)
 
-    def forward(self, x):
-        x = self.ln1(x + self.drop1(self.attn(x)))
-        return self.ln2(x + self.drop2(self.mlp(x)))
+    def forward(self, x, seed=None):
+        x = self.ln1(x + self.drop1(self.attn(x, seed), seed))
+        return self.ln2(x + self.drop2(self.mlp(x), seed))
 
 
 class Bert(nn.Module):
@@ -258,10 +312,11 @@ class Bert(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
         self.blocks = nn.ModuleList(BertLayer(cfg) for _ in range(cfg.layers))
+        number_dropout_sites(self)
 
-    def forward(self, x, target):
+    def forward(self, x, target, seed=None):
         for block in self.blocks:
-            x = block(x)
+            x = block(x, seed)
         return (x.float() - target).pow(2).mean()
 
 
@@ -275,8 +330,8 @@ class ViTBlock(nn.Module):
         self.ln2 = nn.LayerNorm(cfg.hidden, eps=cfg.eps)
         self.mlp = GeluMLP(cfg, "none")
 
-    def forward(self, x):
-        x = x + self.attn(self.ln1(x))
+    def forward(self, x, seed=None):
+        x = x + self.attn(self.ln1(x), seed)
         return x + self.mlp(self.ln2(x))
 
 
@@ -290,11 +345,12 @@ class ViT(nn.Module):
         self.blocks = nn.ModuleList(ViTBlock(cfg) for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(cfg.hidden, eps=cfg.eps)
         self.head = nn.Linear(cfg.hidden, cfg.vocab)
+        number_dropout_sites(self)
 
-    def forward(self, patches, labels):
+    def forward(self, patches, labels, seed=None):
         x = self.patch(patches) + self.pos
         for block in self.blocks:
-            x = block(x)
+            x = block(x, seed)
         logits = self.head(self.norm(x).mean(dim=1))
         return F.cross_entropy(logits.float(), labels)
 
@@ -389,17 +445,22 @@ def randomize(model: nn.Module, cfg: Config, seed: int = 0) -> None:
 
 
 def example_inputs(cfg: Config, seed: int = 1) -> Tuple[torch.Tensor, ...]:
-    """The batch for one training step of ``cfg``."""
+    """The batch for one training step of ``cfg``, then the dropout seed (a
+    0-d int64) when ``cfg.seeded``."""
     gen = torch.Generator().manual_seed(seed)
     b, t = cfg.batch, cfg.seq
     if cfg.model in ("gpt", "llama"):
         tokens = torch.randint(cfg.vocab, (b, t), generator=gen)
         targets = torch.randint(cfg.vocab, (b, t), generator=gen)
-        return tokens, targets
-    if cfg.model == "bert":
+        batch = (tokens, targets)
+    elif cfg.model == "bert":
         x = torch.randn(b, t, cfg.hidden, generator=gen)
         target = torch.randn(b, t, cfg.hidden, generator=gen)
-        return x.to(cfg.torch_dtype), target
-    patches = torch.randn(b, t, cfg.patch_dim, generator=gen)
-    labels = torch.randint(cfg.vocab, (b,), generator=gen)
-    return patches.to(cfg.torch_dtype), labels
+        batch = (x.to(cfg.torch_dtype), target)
+    else:
+        patches = torch.randn(b, t, cfg.patch_dim, generator=gen)
+        labels = torch.randint(cfg.vocab, (b,), generator=gen)
+        batch = (patches.to(cfg.torch_dtype), labels)
+    if not cfg.seeded:
+        return batch
+    return batch + (torch.randint(2 ** 62, (), generator=gen),)

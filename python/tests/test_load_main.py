@@ -85,7 +85,8 @@ def test_manifest_describes_the_model(tmp_path):
     assert man["main"] == "load"
     model = models.build(cfg)
     values = list(model.named_parameters()) + list(model.named_buffers())
-    values += list(zip(("tokens", "targets"), models.example_inputs(cfg)))
+    values += list(zip(("tokens", "targets", "dropout_seed"),
+                       models.example_inputs(cfg)))
     assert [x["name"] for x in man["inputs"]] == [n for n, _ in values]
     assert [x["id"] for x in man["inputs"]] == list(range(len(values)))
     for x, (_, t) in zip(man["inputs"], values):

@@ -20,7 +20,7 @@ import sys
 from functorch.compile import default_partition
 
 from remat import models
-from remat.__main__ import INPUT_NAMES
+from remat.__main__ import input_names
 from remat.emitter import ELEM
 from remat.importer import import_step
 
@@ -41,7 +41,7 @@ def main():
         model = models.build(cfg)
         models.randomize(model, cfg)
         inputs = models.example_inputs(cfg)
-        result = import_step(model, inputs, input_names=INPUT_NAMES[name])
+        result = import_step(model, inputs, input_names=input_names(cfg))
         ours = collections.Counter(backward_operand_types(result.text))
         fwd, _ = default_partition(result.joint.module, None)
         out = next(n for n in fwd.graph.nodes if n.op == "output").args[0]
