@@ -468,6 +468,85 @@ FailureOr<Incumbent> mlir::remat::detail::planExhaustive(PlanContext &ctx,
   return best;
 }
 
+FailureOr<std::optional<TwicePlan>>
+mlir::remat::detail::planExhaustiveTwice(PlanContext &ctx, int64_t budget,
+                                         bool searched, bool &complete) {
+  size_t n = ctx.groups.size();
+  auto setOf = [&](uint64_t mask) {
+    llvm::BitVector set(n);
+    for (unsigned g = 0; g < n; ++g)
+      if (mask & (uint64_t(1) << g))
+        set.set(g);
+    return set;
+  };
+  // Second recomputes free at most the bytes of the values shared by
+  // several residuals' recomputes.
+  auto freeableBytes = [&](const ValueSet &saved) {
+    SmallVector<Value> shared;
+    ctx.forEachRecomputed(
+        saved, nullptr, [](Value, const PlanCostSum &) {}, &shared);
+    int64_t bytes = 0;
+    for (Value v : shared)
+      bytes += getStaticSizeInBytes(v.getType()).value_or(0);
+    return bytes;
+  };
+  complete = true;
+  if (searched) {
+    // No subset can meet the budget when recomputing every group cannot:
+    // a smaller set has a higher peak bound and fewer shared values.
+    llvm::BitVector all(n, true);
+    if (ctx.peakLowerBound(all) - freeableBytes(ctx.savedFor(all)) > budget)
+      return std::optional<TwicePlan>();
+  }
+  // The subsets, the cheapest first (ties in enumeration order): the cost
+  // of a plan with second recomputes is at least its subset's.
+  SmallVector<std::pair<double, uint64_t>> order;
+  for (uint64_t mask = 0; mask < (uint64_t(1) << n); ++mask)
+    order.push_back({ctx.objective(setOf(mask)), mask});
+  llvm::stable_sort(order, llvm::less_first());
+  std::optional<TwicePlan> best;
+  for (auto [i, entry] : llvm::enumerate(order)) {
+    auto [cost, mask] = entry;
+    if (best && cost >= best->cost)
+      break;
+    if (!searched && i % 64 == 63 && !ctx.limits.checkTime("the enumeration")) {
+      complete = false;
+      break;
+    }
+    llvm::BitVector set = setOf(mask);
+    ValueSet saved = ctx.savedFor(set);
+    int64_t freeable = freeableBytes(saved);
+    if (searched) {
+      if (ctx.peakLowerBound(set) - freeable > budget)
+        continue;
+      if (!ctx.spendEvaluation("second recomputes of every subset")) {
+        complete = false;
+        break;
+      }
+    }
+    // (Cached: the reference evaluated every subset before.)
+    FailureOr<int64_t> peak = ctx.peak(set);
+    if (failed(peak))
+      return failure();
+    if (*peak - freeable > budget)
+      continue;
+    RematPlan twice;
+    FailureOr<int64_t> reached =
+        recomputeTwice(ctx, saved, *peak, budget, twice);
+    if (failed(reached))
+      return failure();
+    if (*reached > budget)
+      continue;
+    ValueSet duplicated = duplicatedSet(twice);
+    PlanCostSum sum = ctx.cost(saved, &duplicated);
+    double total = ctx.objective(sum.cost, sum.seconds);
+    if (!best || total < best->cost)
+      best = TwicePlan{std::move(saved), *reached, std::move(twice.duplicated),
+                       total};
+  }
+  return best;
+}
+
 LogicalResult mlir::remat::detail::runExactSearch(PlanContext &ctx,
                                                   int64_t budget,
                                                   Incumbent &best,

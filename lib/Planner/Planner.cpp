@@ -453,7 +453,9 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
     if (failed(p))
       return failure();
     // The lowest-peak plan, or recomputing everything, may meet the budget
-    // with shared values recomputed once per residual.
+    // with shared values recomputed once per residual; with few groups,
+    // the searches (and the reference) also try every subset that way and
+    // take the cheaper.
     if (onPeak && options.recomputeTwice != RecomputeTwice::Never) {
       std::string prefix = strategy == PlanStrategy::Auto ? "auto: " : "";
       std::pair<ValueSet, std::string> bases[] = {
@@ -463,6 +465,9 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
       // The base with the lowest peak reached, and its second recomputes.
       std::optional<std::pair<unsigned, int64_t>> lowestTwice;
       SmallVector<PlanDuplicate> lowestDuplicated;
+      // The first base that meets the budget that way.
+      std::optional<TwicePlan> met;
+      std::string metHow;
       for (auto [i, base] : llvm::enumerate(bases)) {
         FailureOr<int64_t> p0 = ctx.peak(base.first);
         if (failed(p0))
@@ -471,22 +476,55 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
             recomputeTwice(ctx, base.first, *p0, budget, plan);
         if (failed(twice))
           return failure();
-        std::string how = base.second;
-        if (*twice <= budget)
-          return finish(
-              base.first, *twice,
-              [&](Value, bool recompute) {
-                return prefix + (recompute ? "recomputed" : "saved") +
-                       " in the plan " + how +
-                       ", which meets the budget only with shared values "
-                       "recomputed once per residual";
-              },
-              /*twiceDone=*/true);
+        if (*twice <= budget) {
+          ValueSet duplicated = duplicatedSet(plan);
+          PlanCostSum sum = ctx.cost(base.first, &duplicated);
+          met = TwicePlan{base.first, *twice, plan.duplicated,
+                          ctx.objective(sum.cost, sum.seconds)};
+          metHow = "in the plan " + base.second +
+                   ", which meets the budget only with shared values "
+                   "recomputed once per residual";
+          break;
+        }
         if (!plan.duplicated.empty() && *twice < *p &&
             (!lowestTwice || *twice < lowestTwice->second)) {
           lowestTwice = {static_cast<unsigned>(i), *twice};
           lowestDuplicated = plan.duplicated;
         }
+      }
+      // (The reference enumerates them bounded by time only.)
+      bool reference = strategy == PlanStrategy::Exhaustive;
+      if (reference || ((strategy == PlanStrategy::Optimal ||
+                         strategy == PlanStrategy::Auto) &&
+                        ctx.groups.size() <= kTwiceEnumerationGroupLimit)) {
+        // (With a work limit of its own, as a planning of its own would
+        // have: what the search spent before does not change its result.)
+        bool twiceComplete = true;
+        FailureOr<std::optional<TwicePlan>> twice = limits.withFreshWork([&] {
+          return planExhaustiveTwice(ctx, budget, /*searched=*/!reference,
+                                     twiceComplete);
+        });
+        if (failed(twice))
+          return failure();
+        if (*twice && (!met || (*twice)->cost < met->cost * (1 - 1e-12))) {
+          met = std::move(**twice);
+          metHow = "in the least-cost plan found that meets the budget with "
+                   "shared values recomputed once per residual (no subset "
+                   "meets it without; every subset tried" +
+                   std::string(twiceComplete ? ""
+                               : reference   ? " until the time limit"
+                                             : " until the work limit") +
+                   ")";
+        }
+      }
+      if (met) {
+        plan.duplicated = std::move(met->duplicated);
+        return finish(
+            met->saved, met->peak,
+            [&](Value, bool recompute) {
+              return prefix + (recompute ? "recomputed " : "saved ") + metHow;
+            },
+            /*twiceDone=*/true);
       }
       if (lowestTwice) {
         auto &[base, how] = bases[lowestTwice->first];

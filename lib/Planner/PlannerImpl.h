@@ -370,6 +370,28 @@ LogicalResult runExactSearch(PlanContext &ctx, int64_t budget, Incumbent &best,
 /// the enumeration.
 FailureOr<Incumbent> planExhaustive(PlanContext &ctx, int64_t budget,
                                     bool &complete);
+/// A plan that meets its budget only with shared values recomputed once
+/// per residual: the values saved, the peak reached, the second recomputes
+/// and the cost with them.
+struct TwicePlan {
+  ValueSet saved;
+  int64_t peak = 0;
+  SmallVector<PlanDuplicate> duplicated;
+  double cost = 0;
+};
+/// Where no subset meets `budget` as it is: every subset, the cheapest
+/// first, with its shared values recomputed once per residual
+/// (recomputeTwice); the least-cost one that meets the budget, if any.
+/// As the reference (`searched` false) it evaluates every subset until the
+/// time limit; as a search it skips a subset whose peak lower bound, less
+/// every shared value's bytes, is above the budget, and spends work on
+/// each evaluation. `complete` is false when a limit cut it.
+FailureOr<std::optional<TwicePlan>> planExhaustiveTwice(PlanContext &ctx,
+                                                        int64_t budget,
+                                                        bool searched,
+                                                        bool &complete);
+/// At most this many groups get planExhaustiveTwice as a search.
+constexpr unsigned kTwiceEnumerationGroupLimit = 16;
 /// Recomputes values shared by several recomputed residuals once for each
 /// of them where that lowers the peak of saving `saved` (`peak` now), the
 /// largest first, until the peak is at most `stopAt`. Each kept value is

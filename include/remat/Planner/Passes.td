@@ -59,7 +59,9 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
       least recompute cost that meets the budget; exact when it completes
       within `work-limit`;
     - `exhaustive`: every subset (at most 26 groups), the reference for
-      testing `optimal`;
+      testing `optimal`; where no subset meets the budget as it is, every
+      subset again, the cheapest first, with its shared values recomputed
+      once per residual;
     - `layered`: a dynamic program over the chain of layers (layers whose
       ops match one layer's, aligned op by op): each segment of layers
       saves only its last layer's output and recomputes one pattern of a
@@ -75,6 +77,13 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
       search, pruned and exchanged the same way; then any cheaper fixed
       schedule that meets the budget (pruned too); then, up to
       `exact-limit` groups, the exact search.
+
+    Where no plan meets the budget, the lowest-peak plan and recomputing
+    everything are tried with shared values recomputed once per residual
+    (`recompute-twice`); `optimal` and `auto`, with at most 16 groups, also
+    try every subset that way, the cheapest first, skipping those whose
+    peak lower bound less the shared values' bytes misses the budget
+    (within `work-limit`), and take the cheapest plan that meets it.
 
     With `budget-on=activations` the budget bounds the saved activation
     bytes instead of the peak (a percentage is of the activations without
