@@ -1057,8 +1057,8 @@ for x in man["inputs"]:
 with torch.no_grad():
     for n, t in list(model.named_parameters()) + list(model.named_buffers()):
         t.copy_(vals[n])
-names = R.INPUT_NAMES[cfg.model] + (("dropout_seed",) if cfg.seeded else ())
-ins = [vals[n] for n in names]
+ins = [vals[n] for n, kind, _ in R.primal_values(model, inputs, cfg.model)
+       if kind == "input"]
 params = dict(model.named_parameters())
 plist = [params[o["name"][2:]] for o in man["outputs"][1:]]
 print("remat-device: name=\"fake device\" cc=9.0 total_bytes=85520809984")

@@ -440,6 +440,15 @@ private:
 };
 } // namespace
 
+/// The subset of `n` groups whose bits `mask` sets.
+static llvm::BitVector subsetOf(size_t n, uint64_t mask) {
+  llvm::BitVector set(n);
+  for (unsigned g = 0; g < n; ++g)
+    if (mask & (uint64_t(1) << g))
+      set.set(g);
+  return set;
+}
+
 /// Every subset of the groups (for verification; at most
 /// kExhaustiveGroupLimit groups).
 FailureOr<Incumbent> mlir::remat::detail::planExhaustive(PlanContext &ctx,
@@ -455,10 +464,7 @@ FailureOr<Incumbent> mlir::remat::detail::planExhaustive(PlanContext &ctx,
       complete = false;
       break;
     }
-    llvm::BitVector set(n);
-    for (unsigned g = 0; g < n; ++g)
-      if (mask & (uint64_t(1) << g))
-        set.set(g);
+    llvm::BitVector set = subsetOf(n, mask);
     double cost = ctx.objective(set);
     if (best.valid && cost >= best.cost)
       continue;
@@ -472,13 +478,6 @@ FailureOr<std::optional<TwicePlan>>
 mlir::remat::detail::planExhaustiveTwice(PlanContext &ctx, int64_t budget,
                                          bool searched, bool &complete) {
   size_t n = ctx.groups.size();
-  auto setOf = [&](uint64_t mask) {
-    llvm::BitVector set(n);
-    for (unsigned g = 0; g < n; ++g)
-      if (mask & (uint64_t(1) << g))
-        set.set(g);
-    return set;
-  };
   // Second recomputes free at most the bytes of the values shared by
   // several residuals' recomputes.
   auto freeableBytes = [&](const ValueSet &saved) {
@@ -502,7 +501,7 @@ mlir::remat::detail::planExhaustiveTwice(PlanContext &ctx, int64_t budget,
   // of a plan with second recomputes is at least its subset's.
   SmallVector<std::pair<double, uint64_t>> order;
   for (uint64_t mask = 0; mask < (uint64_t(1) << n); ++mask)
-    order.push_back({ctx.objective(setOf(mask)), mask});
+    order.push_back({ctx.objective(subsetOf(n, mask)), mask});
   llvm::stable_sort(order, llvm::less_first());
   std::optional<TwicePlan> best;
   for (auto [i, entry] : llvm::enumerate(order)) {
@@ -513,7 +512,7 @@ mlir::remat::detail::planExhaustiveTwice(PlanContext &ctx, int64_t budget,
       complete = false;
       break;
     }
-    llvm::BitVector set = setOf(mask);
+    llvm::BitVector set = subsetOf(n, mask);
     ValueSet saved = ctx.savedFor(set);
     int64_t freeable = freeableBytes(saved);
     if (searched) {
