@@ -54,6 +54,10 @@ int main(int argc, char **argv) {
     llvm::errs() << error << "\n";
     return EXIT_FAILURE;
   }
+  // A copy in memory, not the mapped file: `-o` may name the input, and
+  // opening the output truncates it under the mapping (SIGBUS).
+  file = llvm::MemoryBuffer::getMemBufferCopy(file->getBuffer(),
+                                              file->getBufferIdentifier());
   // The input's lines, for the handler to measure (MlirOptMain owns the
   // buffer until it returns).
   llvm::SourceMgr sources;
