@@ -179,6 +179,9 @@ def main():
                    help="dropout probability; above 0 the step makes its "
                         "masks with the IR's Philox generator from a seed "
                         "input (default 0)")
+    p.add_argument("--chunk-loss", type=int, default=None, metavar="N",
+                   help="compute the loss in chunks of N tokens "
+                        "(-remat-chunk-loss) before planning; 0 chooses")
     p.add_argument("--chip", default="sm_90")
     p.add_argument("--format", choices=["bin", "isa"], default="bin",
                    help="kernels as cubin for --chip (ptxas here; no JIT "
@@ -219,6 +222,13 @@ def main():
          "--manifest", manifest_path, "-o", step], env=env)
     with open(manifest_path) as f:
         manifest = json.load(f)
+    if args.chunk_loss is not None:
+        # (Into a new file: remat-opt maps its input.)
+        chunked = step + ".chunked"
+        run([f"{args.build}/bin/remat-opt", step, "-o", chunked,
+             "-mlir-print-debuginfo",
+             f"-remat-chunk-loss=chunk-size={args.chunk_loss}"])
+        os.replace(chunked, step)
 
     variants = []
     predicted = {}

@@ -212,6 +212,10 @@ double mlir::remat::getRooflineSeconds(const OpCost &cost, Type elementType,
 }
 
 Type mlir::remat::getComputeElementType(Operation *op) {
+  // A chunked cross-entropy runs at the rate of its matmuls, on x's type
+  // (its results are f32 whatever that type).
+  if (isa<LinearCrossEntropyOp, LinearCrossEntropyGradOp>(op))
+    return cast<ShapedType>(op->getOperand(0).getType()).getElementType();
   for (Type type : op->getResultTypes())
     if (auto shaped = dyn_cast<ShapedType>(type))
       return shaped.getElementType();
@@ -224,6 +228,10 @@ Type mlir::remat::getComputeElementType(Operation *op) {
 }
 
 bool mlir::remat::isContraction(Operation *op) {
+  // (Its element-wise work then runs at the matmul rate too; it is a small
+  // part of the op's FLOPs.)
+  if (isa<LinearCrossEntropyOp, LinearCrossEntropyGradOp>(op))
+    return true;
   auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
   return linalgOp && linalg::isaContractionOpInterface(linalgOp);
 }
@@ -382,6 +390,107 @@ struct MoveCostModel
 
 } // namespace
 
+//===----------------------------------------------------------------------===//
+// Chunked linear cross-entropy
+//===----------------------------------------------------------------------===//
+
+OpCost
+mlir::remat::getLinearCrossEntropyCost(const LinearCrossEntropyShape &shape,
+                                       bool gradient) {
+  int64_t c = shape.chunk, h = shape.features, v = shape.classes,
+          t = shape.elementBytes;
+  int64_t chunks = shape.chunk > 0 ? shape.tokens / shape.chunk : 0;
+  int64_t cv = mulSaturated(c, v), ch = mulSaturated(c, h),
+          hv = mulSaturated(h, v);
+  int64_t matmul = mulSaturated(2, mulSaturated(c, hv));
+  OpCost chunk;
+  // The chunk's logits: C x H times the whole H x V classifier.
+  chunk.flops = matmul;
+  chunk.bytesRead = mulSaturated(addSaturated(ch, hv), t);
+  chunk.bytesWritten = mulSaturated(cv, t);
+  if (!gradient) {
+    // Row max, then the sum of exp(logit - max) (sub, exp, add per
+    // element), each reading the logits; then per row log + add, and the
+    // target's logit picked and subtracted.
+    chunk.flops = addSaturated(chunk.flops, mulSaturated(4, cv));
+    chunk.transcendentals = addSaturated(cv, c);
+    chunk.flops = addSaturated(chunk.flops, mulSaturated(5, c));
+    chunk.bytesRead =
+        addSaturated(chunk.bytesRead, mulSaturated(2, mulSaturated(cv, t)));
+    chunk.bytesWritten = addSaturated(chunk.bytesWritten, mulSaturated(4, c));
+  } else {
+    // dlogits: exp(logit - lse), the one-hot subtraction and the scale
+    // (about 6 ops per element), read and written once.
+    chunk.flops = addSaturated(chunk.flops, mulSaturated(6, cv));
+    chunk.transcendentals = cv;
+    chunk.bytesRead = addSaturated(chunk.bytesRead, mulSaturated(cv, t));
+    chunk.bytesWritten = addSaturated(chunk.bytesWritten, mulSaturated(cv, t));
+    // dx = dlogits . w (reads the classifier again) and dw += dlogits^T
+    // . x (reads and writes the whole V x H accumulator).
+    chunk.flops = addSaturated(chunk.flops, mulSaturated(2, matmul));
+    chunk.bytesRead = addSaturated(
+        chunk.bytesRead,
+        mulSaturated(addSaturated(mulSaturated(2, cv),
+                                  addSaturated(ch, mulSaturated(2, hv))),
+                     t));
+    chunk.bytesWritten =
+        addSaturated(chunk.bytesWritten, mulSaturated(addSaturated(ch, hv), t));
+  }
+  OpCost total;
+  total.flops = mulSaturated(chunk.flops, chunks);
+  total.transcendentals = mulSaturated(chunk.transcendentals, chunks);
+  total.bytesRead = mulSaturated(chunk.bytesRead, chunks);
+  total.bytesWritten = mulSaturated(chunk.bytesWritten, chunks);
+  return total;
+}
+
+SmallVector<int64_t> mlir::remat::getLinearCrossEntropyWorkspace(
+    const LinearCrossEntropyShape &shape, bool gradient) {
+  int64_t logits = mulSaturated(mulSaturated(shape.chunk, shape.classes),
+                                shape.elementBytes);
+  if (gradient)
+    return {logits, logits};
+  int64_t row = mulSaturated(shape.chunk, 4);
+  return {logits, row, row};
+}
+
+/// The shape of a remat.linear_cross_entropy or its gradient.
+static LinearCrossEntropyShape getShape(Value x, Value w, int64_t chunk) {
+  auto xType = cast<RankedTensorType>(x.getType());
+  auto wType = cast<RankedTensorType>(w.getType());
+  LinearCrossEntropyShape shape;
+  shape.tokens = xType.getDimSize(0);
+  shape.features = xType.getDimSize(1);
+  shape.classes = wType.getDimSize(0);
+  shape.chunk = chunk;
+  shape.elementBytes = getStaticSizeInBytes(xType.getElementType()).value_or(4);
+  return shape;
+}
+
+namespace {
+template <typename OpTy, bool Gradient>
+struct LinearCrossEntropyCostModel
+    : public CostOpInterface::ExternalModel<
+          LinearCrossEntropyCostModel<OpTy, Gradient>, OpTy> {
+  FailureOr<OpCost> getCost(Operation *op) const {
+    auto fused = cast<OpTy>(op);
+    return getLinearCrossEntropyCost(
+        getShape(fused.getX(), fused.getW(), fused.getChunkSize()), Gradient);
+  }
+};
+
+template <typename OpTy, bool Gradient>
+struct LinearCrossEntropyWorkspaceModel
+    : public WorkspaceOpInterface::ExternalModel<
+          LinearCrossEntropyWorkspaceModel<OpTy, Gradient>, OpTy> {
+  SmallVector<int64_t> getWorkspaceBuffers(Operation *op) const {
+    auto fused = cast<OpTy>(op);
+    return getLinearCrossEntropyWorkspace(
+        getShape(fused.getX(), fused.getW(), fused.getChunkSize()), Gradient);
+  }
+};
+} // namespace
+
 template <template <typename> class Model, typename... OpTys>
 static void attach(MLIRContext *ctx) {
   (OpTys::template attachInterface<Model<OpTys>>(*ctx), ...);
@@ -435,5 +544,11 @@ void mlir::remat::registerCostModelExternalModels(DialectRegistry &registry) {
   });
   registry.addExtension(+[](MLIRContext *ctx, RematDialect *) {
     attach<FreeCostModel, NameOp, BarrierOp>(ctx);
+    LinearCrossEntropyOp::attachInterface<
+        LinearCrossEntropyCostModel<LinearCrossEntropyOp, false>,
+        LinearCrossEntropyWorkspaceModel<LinearCrossEntropyOp, false>>(*ctx);
+    LinearCrossEntropyGradOp::attachInterface<
+        LinearCrossEntropyCostModel<LinearCrossEntropyGradOp, true>,
+        LinearCrossEntropyWorkspaceModel<LinearCrossEntropyGradOp, true>>(*ctx);
   });
 }

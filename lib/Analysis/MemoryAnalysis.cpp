@@ -22,7 +22,9 @@
 ///   function arguments included, and into a new buffer otherwise;
 /// - a returned value that lives in a function argument or a constant is
 ///   copied into a new buffer at the return, as deallocation does;
-/// - constants are static storage, not heap.
+/// - constants are static storage, not heap;
+/// - an op with WorkspaceOpInterface (a fused op that loops over chunks)
+///   also holds its temporary buffers, at its own program point only.
 ///
 /// It reads bufferized programs as well: `memref.alloc` and
 /// `bufferization.clone` are heap buffers, `memref.get_global` and
@@ -85,6 +87,9 @@ private:
     profile.bufferOf[value] = buffer;
     members[buffer].push_back(value);
   }
+  /// Adds the temporary buffers of a WorkspaceOpInterface op, live at its
+  /// program point only.
+  void addWorkspace(Operation *op);
   /// Returns the program point at which `user` uses a value defined in
   /// `defRegion`.
   unsigned usePoint(Operation *user, Region *defRegion) const;
@@ -132,6 +137,23 @@ unsigned MemoryModel::newBuffer(Value root, BufferKind kind, unsigned start) {
   unsigned index = profile.buffers.size() - 1;
   alias(root, index);
   return index;
+}
+
+void MemoryModel::addWorkspace(Operation *op) {
+  auto workspace = dyn_cast<WorkspaceOpInterface>(op);
+  if (!workspace || op->getNumResults() == 0)
+    return;
+  unsigned point = endOf.lookup(op);
+  for (int64_t bytes : workspace.getWorkspaceBuffers()) {
+    Buffer buffer;
+    // (Labelled by the op's first result; no value lives in it.)
+    buffer.root = op->getResult(0);
+    buffer.start = buffer.end = point;
+    buffer.bytes = static_cast<int64_t>(
+        llvm::alignTo(bytes, static_cast<uint64_t>(tensorAlignment)));
+    profile.buffers.push_back(buffer);
+    members.emplace_back();
+  }
 }
 
 unsigned MemoryModel::usePoint(Operation *user, Region *defRegion) const {
@@ -303,6 +325,7 @@ void MemoryModel::assign(Block &block) {
       continue;
     }
     assignResults(&op);
+    addWorkspace(&op);
     // A returned function argument or constant is copied out.
     if (isa<func::ReturnOp>(op))
       for (Value operand : op.getOperands()) {

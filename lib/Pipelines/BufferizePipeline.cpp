@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "remat/Conversion/Passes.h"
 #include "remat/Dialect/Remat/Transforms/Passes.h"
 #include "remat/Pipelines/Pipelines.h"
 
@@ -24,7 +25,9 @@ void mlir::remat::buildBufferizePipeline(
   // model. (The canonicalizers after deallocation simplify them.)
   GreedyRewriteConfig noRegions;
   noRegions.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
-  // Tensor level: remove the remat ops, keeping recomputed values apart.
+  // Tensor level: remat's fused ops become loops of linalg ops, then the
+  // other remat ops go, keeping recomputed values apart.
+  pm.addPass(createConvertRematToLinalgPass());
   pm.addPass(createRematFinalizePass());
   if (options.cse) {
     pm.addPass(createCanonicalizerPass(noRegions));

@@ -16,10 +16,12 @@
 using namespace mlir;
 using namespace mlir::remat;
 
-/// The recompute time as a share of the step without remat, in percent.
+/// What the plan adds to the step's modeled time (its recompute and what
+/// its rewrites change), as a share of the step without remat, in percent.
 static double overheadPercent(const RematPlan &plan) {
   return plan.baselineStepSeconds > 0
-             ? 100.0 * plan.recomputeSeconds / plan.baselineStepSeconds
+             ? 100.0 * (plan.recomputeSeconds + plan.rewriteSeconds) /
+                   plan.baselineStepSeconds
              : 0.0;
 }
 
@@ -62,7 +64,9 @@ llvm::json::Value mlir::remat::planToJSON(StringRef function,
       {"recompute_flops", plan.recomputeFlops},
       {"recompute_seconds", plan.recomputeSeconds},
       {"baseline_step_seconds", plan.baselineStepSeconds},
-      {"step_seconds", plan.baselineStepSeconds + plan.recomputeSeconds},
+      {"step_seconds",
+       plan.baselineStepSeconds + plan.rewriteSeconds + plan.recomputeSeconds},
+      {"rewrite_seconds", plan.rewriteSeconds},
       {"overhead_percent", overheadPercent(plan)},
       {"proven_optimal", plan.provenOptimal},
       {"search_complete", plan.searchComplete},
@@ -71,7 +75,7 @@ llvm::json::Value mlir::remat::planToJSON(StringRef function,
       {"work", static_cast<int64_t>(plan.work)},
       {"decisions", std::move(decisions)},
       {"duplicated", std::move(duplicated)},
-      {"rewrites", llvm::json::Array()},
+      {"rewrites", llvm::json::Array(plan.rewrites)},
   };
   if (plan.everyN)
     object["every"] = static_cast<int64_t>(plan.everyN);

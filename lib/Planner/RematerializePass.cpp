@@ -107,6 +107,13 @@ struct RematRematerializePass
         return predictBufferizedPeak(f, nullptr, root, fuse);
       };
     }
+    std::optional<PlanRewrites> parsedRewrites =
+        parseChoice<PlanRewrites>(root, pass, "rewrites", rewrites,
+                                  {{"none", PlanRewrites::None},
+                                   {"chunk-loss", PlanRewrites::ChunkLoss},
+                                   {"auto", PlanRewrites::Auto}});
+    if (!parsedRewrites)
+      return signalPassFailure();
     options.cost = *parsedCost;
     options.budgetOn = *parsedBudgetOn;
     if (!budget.empty()) {
@@ -131,8 +138,8 @@ struct RematRematerializePass
         numFolded += foldBackwardTransposes(rewriter, backward);
       });
       RematPlan infeasible;
-      FailureOr<RematPlan> plan =
-          planRematerialization(function, options, &infeasible);
+      FailureOr<RematPlan> plan = planWithRewrites(
+          function, options, *parsedRewrites, remarks, &infeasible);
       if (failed(plan)) {
         if (!infeasible.feasible)
           plans.push_back(planToJSON(function.getSymName(), infeasible));
@@ -220,6 +227,14 @@ struct RematRematerializePass
             << formatPercent(plan.recomputeSeconds, plan.baselineStepSeconds)
             << " of the " << formatMicroseconds(plan.baselineStepSeconds)
             << " us step)";
+    if (!plan.rewrites.empty())
+      summary << "; rewrites: " << llvm::join(plan.rewrites, ", ") << " ("
+              << (plan.rewriteSeconds > 0 ? "+" : "")
+              << formatMicroseconds(plan.rewriteSeconds)
+              << " us to the step without remat; in all "
+              << formatPercent(plan.recomputeSeconds + plan.rewriteSeconds,
+                               plan.baselineStepSeconds)
+              << " of the step)";
   }
 };
 } // namespace

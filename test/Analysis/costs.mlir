@@ -137,3 +137,32 @@ func.func @costs(%a: tensor<64x256xf32>, %b: tensor<256x128xf32>,
 // A100: mm: {{.*}} time[a100]=0.1286us
 
 // BADTARGET: error: unknown target 'tpu'; expected one of h100, h200, a100, cpu
+
+// The chunked cross-entropy (4 chunks of C=4 tokens, H=8, V=32, f32): per
+// chunk the logits' matmul (2*4*8*32 = 2048 FLOPs), the row max and the
+// sum of exponentials (4 per logit: 512), the log-sum-exp and the picked
+// logit (5 per row: 20); exp per logit and log per row are transcendental
+// (132). It reads the chunk's rows and the whole weight ((32 + 256) * 4 =
+// 1152 bytes) and the logits twice (1024), and writes the logits (512) and
+// its rows of lse (16). Four chunks: 10320 FLOPs, 528 transcendental,
+// 8704 bytes read, 2112 written. The gradient: per chunk three matmuls
+// (6144), 6 per logit (768), exp per logit (128); it reads the rows, the
+// weight three times, the logits three times and the accumulator
+// ((2*32 + 3*256 + 3*128) * 4 = 4864), writes the logits, their gradient,
+// dx's rows and the accumulator ((2*128 + 32 + 256) * 4 = 2176). Both run
+// at the rate of their matmuls (TF32 for f32 on h100).
+// CHECK: lce: remat.linear_cross_entropy flops=10320 transcendentals=528 read=8704 written=2112
+// CHECK: lce_grad: remat.linear_cross_entropy_grad flops=27648 transcendentals=512 read=19456 written=8704
+func.func @chunked_loss(%x: tensor<16x8xf32>, %w: tensor<32x8xf32>,
+                        %t: tensor<16xi64>, %g: tensor<f32>)
+    -> (tensor<f32>, tensor<16x8xf32>, tensor<32x8xf32>) {
+  %sum, %lse = remat.linear_cross_entropy %x, %w, %t
+      {chunk_size = 4 : i64, ignore_index = -100 : i64}
+      : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64>
+      -> tensor<f32>, tensor<16xf32> loc("lce")
+  %dx, %dw = remat.linear_cross_entropy_grad %x, %w, %t, %lse, %g, %g
+      {chunk_size = 4 : i64, ignore_index = -100 : i64}
+      : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64>, tensor<16xf32>,
+        tensor<f32>, tensor<f32> -> tensor<16x8xf32>, tensor<32x8xf32> loc("lce_grad")
+  return %sum, %dx, %dw : tensor<f32>, tensor<16x8xf32>, tensor<32x8xf32>
+}

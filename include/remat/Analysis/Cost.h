@@ -20,6 +20,7 @@
 
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/Support/LLVM.h"
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
@@ -132,6 +133,27 @@ FailureOr<OpCost> estimateUnmodeledCost(Operation *op);
 /// implements it, else the conservative estimate. `modeled` is set to
 /// whether a model was used.
 FailureOr<OpCost> getOpCost(Operation *op, bool *modeled = nullptr);
+
+/// The shape of a chunked linear cross-entropy (remat.linear_cross_entropy
+/// and its gradient): `tokens` rows of `features` times a `features` x
+/// `classes` classifier, in chunks of `chunk` rows, on elements of
+/// `elementBytes` bytes.
+struct LinearCrossEntropyShape {
+  int64_t tokens = 0, features = 0, classes = 0, chunk = 0, elementBytes = 0;
+};
+
+/// The work of the chunked forward (`gradient` false) or of the gradient,
+/// as their lowering (-convert-remat-to-linalg) does it: every chunk reads
+/// the whole classifier again, and the gradient recomputes the chunk's
+/// logits and accumulates into the classifier's gradient.
+OpCost getLinearCrossEntropyCost(const LinearCrossEntropyShape &shape,
+                                 bool gradient);
+
+/// The temporary buffers that lowering holds at once: one chunk's logits
+/// and two row vectors (forward), or one chunk's logits and their gradient.
+SmallVector<int64_t>
+getLinearCrossEntropyWorkspace(const LinearCrossEntropyShape &shape,
+                               bool gradient);
 
 /// Attaches CostOpInterface models to the upstream ops that transformer
 /// training graphs use: linalg, arith, math and tensor ops.

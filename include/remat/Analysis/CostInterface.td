@@ -33,4 +33,22 @@ def Remat_CostOpInterface : OpInterface<"CostOpInterface"> {
   ];
 }
 
+def Remat_WorkspaceOpInterface : OpInterface<"WorkspaceOpInterface"> {
+  let description = [{
+    The temporary buffers an op allocates and frees while it runs, beyond
+    its results: a fused op that loops over chunks holds one chunk's
+    intermediates at a time. The memory model counts them live at the op's
+    program point only, each rounded up to the allocation alignment, as the
+    lowered loop's allocations are.
+  }];
+  let cppNamespace = "::mlir::remat";
+  let methods = [
+    InterfaceMethod<[{
+        Returns the size in bytes of each temporary buffer live while the
+        op runs (all at once).
+      }],
+      "::llvm::SmallVector<int64_t>", "getWorkspaceBuffers", (ins)>
+  ];
+}
+
 #endif // REMAT_ANALYSIS_COSTINTERFACE_TD

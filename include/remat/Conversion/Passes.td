@@ -10,6 +10,54 @@
 include "mlir/Pass/PassBase.td"
 
 //===----------------------------------------------------------------------===//
+// RematToLinalg: remat's fused ops as loops of linalg ops (on tensors)
+//===----------------------------------------------------------------------===//
+
+def ConvertRematToLinalgPass : Pass<"convert-remat-to-linalg"> {
+  let summary = "Lower remat's fused ops to loops of linalg ops on tensors";
+  let description = [{
+    Lowers `remat.linear_cross_entropy` and
+    `remat.linear_cross_entropy_grad` to an `scf.for` over chunks of
+    `chunk_size` tokens, each iteration computing that chunk's logits and the rest with
+    `linalg.generic`:
+
+    - forward: the row max, the sum of `exp(logit − max)`, the
+      log-sum-exp written into the chunk's rows of `lse`, and the masked
+      `lse − logit[target]` added to the running `nll_sum`;
+    - gradient: the logits again, their gradient (`chunk × V`), the chunk's
+      rows of `dx` (`dlogits · w`) and `dw += dlogitsᵀ · x`.
+
+    Results are carried in the loop's `iter_args` and written in place, so
+    after one-shot bufferization an iteration allocates only the chunk's
+    logits and two row vectors (forward) or the logits and their gradient
+    (gradient). `-remat-lower-to-llvm` and `-remat-bufferize` run this pass
+    first.
+
+    Example:
+
+    ```mlir
+    %sum, %lse = remat.linear_cross_entropy %x, %w, %t
+        {chunk_size = 4 : i64, ignore_index = -100 : i64}
+        : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64>
+        -> tensor<f32>, tensor<16xf32>
+    ```
+
+    becomes an `scf.for %i = %c0 to %c16 step %c4` whose body slices four
+    rows of `%x` and `%t`, multiplies them by `%w`ᵀ into a `4×32` tensor,
+    and reduces it.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+  let statistics = [
+    Statistic<"numLowered", "lowered", "remat fused ops lowered">
+  ];
+}
+
+
+//===----------------------------------------------------------------------===//
 // LinalgToGPU: a bufferized step as GPU kernels (remat-lower-to-nvvm)
 //===----------------------------------------------------------------------===//
 

@@ -157,6 +157,11 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
            "Bufferize with element-wise chains fused first, as "
            "-remat-lower-to-nvvm does, when checking plans (verify) or "
            "searching with peak-model=bufferized">,
+    Option<"rewrites", "rewrites", "std::string", /*default=*/"\"none\"",
+           "Rewrites of the step the plan may use: none, chunk-loss (chunk "
+           "the loss as -remat-chunk-loss does, then plan) or auto (plan "
+           "with and without it; take the plan that meets the budget in "
+           "less modeled step time)">,
     Option<"remarks", "remarks", "bool", /*default=*/"false",
            "Emit a remark for every decision and a summary per function">,
     Option<"planFile", "plan-file", "std::string", /*default=*/"\"\"",

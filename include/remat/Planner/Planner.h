@@ -241,6 +241,12 @@ struct RematPlan {
   /// The modeled time of the whole step without remat (forward and
   /// backward, roofline): the recompute time's overhead is relative to it.
   double baselineStepSeconds = 0.0;
+  /// The rewrites applied before planning (planWithRewrites: "chunk-loss"),
+  /// and what they change in the step's modeled time without remat
+  /// (negative when the rewritten step is faster). The baseline figures
+  /// above are those of the step before them.
+  SmallVector<std::string> rewrites;
+  double rewriteSeconds = 0.0;
   /// Peak evaluations (and bufferized checks) and wall time the planning
   /// took.
   unsigned evaluations = 0;
@@ -267,6 +273,28 @@ struct RematPlan {
 FailureOr<RematPlan> planRematerialization(func::FuncOp function,
                                            const PlanOptions &options,
                                            RematPlan *infeasible = nullptr);
+
+/// The rewrites of the step the planner may apply before it plans.
+enum class PlanRewrites {
+  None,      ///< plan the step as given.
+  ChunkLoss, ///< chunk the loss (-remat-chunk-loss) first, then plan.
+  Auto,      ///< plan with and without the chunked loss; take the plan
+             ///< that meets the budget in less modeled step time.
+};
+
+/// planRematerialization, with the rewrites `rewrites` allows tried on a
+/// copy of `function` first (the chunk chosen on options.target). A
+/// percentage budget is of the step as given, and so are the plan's
+/// baseline figures; `rewriteSeconds` and `rewrites` say what the rewrite
+/// did. When the chosen plan uses a rewrite, `function`'s body becomes the
+/// rewritten one (the plan's values live in it). The rewrite's remarks,
+/// and with `remarks` one saying which plan was chosen and why, are
+/// emitted only with `remarks`; the chosen plan's diagnostics (an
+/// infeasible budget's error) always.
+FailureOr<RematPlan> planWithRewrites(func::FuncOp function,
+                                      const PlanOptions &options,
+                                      PlanRewrites rewrites, bool remarks,
+                                      RematPlan *infeasible = nullptr);
 
 /// The plan summary of `function` as the plan file writes it (one entry of
 /// its "plans"; docs/plan.schema.json): raw bytes, FLOPs and seconds.

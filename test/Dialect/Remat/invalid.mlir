@@ -213,3 +213,147 @@ remat.backward() : () -> () {
 remat.checkpoint() : () -> () {
   remat.yield
 }
+
+// -----
+
+// remat.linear_cross_entropy: x is not a matrix.
+func.func @lce_x_rank(%x: tensor<16xf32>, %w: tensor<32x8xf32>, %t: tensor<16xi64>) -> tensor<f32> {
+  // expected-error @below {{expects x to be a static 2-d tensor of floats, got 'tensor<16xf32>'}}
+  %sum, %lse = remat.linear_cross_entropy %x, %w, %t {chunk_size = 4 : i64, ignore_index = -100 : i64} : tensor<16xf32>, tensor<32x8xf32>, tensor<16xi64> -> tensor<f32>, tensor<16xf32>
+  return %sum : tensor<f32>
+}
+
+// -----
+
+// remat.linear_cross_entropy: x of integers.
+func.func @lce_x_int(%x: tensor<16x8xi32>, %w: tensor<32x8xi32>, %t: tensor<16xi64>) -> tensor<f32> {
+  // expected-error @below {{expects x to be a static 2-d tensor of floats, got 'tensor<16x8xi32>'}}
+  %sum, %lse = remat.linear_cross_entropy %x, %w, %t {chunk_size = 4 : i64, ignore_index = -100 : i64} : tensor<16x8xi32>, tensor<32x8xi32>, tensor<16xi64> -> tensor<f32>, tensor<16xf32>
+  return %sum : tensor<f32>
+}
+
+// -----
+
+// remat.linear_cross_entropy: w's columns are not x's features.
+func.func @lce_w_rows(%x: tensor<16x8xf32>, %w: tensor<32x9xf32>, %t: tensor<16xi64>) -> tensor<f32> {
+  // expected-error @below {{expects w to have size 8 in dim 1, got 'tensor<32x9xf32>'}}
+  %sum, %lse = remat.linear_cross_entropy %x, %w, %t {chunk_size = 4 : i64, ignore_index = -100 : i64} : tensor<16x8xf32>, tensor<32x9xf32>, tensor<16xi64> -> tensor<f32>, tensor<16xf32>
+  return %sum : tensor<f32>
+}
+
+// -----
+
+// remat.linear_cross_entropy: w of another element type.
+func.func @lce_w_type(%x: tensor<16x8xf32>, %w: tensor<32x8xbf16>, %t: tensor<16xi64>) -> tensor<f32> {
+  // expected-error @below {{expects w of 'f32' elements, got 'tensor<32x8xbf16>'}}
+  %sum, %lse = remat.linear_cross_entropy %x, %w, %t {chunk_size = 4 : i64, ignore_index = -100 : i64} : tensor<16x8xf32>, tensor<32x8xbf16>, tensor<16xi64> -> tensor<f32>, tensor<16xf32>
+  return %sum : tensor<f32>
+}
+
+// -----
+
+// remat.linear_cross_entropy: a target per token.
+func.func @lce_targets_size(%x: tensor<16x8xf32>, %w: tensor<32x8xf32>, %t: tensor<15xi64>) -> tensor<f32> {
+  // expected-error @below {{expects targets to have size 16 in dim 0, got 'tensor<15xi64>'}}
+  %sum, %lse = remat.linear_cross_entropy %x, %w, %t {chunk_size = 4 : i64, ignore_index = -100 : i64} : tensor<16x8xf32>, tensor<32x8xf32>, tensor<15xi64> -> tensor<f32>, tensor<16xf32>
+  return %sum : tensor<f32>
+}
+
+// -----
+
+// remat.linear_cross_entropy: float targets.
+func.func @lce_targets_float(%x: tensor<16x8xf32>, %w: tensor<32x8xf32>, %t: tensor<16xf32>) -> tensor<f32> {
+  // expected-error @below {{expects integer targets, got 'tensor<16xf32>'}}
+  %sum, %lse = remat.linear_cross_entropy %x, %w, %t {chunk_size = 4 : i64, ignore_index = -100 : i64} : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xf32> -> tensor<f32>, tensor<16xf32>
+  return %sum : tensor<f32>
+}
+
+// -----
+
+// remat.linear_cross_entropy: a chunk that does not divide the tokens.
+func.func @lce_chunk(%x: tensor<16x8xf32>, %w: tensor<32x8xf32>, %t: tensor<16xi64>) -> tensor<f32> {
+  // expected-error @below {{chunk_size 5 does not divide the 16 tokens}}
+  %sum, %lse = remat.linear_cross_entropy %x, %w, %t {chunk_size = 5 : i64, ignore_index = -100 : i64} : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64> -> tensor<f32>, tensor<16xf32>
+  return %sum : tensor<f32>
+}
+
+// -----
+
+// remat.linear_cross_entropy: an f64 sum.
+func.func @lce_sum_type(%x: tensor<16x8xf32>, %w: tensor<32x8xf32>, %t: tensor<16xi64>) -> tensor<f64> {
+  // expected-error @below {{expects nll_sum of 'f32' elements, got 'tensor<f64>'}}
+  %sum, %lse = remat.linear_cross_entropy %x, %w, %t {chunk_size = 4 : i64, ignore_index = -100 : i64} : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64> -> tensor<f64>, tensor<16xf32>
+  return %sum : tensor<f64>
+}
+
+// -----
+
+// remat.linear_cross_entropy: an lse per token.
+func.func @lce_lse_size(%x: tensor<16x8xf32>, %w: tensor<32x8xf32>, %t: tensor<16xi64>) -> tensor<f32> {
+  // expected-error @below {{expects lse to have size 16 in dim 0, got 'tensor<8xf32>'}}
+  %sum, %lse = remat.linear_cross_entropy %x, %w, %t {chunk_size = 4 : i64, ignore_index = -100 : i64} : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64> -> tensor<f32>, tensor<8xf32>
+  return %sum : tensor<f32>
+}
+
+// -----
+
+// remat.linear_cross_entropy: a chunk of no tokens.
+func.func @lce_chunk_zero(%x: tensor<16x8xf32>, %w: tensor<32x8xf32>, %t: tensor<16xi64>) -> tensor<f32> {
+  // expected-error @below {{attribute 'chunk_size' failed to satisfy constraint: 64-bit signless integer attribute whose value is positive}}
+  %sum, %lse = remat.linear_cross_entropy %x, %w, %t {chunk_size = 0 : i64, ignore_index = -100 : i64} : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64> -> tensor<f32>, tensor<16xf32>
+  return %sum : tensor<f32>
+}
+
+// -----
+
+// remat.linear_cross_entropy_grad: an lse per token.
+func.func @lceg_lse(%x: tensor<16x8xf32>, %w: tensor<32x8xf32>, %t: tensor<16xi64>, %l: tensor<8xf32>, %g: tensor<f32>, %n: tensor<f32>) -> tensor<16x8xf32> {
+  // expected-error @below {{expects lse to have size 16 in dim 0, got 'tensor<8xf32>'}}
+  %dx, %dw = remat.linear_cross_entropy_grad %x, %w, %t, %l, %g, %n {chunk_size = 4 : i64, ignore_index = -100 : i64} : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64>, tensor<8xf32>, tensor<f32>, tensor<f32> -> tensor<16x8xf32>, tensor<32x8xf32>
+  return %dx : tensor<16x8xf32>
+}
+
+// -----
+
+// remat.linear_cross_entropy_grad: a 1-d loss gradient.
+func.func @lceg_grad(%x: tensor<16x8xf32>, %w: tensor<32x8xf32>, %t: tensor<16xi64>, %l: tensor<16xf32>, %g: tensor<1xf32>, %n: tensor<f32>) -> tensor<16x8xf32> {
+  // expected-error @below {{expects grad to be a static tensor of rank 0, got 'tensor<1xf32>'}}
+  %dx, %dw = remat.linear_cross_entropy_grad %x, %w, %t, %l, %g, %n {chunk_size = 4 : i64, ignore_index = -100 : i64} : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64>, tensor<16xf32>, tensor<1xf32>, tensor<f32> -> tensor<16x8xf32>, tensor<32x8xf32>
+  return %dx : tensor<16x8xf32>
+}
+
+// -----
+
+// remat.linear_cross_entropy_grad: an integer count.
+func.func @lceg_count(%x: tensor<16x8xf32>, %w: tensor<32x8xf32>, %t: tensor<16xi64>, %l: tensor<16xf32>, %g: tensor<f32>, %n: tensor<i64>) -> tensor<16x8xf32> {
+  // expected-error @below {{expects total_weight of 'f32' elements, got 'tensor<i64>'}}
+  %dx, %dw = remat.linear_cross_entropy_grad %x, %w, %t, %l, %g, %n {chunk_size = 4 : i64, ignore_index = -100 : i64} : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64>, tensor<16xf32>, tensor<f32>, tensor<i64> -> tensor<16x8xf32>, tensor<32x8xf32>
+  return %dx : tensor<16x8xf32>
+}
+
+// -----
+
+// remat.linear_cross_entropy_grad: a dx of another shape.
+func.func @lceg_dx(%x: tensor<16x8xf32>, %w: tensor<32x8xf32>, %t: tensor<16xi64>, %l: tensor<16xf32>, %g: tensor<f32>, %n: tensor<f32>) -> tensor<8x16xf32> {
+  // expected-error @below {{expects dx to have size 16 in dim 0, got 'tensor<8x16xf32>'}}
+  %dx, %dw = remat.linear_cross_entropy_grad %x, %w, %t, %l, %g, %n {chunk_size = 4 : i64, ignore_index = -100 : i64} : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64>, tensor<16xf32>, tensor<f32>, tensor<f32> -> tensor<8x16xf32>, tensor<32x8xf32>
+  return %dx : tensor<8x16xf32>
+}
+
+// -----
+
+// remat.linear_cross_entropy_grad: a dw not in the layout of w.
+func.func @lceg_dw(%x: tensor<16x8xf32>, %w: tensor<32x8xf32>, %t: tensor<16xi64>, %l: tensor<16xf32>, %g: tensor<f32>, %n: tensor<f32>) -> tensor<16x8xf32> {
+  // expected-error @below {{expects dw to have size 32 in dim 0, got 'tensor<8x32xf32>'}}
+  %dx, %dw = remat.linear_cross_entropy_grad %x, %w, %t, %l, %g, %n {chunk_size = 4 : i64, ignore_index = -100 : i64} : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64>, tensor<16xf32>, tensor<f32>, tensor<f32> -> tensor<16x8xf32>, tensor<8x32xf32>
+  return %dx : tensor<16x8xf32>
+}
+
+// -----
+
+// remat.linear_cross_entropy_grad: its operands are checked as the forward's.
+func.func @lceg_chunk(%x: tensor<16x8xf32>, %w: tensor<32x8xf32>, %t: tensor<16xi64>, %l: tensor<16xf32>, %g: tensor<f32>, %n: tensor<f32>) -> tensor<16x8xf32> {
+  // expected-error @below {{chunk_size 3 does not divide the 16 tokens}}
+  %dx, %dw = remat.linear_cross_entropy_grad %x, %w, %t, %l, %g, %n {chunk_size = 3 : i64, ignore_index = -100 : i64} : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64>, tensor<16xf32>, tensor<f32>, tensor<f32> -> tensor<16x8xf32>, tensor<32x8xf32>
+  return %dx : tensor<16x8xf32>
+}

@@ -99,3 +99,22 @@ func.func @name_barrier(%t: tensor<2x8xf32>, %f: f32, %m: memref<4xf32>) -> (ten
   %c = remat.barrier %b#0 : tensor<2x8xf32>
   return %b#0, %b#1, %b#2, %c : tensor<2x8xf32>, f32, memref<4xf32>, tensor<2x8xf32>
 }
+
+// The chunked cross-entropy and its gradient round-trip.
+// CHECK-LABEL: func.func @linear_cross_entropy
+// CHECK: %{{.*}}, %[[LSE:.*]] = remat.linear_cross_entropy %{{.*}}, %{{.*}}, %{{.*}} {chunk_size = 4 : i64, ignore_index = -100 : i64} : tensor<16x8xbf16>, tensor<32x8xbf16>, tensor<16xi64> -> tensor<f32>, tensor<16xf32>
+// CHECK: remat.linear_cross_entropy_grad %{{.*}}, %{{.*}}, %{{.*}}, %[[LSE]], %{{.*}}, %{{.*}} {chunk_size = 4 : i64, ignore_index = -100 : i64} : tensor<16x8xbf16>, tensor<32x8xbf16>, tensor<16xi64>, tensor<16xf32>, tensor<f32>, tensor<f32> -> tensor<16x8xbf16>, tensor<32x8xbf16>
+func.func @linear_cross_entropy(%x: tensor<16x8xbf16>, %w: tensor<32x8xbf16>,
+                                %t: tensor<16xi64>, %g: tensor<f32>,
+                                %n: tensor<f32>)
+    -> (tensor<f32>, tensor<16x8xbf16>, tensor<32x8xbf16>) {
+  %sum, %lse = remat.linear_cross_entropy %x, %w, %t
+      {chunk_size = 4 : i64, ignore_index = -100 : i64}
+      : tensor<16x8xbf16>, tensor<32x8xbf16>, tensor<16xi64>
+      -> tensor<f32>, tensor<16xf32>
+  %dx, %dw = remat.linear_cross_entropy_grad %x, %w, %t, %lse, %g, %n
+      {chunk_size = 4 : i64, ignore_index = -100 : i64}
+      : tensor<16x8xbf16>, tensor<32x8xbf16>, tensor<16xi64>, tensor<16xf32>,
+        tensor<f32>, tensor<f32> -> tensor<16x8xbf16>, tensor<32x8xbf16>
+  return %sum, %dx, %dw : tensor<f32>, tensor<16x8xbf16>, tensor<32x8xbf16>
+}

@@ -242,3 +242,85 @@ LogicalResult BarrierOp::verify() {
   }
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// LinearCrossEntropyOp and LinearCrossEntropyGradOp
+//===----------------------------------------------------------------------===//
+
+/// Checks that `type` is a static tensor of `rank` with element type
+/// `element` (any element when null) and, where `shape` has a non-negative
+/// entry, that size.
+static LogicalResult checkTensor(Operation *op, StringRef what, Type type,
+                                 ArrayRef<int64_t> shape, Type element) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor || !tensor.hasStaticShape() ||
+      tensor.getRank() != static_cast<int64_t>(shape.size()))
+    return op->emitOpError() << "expects " << what << " to be a static tensor "
+                             << "of rank " << shape.size() << ", got " << type;
+  for (auto [index, dim] : llvm::enumerate(shape))
+    if (dim >= 0 && tensor.getDimSize(index) != dim)
+      return op->emitOpError() << "expects " << what << " to have size " << dim
+                               << " in dim " << index << ", got " << type;
+  if (element && tensor.getElementType() != element)
+    return op->emitOpError() << "expects " << what << " of " << element
+                             << " elements, got " << type;
+  return success();
+}
+
+/// The checks both ops share: `x` is N×H of a float type, `w` V×H of the
+/// same type, `targets` N integers, and the chunk size divides N.
+static LogicalResult verifyLinearCrossEntropyOperands(Operation *op, Value x,
+                                                      Value w, Value targets,
+                                                      int64_t chunkSize) {
+  auto xType = dyn_cast<RankedTensorType>(x.getType());
+  if (!xType || !xType.hasStaticShape() || xType.getRank() != 2 ||
+      !isa<FloatType>(xType.getElementType()))
+    return op->emitOpError()
+           << "expects x to be a static 2-d tensor of floats, got "
+           << x.getType();
+  int64_t n = xType.getDimSize(0), h = xType.getDimSize(1);
+  if (failed(
+          checkTensor(op, "w", w.getType(), {-1, h}, xType.getElementType())))
+    return failure();
+  auto targetsType = cast<RankedTensorType>(targets.getType());
+  if (failed(checkTensor(op, "targets", targetsType, {n}, nullptr)))
+    return failure();
+  if (!targetsType.getElementType().isSignlessInteger())
+    return op->emitOpError()
+           << "expects integer targets, got " << targets.getType();
+  if (n % chunkSize != 0)
+    return op->emitOpError() << "chunk_size " << chunkSize
+                             << " does not divide the " << n << " tokens";
+  return success();
+}
+
+LogicalResult LinearCrossEntropyOp::verify() {
+  if (failed(verifyLinearCrossEntropyOperands(*this, getX(), getW(),
+                                              getTargets(), getChunkSize())))
+    return failure();
+  Type f32 = Float32Type::get(getContext());
+  int64_t n = getX().getType().getDimSize(0);
+  if (failed(checkTensor(*this, "nll_sum", getNllSum().getType(), {}, f32)) ||
+      failed(checkTensor(*this, "lse", getLse().getType(), {n}, f32)))
+    return failure();
+  return success();
+}
+
+LogicalResult LinearCrossEntropyGradOp::verify() {
+  if (failed(verifyLinearCrossEntropyOperands(*this, getX(), getW(),
+                                              getTargets(), getChunkSize())))
+    return failure();
+  Type f32 = Float32Type::get(getContext());
+  auto xType = getX().getType();
+  int64_t n = xType.getDimSize(0), h = xType.getDimSize(1);
+  int64_t v = getW().getType().getDimSize(0);
+  Type element = xType.getElementType();
+  if (failed(checkTensor(*this, "lse", getLse().getType(), {n}, f32)) ||
+      failed(checkTensor(*this, "grad", getGrad().getType(), {}, f32)) ||
+      failed(checkTensor(*this, "total_weight", getTotalWeight().getType(), {},
+                         f32)) ||
+      failed(checkTensor(*this, "dx", getDx().getType(), {n, h}, element)) ||
+      failed(checkTensor(*this, "dw", getDw().getType(), {v, h}, element)))
+    return failure();
+  return success();
+}

@@ -25,6 +25,7 @@ namespace mlir {
 namespace remat {
 #define GEN_PASS_DEF_REMATFINALIZEPASS
 #define GEN_PASS_DEF_REMATAPPLYCHECKPOINTSPASS
+#define GEN_PASS_DEF_REMATCHUNKLOSSPASS
 #define GEN_PASS_DEF_REMATSTRIPBARRIERSPASS
 #define GEN_PASS_DEF_REMATPLACEDEALLOCSPASS
 #define GEN_PASS_DEF_REMATREPORTPASS
@@ -87,6 +88,46 @@ struct RematApplyCheckpointsPass
     numCheckpoints += stats.checkpoints;
     numRecomputed += stats.recompute.recomputed;
     numCloned += stats.recompute.cloned;
+  }
+};
+
+struct RematChunkLossPass
+    : public TargetOptionsPass<RematChunkLossPass,
+                               remat::impl::RematChunkLossPassBase> {
+  using TargetOptionsPass::TargetOptionsPass;
+  void runOnOperation() override {
+    FailureOr<TargetModel> target = resolveTargetOptions();
+    if (failed(target))
+      return signalPassFailure();
+    if (chunkSize < 0) {
+      mlir::emitError(getOperation()->getLoc())
+          << "remat-chunk-loss: chunk-size must not be negative, got "
+          << static_cast<int64_t>(chunkSize);
+      return signalPassFailure();
+    }
+    if (!(overhead >= 0)) {
+      mlir::emitError(getOperation()->getLoc())
+          << "remat-chunk-loss: overhead must be a percentage of at least 0, "
+             "got "
+          << static_cast<double>(overhead);
+      return signalPassFailure();
+    }
+    ChunkLossOptions options;
+    options.chunkSize = chunkSize;
+    options.overhead = overhead;
+    options.target = *target;
+    IRRewriter rewriter(&getContext());
+    SmallVector<FunctionOpInterface> functions;
+    getOperation()->walk([&](FunctionOpInterface function) {
+      if (!function.isExternal())
+        functions.push_back(function);
+    });
+    for (FunctionOpInterface function : functions) {
+      ChunkLossStats stats =
+          chunkLinearCrossEntropy(rewriter, function, options);
+      numChunked += stats.chunked;
+      numSkipped += stats.skipped;
+    }
   }
 };
 

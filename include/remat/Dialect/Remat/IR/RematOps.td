@@ -196,4 +196,97 @@ def Remat_BarrierOp : Remat_Op<"barrier", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// LinearCrossEntropyOp
+//===----------------------------------------------------------------------===//
+
+def Remat_LinearCrossEntropyOp : Remat_Op<"linear_cross_entropy", [Pure]> {
+  let summary = "The sum of a linear layer's cross-entropy, chunk by chunk";
+  let description = [{
+    Computes, for `N` tokens with features `x` (`N×H`), the classifier
+    weight `w` (`V×H`, as `nn.Linear` stores it) and integer `targets`
+    (`N`):
+
+    - `logits = x · wᵀ`, in the element type `T` of `x` (as `linalg.matmul`
+      does), then extended to f32;
+    - `lse[n] = log Σ_v exp(logits[n, v])`, the row log-sum-exp (f32);
+    - `nll_sum = Σ_n (lse[n] − logits[n, targets[n]])` over the tokens
+      whose target is not `ignore_index` (f32).
+
+    `nll_sum` divided by the number of tokens that count is PyTorch's
+    `cross_entropy(..., reduction="mean")`. The op never holds the `N×V`
+    logits: its lowering (`-convert-remat-to-linalg`) loops over chunks of
+    `chunk_size` tokens (which divides `N`), and only one chunk's logits
+    (`chunk_size × V` elements of `T`) lives at a time. `lse` is what the
+    gradient (`remat.linear_cross_entropy_grad`) needs to recompute each
+    chunk's probabilities. `-remat-chunk-loss` makes this op from the
+    log-softmax and negative log-likelihood that the importer emits.
+
+    Example:
+
+    ```mlir
+    %sum, %lse = remat.linear_cross_entropy %x, %w, %targets
+        {chunk_size = 4 : i64, ignore_index = -100 : i64}
+        : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64>
+        -> tensor<f32>, tensor<16xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$x, AnyRankedTensor:$w,
+                       AnyRankedTensor:$targets,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$chunk_size,
+                       I64Attr:$ignore_index);
+  let results = (outs AnyRankedTensor:$nll_sum, AnyRankedTensor:$lse);
+  let assemblyFormat = [{
+    $x `,` $w `,` $targets attr-dict `:` type($x) `,` type($w) `,`
+    type($targets) `->` type($nll_sum) `,` type($lse)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// LinearCrossEntropyGradOp
+//===----------------------------------------------------------------------===//
+
+def Remat_LinearCrossEntropyGradOp
+    : Remat_Op<"linear_cross_entropy_grad", [Pure]> {
+  let summary = "The gradient of a linear layer's mean cross-entropy, "
+                "recomputing each chunk's logits";
+  let description = [{
+    The backward of `remat.linear_cross_entropy` followed by the division
+    by the token count, for the loss gradient `grad` and that count
+    `total_weight` (both 0-d f32). With `p = exp(logits − lse)` and
+    `valid[n]` whether `targets[n]` is not `ignore_index`:
+
+    - `dlogits[n, v] = valid[n] · grad / total_weight · (p[n, v] − [v = targets[n]])`,
+      truncated to `T`;
+    - `dx = dlogits · w` (`N×H`) and `dw = dlogitsᵀ · x` (`V×H`, the
+      layout of `w`).
+
+    The lowering recomputes each chunk's logits from `x` and `w` (one more
+    `chunk_size × H × V` matmul per chunk) and holds two chunk-sized
+    buffers at a time, never the `N×V` logits or their gradient.
+
+    Example:
+
+    ```mlir
+    %dx, %dw = remat.linear_cross_entropy_grad %x, %w, %targets, %lse,
+        %grad, %count {chunk_size = 4 : i64, ignore_index = -100 : i64}
+        : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64>, tensor<16xf32>,
+          tensor<f32>, tensor<f32> -> tensor<16x8xf32>, tensor<32x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$x, AnyRankedTensor:$w,
+                       AnyRankedTensor:$targets, AnyRankedTensor:$lse,
+                       AnyRankedTensor:$grad, AnyRankedTensor:$total_weight,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$chunk_size,
+                       I64Attr:$ignore_index);
+  let results = (outs AnyRankedTensor:$dx, AnyRankedTensor:$dw);
+  let assemblyFormat = [{
+    $x `,` $w `,` $targets `,` $lse `,` $grad `,` $total_weight attr-dict
+    `:` type($x) `,` type($w) `,` type($targets) `,` type($lse) `,`
+    type($grad) `,` type($total_weight) `->` type($dx) `,` type($dw)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // REMAT_DIALECT_REMAT_IR_REMATOPS_TD

@@ -97,6 +97,50 @@ def RematApplyCheckpointsPass : Pass<"remat-apply-checkpoints"> {
   ];
 }
 
+def RematChunkLossPass : Pass<"remat-chunk-loss"> {
+  let summary = "Compute a linear layer's cross-entropy chunk by chunk";
+  let description = [{
+    Finds the language-model loss as the importer emits it (PyTorch's
+    `cross_entropy(head(x).float(), targets)`: the head's `linalg.matmul`,
+    an optional extension to f32, the log-softmax and the negative
+    log-likelihood with its `ignore_index`, then in a `remat.backward` the
+    gradients of the nll and of the log-softmax and the two matmuls that
+    make the gradients of `x` and of the head's weight) and replaces it by
+    `remat.linear_cross_entropy` in the forward and
+    `remat.linear_cross_entropy_grad` in the backward.
+
+    The backward then reads the row log-sum-exp (`N` floats) instead of the
+    `N×V` log-softmax, and neither op holds more than one chunk's logits
+    (`chunk-size × V`): the gradient recomputes each chunk's logits from
+    `x` and the weight. This is the floor of a language model's peak that
+    no choice of saved values can lower: three logits-sized f32 buffers
+    live at once in the log-softmax's backward.
+
+    `chunk-size` (tokens per chunk, rounded down to a divisor of the token
+    count) defaults to the smallest chunk whose modeled time (forward and
+    gradient, on the roofline target) exceeds that of one chunk by at most
+    `overhead` percent of the whole step's modeled time: every chunk reads
+    the head's weight again, so small chunks cost time once their matmuls
+    turn memory-bound.
+
+    A loss that does not match (a head with a bias, a log-softmax read
+    elsewhere, no backward) is left unchanged, with a remark that says what
+    did not match; so is a function with no cross-entropy.
+  }];
+  let options = !listconcat([
+    Option<"chunkSize", "chunk-size", "int64_t", /*default=*/"0",
+           "Tokens per chunk (0: chosen from `overhead`)">,
+    Option<"overhead", "overhead", "double", /*default=*/"1.0",
+           "With chunk-size=0: the most modeled time, in percent of the "
+           "step's, that smaller chunks may add">
+  ], RematTargetOptions);
+  let dependentDialects = ["::mlir::remat::RematDialect"];
+  let statistics = [
+    Statistic<"numChunked", "chunked", "cross-entropies chunked">,
+    Statistic<"numSkipped", "skipped", "cross-entropies left unchanged">
+  ];
+}
+
 def RematStripBarriersPass : Pass<"remat-strip-barriers"> {
   let summary = "Replace each remat.barrier by its operands";
   let description = [{

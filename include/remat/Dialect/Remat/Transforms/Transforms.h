@@ -13,6 +13,8 @@
 #ifndef REMAT_DIALECT_REMAT_TRANSFORMS_TRANSFORMS_H
 #define REMAT_DIALECT_REMAT_TRANSFORMS_TRANSFORMS_H
 
+#include "remat/Analysis/Cost.h"
+
 #include "mlir/IR/Operation.h"
 #include "mlir/IR/Value.h"
 #include "mlir/Support/LLVM.h"
@@ -133,8 +135,6 @@ struct PlaceDeallocsStats {
 /// its buffer and of all the buffer's aliases within the dealloc's block.
 PlaceDeallocsStats placeDeallocsAfterLastUse(Operation *root);
 
-struct TargetModel;
-
 /// Writes the remat report of every function under `root` that has a
 /// `remat.backward`: its peak and the buffers that hold it, and each
 /// backward's saved set with bytes and recompute cost on `target`. The
@@ -142,6 +142,31 @@ struct TargetModel;
 /// (schema `remat-report/1`, docs/report.schema.json) goes to it.
 void printRematReport(Operation *root, const TargetModel &target,
                       llvm::raw_ostream &os, llvm::raw_ostream *jsonOs);
+
+/// Options of chunkLinearCrossEntropy.
+struct ChunkLossOptions {
+  /// Tokens per chunk (rounded down to a divisor of the token count); 0
+  /// chooses the smallest chunk that adds at most `overhead` percent of the
+  /// step's modeled time on `target` to the loss's time in one chunk.
+  int64_t chunkSize = 0;
+  double overhead = 1.0;
+  TargetModel target;
+};
+
+/// What chunkLinearCrossEntropy did.
+struct ChunkLossStats {
+  unsigned chunked = 0; ///< losses rewritten.
+  unsigned skipped = 0; ///< nll ops found but not rewritten.
+};
+
+/// Replaces each cross-entropy of a linear layer under `function` (the
+/// importer's matmul, log-softmax and nll, and their backward in a
+/// `remat.backward`) by `remat.linear_cross_entropy` and
+/// `remat.linear_cross_entropy_grad`, which hold one chunk's logits at a
+/// time. A remark at each loss says what was done, or why not.
+ChunkLossStats chunkLinearCrossEntropy(RewriterBase &rewriter,
+                                       Operation *function,
+                                       const ChunkLossOptions &options);
 
 /// Registers the BufferizableOpInterface models of remat ops: a
 /// `remat.barrier` result is an alias of its operand, with no copy.
