@@ -390,6 +390,34 @@ struct MoveCostModel
 
 } // namespace
 
+/// Adds to `total` the roofline seconds of the ops of `block`, those of
+/// `remat.backward` bodies included (see getStepSeconds).
+static void addStepSeconds(Block &block, const TargetModel &target,
+                           double &total) {
+  for (Operation &op : block) {
+    if (isa<BackwardOp>(op)) {
+      for (Block &body : op.getRegion(0))
+        addStepSeconds(body, target, total);
+      continue;
+    }
+    if (op.hasTrait<OpTrait::IsTerminator>() ||
+        op.hasTrait<OpTrait::ConstantLike>())
+      continue;
+    if (FailureOr<OpCost> cost = getOpCost(&op); succeeded(cost))
+      total += getRooflineSeconds(*cost, getComputeElementType(&op),
+                                  isContraction(&op), target);
+  }
+}
+
+double mlir::remat::getStepSeconds(Operation *function,
+                                   const TargetModel &target) {
+  double total = 0;
+  for (Region &region : function->getRegions())
+    for (Block &block : region)
+      addStepSeconds(block, target, total);
+  return total;
+}
+
 //===----------------------------------------------------------------------===//
 // Chunked linear cross-entropy
 //===----------------------------------------------------------------------===//

@@ -34,18 +34,7 @@ std::pair<OpCost, double> PlanContext::getCost(Operation *op) {
 }
 
 double PlanContext::stepSeconds() {
-  double total = 0;
-  auto addBlock = [&](Block &block) {
-    for (Operation &op : block)
-      if (!isa<BackwardOp>(op) && !op.hasTrait<OpTrait::IsTerminator>() &&
-          !op.hasTrait<OpTrait::ConstantLike>())
-        total += getCost(&op).second;
-  };
-  for (Block &block : function.getBody())
-    addBlock(block);
-  for (Block &block : backward.getBody())
-    addBlock(block);
-  return total;
+  return getStepSeconds(function, options.target);
 }
 
 double PlanContext::objective(const OpCost &cost, double seconds) const {

@@ -134,6 +134,13 @@ FailureOr<OpCost> estimateUnmodeledCost(Operation *op);
 /// whether a model was used.
 FailureOr<OpCost> getOpCost(Operation *op, bool *modeled = nullptr);
 
+/// Returns the modeled time of a training step on `target`: the roofline
+/// seconds of every op of `function`'s body and of its `remat.backward`
+/// bodies (the backward ops themselves, terminators and constants left
+/// out; an op with regions counts whole). The planner's time without remat
+/// and -remat-chunk-loss's overhead share are of this figure.
+double getStepSeconds(Operation *function, const TargetModel &target);
+
 /// The shape of a chunked linear cross-entropy (remat.linear_cross_entropy
 /// and its gradient): `tokens` rows of `features` times a `features` x
 /// `classes` classifier, in chunks of `chunk` rows, on elements of

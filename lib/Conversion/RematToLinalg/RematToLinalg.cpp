@@ -51,12 +51,16 @@ public:
   Value empty(ArrayRef<int64_t> shape, Type type) {
     return tensor::EmptyOp::create(b, loc, shape, type);
   }
-  /// A tensor of `shape` and `type` filled with `value`.
-  Value filled(ArrayRef<int64_t> shape, Type type, double value) {
+  /// `dest` filled with `value` (of its element type).
+  Value fill(Value dest, double value) {
+    Type type = cast<RankedTensorType>(dest.getType()).getElementType();
     Value scalar =
         arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, value));
-    return linalg::FillOp::create(b, loc, scalar, empty(shape, type))
-        .getResult(0);
+    return linalg::FillOp::create(b, loc, scalar, dest).getResult(0);
+  }
+  /// A tensor of `shape` and `type` filled with `value`.
+  Value filled(ArrayRef<int64_t> shape, Type type, double value) {
+    return fill(empty(shape, type), value);
   }
   /// Offsets, sizes and strides of `count` rows of `type` from row `row`
   /// (all of the other dims).
@@ -288,11 +292,7 @@ static void lowerGradient(RewriterBase &rewriter, LinearCrossEntropyGradOp op) {
             });
         // dx rows = dlogits . w, on (n, h, v), computed in the rows of the
         // result.
-        Value zero = arith::ConstantOp::create(
-            rewriter, loc, element, rewriter.getFloatAttr(element, 0.0));
-        Value dxInit = linalg::FillOp::create(rewriter, loc, zero,
-                                              cb.rows(iter[0], row, chunk))
-                           .getResult(0);
+        Value dxInit = cb.fill(cb.rows(iter[0], row, chunk), 0.0);
         Value dxRows =
             cb.contract(dlogits, op.getW(), dxInit, cb.map(3, {0, 2}),
                         cb.map(3, {2, 1}), cb.map(3, {0, 1}));

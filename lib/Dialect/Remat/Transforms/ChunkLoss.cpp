@@ -420,56 +420,12 @@ static void eraseDeadChain(RewriterBase &rewriter, ArrayRef<Operation *> roots,
       rewriter.eraseOp(op);
 }
 
-/// Returns the body value of `backward` that carries `forward` (an operand
-/// it already has, else one appended).
-static Value getOrAddInput(BackwardOp backward, Value forward) {
-  Block &body = backward.getBody().front();
-  for (auto [index, input] : llvm::enumerate(backward.getInputs()))
-    if (input == forward)
-      return body.getArgument(index);
-  backward.getInputsMutable().append(forward);
-  return body.addArgument(forward.getType(), forward.getLoc());
-}
-
-/// Drops the entry arguments of `backward` that nothing reads any more,
-/// among `candidates`, with their operands.
-static void dropUnusedInputs(BackwardOp backward,
-                             ArrayRef<BlockArgument> candidates) {
-  Block &body = backward.getBody().front();
-  llvm::BitVector erased(body.getNumArguments());
-  for (BlockArgument arg : candidates)
-    if (arg.getOwner() == &body && arg.use_empty())
-      erased.set(arg.getArgNumber());
-  if (erased.none())
-    return;
-  backward->eraseOperands(erased);
-  body.eraseArguments(erased);
-}
-
 /// The largest divisor of `n` that is at most `limit`.
 static int64_t largestDivisorAtMost(int64_t n, int64_t limit) {
   for (int64_t d = std::min(n, limit); d > 1; --d)
     if (n % d == 0)
       return d;
   return 1;
-}
-
-/// The modeled time of every op of `function` on `target` (an op with a
-/// cost model and regions counts whole, its body not again).
-static double getStepSeconds(Operation *function, const TargetModel &target) {
-  double seconds = 0;
-  function->walk<WalkOrder::PreOrder>([&](Operation *op) {
-    bool whole = isa<CostOpInterface>(op) && op->getNumRegions() != 0;
-    if (whole ||
-        (op->getNumRegions() == 0 && !op->hasTrait<OpTrait::IsTerminator>())) {
-      FailureOr<OpCost> cost = getOpCost(op);
-      if (succeeded(cost))
-        seconds += getRooflineSeconds(*cost, getComputeElementType(op),
-                                      isContraction(op), target);
-    }
-    return whole ? WalkResult::skip() : WalkResult::advance();
-  });
-  return seconds;
 }
 
 /// The modeled time of the chunked forward and gradient on `target`.
@@ -484,14 +440,15 @@ static double getLossSeconds(LinearCrossEntropyShape shape, int64_t chunk,
 
 /// The smallest chunk (a divisor of the token count) whose forward and
 /// gradient take at most `budgetSeconds` more modeled time on `target`
-/// than in one chunk. (Every chunk reads the whole weight again, so small
-/// chunks turn the matmuls memory-bound.)
+/// than `wholeSeconds`, their time in one chunk. (Every chunk reads the
+/// whole weight again, so small chunks turn the matmuls memory-bound.)
 static int64_t chooseChunk(const LinearCrossEntropyShape &shape, Type element,
-                           const TargetModel &target, double budgetSeconds) {
-  double whole = getLossSeconds(shape, shape.tokens, element, target);
+                           const TargetModel &target, double wholeSeconds,
+                           double budgetSeconds) {
   for (int64_t chunk = 1; chunk < shape.tokens; ++chunk)
     if (shape.tokens % chunk == 0 &&
-        getLossSeconds(shape, chunk, element, target) - whole <= budgetSeconds)
+        getLossSeconds(shape, chunk, element, target) - wholeSeconds <=
+            budgetSeconds)
       return chunk;
   return shape.tokens;
 }
@@ -502,8 +459,9 @@ mlir::remat::chunkLinearCrossEntropy(RewriterBase &rewriter,
                                      const ChunkLossOptions &options) {
   ChunkLossStats stats;
   // (A function without a backward is not a training step.)
-  if (!function->walk([](BackwardOp) { return WalkResult::interrupt(); })
-           .wasInterrupted())
+  SmallVector<BackwardOp> backwards;
+  function->walk([&](BackwardOp op) { backwards.push_back(op); });
+  if (backwards.empty())
     return stats;
   // The candidates: nll generics (a 1-d gather from a 2-d tensor).
   SmallVector<linalg::GenericOp> nlls;
@@ -525,8 +483,6 @@ mlir::remat::chunkLinearCrossEntropy(RewriterBase &rewriter,
     std::optional<ForwardLoss> fwd = matchForward(nll, why);
     std::optional<BackwardLoss> bwd;
     if (fwd) {
-      SmallVector<BackwardOp> backwards;
-      function->walk([&](BackwardOp op) { backwards.push_back(op); });
       for (BackwardOp backward : backwards) {
         std::string backwardWhy;
         bwd = matchBackward(backward, *fwd, backwardWhy);
@@ -534,8 +490,6 @@ mlir::remat::chunkLinearCrossEntropy(RewriterBase &rewriter,
           break;
         why = backwardWhy;
       }
-      if (backwards.empty())
-        why = "the function has no remat.backward";
     }
     // The logits and log-softmax may feed nothing but the loss and its
     // backward.
@@ -573,13 +527,16 @@ mlir::remat::chunkLinearCrossEntropy(RewriterBase &rewriter,
         getStaticSizeInBytes(xType.getElementType()).value_or(4);
     Type element = xType.getElementType();
     double stepSeconds = getStepSeconds(function, options.target);
-    int64_t chunk = options.chunkSize > 0
-                        ? largestDivisorAtMost(shape.tokens, options.chunkSize)
-                        : chooseChunk(shape, element, options.target,
-                                      options.overhead / 100 * stepSeconds);
+    double wholeSeconds =
+        getLossSeconds(shape, shape.tokens, element, options.target);
+    int64_t chunk =
+        options.chunkSize > 0
+            ? largestDivisorAtMost(shape.tokens, options.chunkSize)
+            : chooseChunk(shape, element, options.target, wholeSeconds,
+                          options.overhead / 100 * stepSeconds);
     shape.chunk = chunk;
-    double added = getLossSeconds(shape, chunk, element, options.target) -
-                   getLossSeconds(shape, shape.tokens, element, options.target);
+    double added =
+        getLossSeconds(shape, chunk, element, options.target) - wholeSeconds;
 
     // The ops read the weight as stored (V x H): the source of the
     // forward's transpose, else a transpose made here.
@@ -614,8 +571,8 @@ mlir::remat::chunkLinearCrossEntropy(RewriterBase &rewriter,
       if (!arg.use_empty())
         readBefore.push_back(arg);
     Value x = bwd->x;
-    Value w = getOrAddInput(backward, weight);
-    Value lse = getOrAddInput(backward, forward.getLse());
+    Value w = getOrAddBackwardInput(backward, weight);
+    Value lse = getOrAddBackwardInput(backward, forward.getLse());
     Operation *first = bwd->dxMatmul->isBeforeInBlock(bwd->dwMatmul)
                            ? bwd->dxMatmul.getOperation()
                            : bwd->dwMatmul.getOperation();
@@ -636,7 +593,11 @@ mlir::remat::chunkLinearCrossEntropy(RewriterBase &rewriter,
     eraseDeadChain(rewriter, chain,
                    {x, w, bwd->targets, bwd->grad, bwd->totalWeight});
     // (Only the arguments this rewrite stopped reading.)
-    dropUnusedInputs(backward, readBefore);
+    llvm::BitVector unread(body.getNumArguments());
+    for (BlockArgument arg : readBefore)
+      if (arg.use_empty())
+        unread.set(arg.getArgNumber());
+    eraseBackwardInputs(backward, unread);
 
     Operation *sumInit = fwd->nllSum.getDpsInits()[0].getDefiningOp();
     rewriter.replaceOp(fwd->nllSum, forward.getNllSum());

@@ -140,10 +140,8 @@ private:
 };
 } // namespace
 
-/// Erases the inputs of `backward` set in `erased`, and its body's
-/// arguments for them, in one pass over each list.
-static void eraseBackwardInputs(BackwardOp backward,
-                                const llvm::BitVector &erased) {
+void mlir::remat::eraseBackwardInputs(BackwardOp backward,
+                                      const llvm::BitVector &erased) {
   if (erased.none())
     return;
   backward->eraseOperands(erased);
@@ -234,6 +232,15 @@ static Value getTransposeSource(linalg::TransposeOp outer, Value input) {
   return inner.getInput();
 }
 
+Value mlir::remat::getOrAddBackwardInput(BackwardOp backward, Value value) {
+  Block &body = backward.getBody().front();
+  for (auto [input, arg] : llvm::zip(backward.getInputs(), body.getArguments()))
+    if (input == value)
+      return arg;
+  backward.getInputsMutable().append(value);
+  return body.addArgument(value.getType(), value.getLoc());
+}
+
 unsigned mlir::remat::foldBackwardTransposes(RewriterBase &rewriter,
                                              BackwardOp backward) {
   Block &body = backward.getBody().front();
@@ -248,16 +255,7 @@ unsigned mlir::remat::foldBackwardTransposes(RewriterBase &rewriter,
     if (!source || source.getType() != outer.getResult()[0].getType())
       continue;
     // Read the source as a saved value of its own.
-    Value replacement;
-    for (auto [input, blockArg] :
-         llvm::zip(backward.getInputs(), body.getArguments()))
-      if (input == source)
-        replacement = blockArg;
-    if (!replacement) {
-      backward.getInputsMutable().append(source);
-      replacement = body.addArgument(source.getType(), source.getLoc());
-    }
-    rewriter.replaceOp(outer, replacement);
+    rewriter.replaceOp(outer, getOrAddBackwardInput(backward, source));
     ++folded;
   }
   // Drop the operands nothing reads any more.

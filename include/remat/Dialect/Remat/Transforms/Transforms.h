@@ -18,6 +18,7 @@
 #include "mlir/IR/Operation.h"
 #include "mlir/IR/Value.h"
 #include "mlir/Support/LLVM.h"
+#include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 
 #include <optional>
@@ -102,6 +103,14 @@ recomputeBackwardInputs(RewriterBase &rewriter, BackwardOp backward,
                         llvm::function_ref<bool(Value)> shouldRecompute,
                         llvm::function_ref<bool(Value)> shouldDuplicate = {},
                         llvm::function_ref<void(Value, Value)> onClone = {});
+
+/// Returns the entry argument of `backward` that carries `value`: that of
+/// an operand equal to it, else of one appended for it.
+Value getOrAddBackwardInput(BackwardOp backward, Value value);
+
+/// Erases the operands of `backward` set in `erased` and the body's
+/// arguments for them (which must be unused).
+void eraseBackwardInputs(BackwardOp backward, const llvm::BitVector &erased);
 
 /// Folds, in the body of `backward`, each `linalg.transpose` of a saved
 /// value that is itself a transpose by the inverse permutation (autograd's
