@@ -182,6 +182,9 @@ def main():
     p.add_argument("--chunk-loss", type=int, default=None, metavar="N",
                    help="compute the loss in chunks of N tokens "
                         "(-remat-chunk-loss) before planning; 0 chooses")
+    p.add_argument("--fuse-attention", type=int, default=None, metavar="N",
+                   help="fuse attention in blocks of N queries and keys "
+                        "(-remat-fuse-attention) before planning")
     p.add_argument("--chip", default="sm_90")
     p.add_argument("--format", choices=["bin", "isa"], default="bin",
                    help="kernels as cubin for --chip (ptxas here; no JIT "
@@ -222,13 +225,24 @@ def main():
          "--manifest", manifest_path, "-o", step], env=env)
     with open(manifest_path) as f:
         manifest = json.load(f)
+    rewrites = []
+    if args.fuse_attention is not None:
+        rewrites.append(f"-remat-fuse-attention=block-size={args.fuse_attention}")
     if args.chunk_loss is not None:
-        # (Into a new file: remat-opt maps its input.)
-        chunked = step + ".chunked"
-        run([f"{args.build}/bin/remat-opt", step, "-o", chunked,
-             "-mlir-print-debuginfo",
-             f"-remat-chunk-loss=chunk-size={args.chunk_loss}"])
-        os.replace(chunked, step)
+        rewrites.append(f"-remat-chunk-loss=chunk-size={args.chunk_loss}")
+    if rewrites:
+        rewritten = step + ".rewritten"
+        r = run([f"{args.build}/bin/remat-opt", step, "-o", rewritten,
+                 "-mlir-print-debuginfo"] + rewrites)
+        os.replace(rewritten, step)
+        # What each rewrite did (the first remark of each pass).
+        seen = set()
+        for line in r.stderr.splitlines():
+            if "remark: remat-" in line:
+                text = line.split("remark: ", 1)[1]
+                if text.split(":", 1)[0] not in seen:
+                    seen.add(text.split(":", 1)[0])
+                    print(f"rewrote the step: {text}")
 
     variants = []
     predicted = {}

@@ -38,6 +38,7 @@ int64_t mlir::remat::mulSaturated(int64_t a, int64_t b) {
 OpCost &OpCost::operator+=(const OpCost &other) {
   flops = addSaturated(flops, other.flops);
   transcendentals = addSaturated(transcendentals, other.transcendentals);
+  vectorFlops = addSaturated(vectorFlops, other.vectorFlops);
   bytesRead = addSaturated(bytesRead, other.bytesRead);
   bytesWritten = addSaturated(bytesWritten, other.bytesWritten);
   estimated |= other.estimated;
@@ -204,6 +205,14 @@ double mlir::remat::getRooflineSeconds(const OpCost &cost, Type elementType,
                                        const TargetModel &target) {
   double peak = target.getPeakFlops(elementType, contraction);
   double compute = peak > 0 ? double(cost.weightedFlops()) / peak : 0.0;
+  if (cost.vectorFlops > 0 && peak > 0 && target.f32 > 0) {
+    // A fused contraction: its matmuls at `peak`, its element-wise work
+    // and transcendentals on the vector units.
+    double vector = double(cost.vectorFlops) +
+                    double(kTranscendentalWeight - 1) * cost.transcendentals;
+    compute = std::max(0.0, double(cost.weightedFlops()) - vector) / peak +
+              vector / target.f32;
+  }
   double memory =
       target.bandwidth > 0
           ? double(cost.bytesRead + cost.bytesWritten) / target.bandwidth
@@ -214,7 +223,8 @@ double mlir::remat::getRooflineSeconds(const OpCost &cost, Type elementType,
 Type mlir::remat::getComputeElementType(Operation *op) {
   // A chunked cross-entropy runs at the rate of its matmuls, on x's type
   // (its results are f32 whatever that type).
-  if (isa<LinearCrossEntropyOp, LinearCrossEntropyGradOp>(op))
+  if (isa<LinearCrossEntropyOp, LinearCrossEntropyGradOp, AttentionOp,
+          AttentionGradOp>(op))
     return cast<ShapedType>(op->getOperand(0).getType()).getElementType();
   for (Type type : op->getResultTypes())
     if (auto shaped = dyn_cast<ShapedType>(type))
@@ -230,7 +240,8 @@ Type mlir::remat::getComputeElementType(Operation *op) {
 bool mlir::remat::isContraction(Operation *op) {
   // (Its element-wise work then runs at the matmul rate too; it is a small
   // part of the op's FLOPs.)
-  if (isa<LinearCrossEntropyOp, LinearCrossEntropyGradOp>(op))
+  if (isa<LinearCrossEntropyOp, LinearCrossEntropyGradOp, AttentionOp,
+          AttentionGradOp>(op))
     return true;
   auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
   return linalgOp && linalg::isaContractionOpInterface(linalgOp);
@@ -578,5 +589,6 @@ void mlir::remat::registerCostModelExternalModels(DialectRegistry &registry) {
     LinearCrossEntropyGradOp::attachInterface<
         LinearCrossEntropyCostModel<LinearCrossEntropyGradOp, true>,
         LinearCrossEntropyWorkspaceModel<LinearCrossEntropyGradOp, true>>(*ctx);
+    registerAttentionCostModels(ctx);
   });
 }

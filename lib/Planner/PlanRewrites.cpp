@@ -22,6 +22,8 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
@@ -92,6 +94,73 @@ static double extraSeconds(const RematPlan &plan) {
   return plan.rewriteSeconds + plan.recomputeSeconds;
 }
 
+namespace {
+/// One combination of rewrites, planned on a copy of the step.
+struct Candidate {
+  bool chunkLoss = false, fuseAttention = false;
+  func::FuncOp copy;
+  Trial trial;
+  SmallVector<std::string> names;
+};
+} // namespace
+
+/// Applies `candidate`'s rewrites to a copy of `function`; false (and no
+/// copy) when one of them changed nothing. Their remarks are emitted with
+/// `remarks`, each once however many candidates make it (`emitted`).
+static bool rewriteCopy(func::FuncOp function, const PlanOptions &options,
+                        Candidate &candidate, bool remarks,
+                        llvm::StringSet<> &emitted) {
+  IRRewriter rewriter(function.getContext());
+  rewriter.setInsertionPointAfter(function);
+  auto copy = cast<func::FuncOp>(rewriter.clone(*function));
+  SymbolTable::setSymbolName(copy,
+                             (function.getSymName() + ".rewritten").str());
+  SmallVector<HeldDiagnostic> rewriteRemarks;
+  {
+    DiagnosticHolder held(function.getContext());
+    if (candidate.fuseAttention &&
+        fuseAttention(rewriter, copy, FuseAttentionOptions()).fused > 0)
+      candidate.names.push_back("fuse-attention");
+    if (candidate.chunkLoss) {
+      ChunkLossOptions chunkOptions;
+      chunkOptions.target = options.target;
+      if (chunkLinearCrossEntropy(rewriter, copy, chunkOptions).chunked > 0)
+        candidate.names.push_back("chunk-loss");
+    }
+    rewriteRemarks = std::move(held.diagnostics);
+  }
+  SmallVector<HeldDiagnostic> fresh;
+  for (HeldDiagnostic &held : rewriteRemarks) {
+    std::string key;
+    llvm::raw_string_ostream os(key);
+    os << held.loc << ": " << held.message;
+    if (emitted.insert(key).second)
+      fresh.push_back(std::move(held));
+  }
+  emitHeld(fresh, remarks);
+  unsigned wanted = candidate.chunkLoss + candidate.fuseAttention;
+  if (candidate.names.size() != wanted) {
+    rewriter.eraseOp(copy);
+    return false;
+  }
+  candidate.copy = copy;
+  return true;
+}
+
+/// The candidate's summary for the choice remark.
+static std::string describe(const Candidate &candidate) {
+  std::string name = candidate.names.empty() ? std::string("no rewrite")
+                                             : llvm::join(candidate.names, "+");
+  const Trial &trial = candidate.trial;
+  if (succeeded(trial.plan))
+    return llvm::formatv("{0} adds {1} us", name,
+                         llvm::format("%.4g", extraSeconds(*trial.plan) * 1e6))
+        .str();
+  return llvm::formatv("{0} misses the budget (lowest peak {1} B)", name,
+                       trial.infeasible.predictedPeak)
+      .str();
+}
+
 FailureOr<RematPlan> mlir::remat::planWithRewrites(func::FuncOp function,
                                                    const PlanOptions &options,
                                                    PlanRewrites rewrites,
@@ -110,26 +179,24 @@ FailureOr<RematPlan> mlir::remat::planWithRewrites(func::FuncOp function,
     return failure();
   }
 
-  // The rewritten copy, next to the function (so its callees resolve).
-  IRRewriter rewriter(function.getContext());
-  rewriter.setInsertionPointAfter(function);
-  auto copy = cast<func::FuncOp>(rewriter.clone(*function));
-  SymbolTable::setSymbolName(copy,
-                             (function.getSymName() + ".rewritten").str());
-  ChunkLossOptions chunkOptions;
-  chunkOptions.target = options.target;
-  ChunkLossStats stats;
-  SmallVector<HeldDiagnostic> rewriteRemarks;
-  {
-    DiagnosticHolder held(function.getContext());
-    stats = chunkLinearCrossEntropy(rewriter, copy, chunkOptions);
-    rewriteRemarks = std::move(held.diagnostics);
-  }
-  emitHeld(rewriteRemarks, remarks);
-  if (stats.chunked == 0) {
-    rewriter.eraseOp(copy);
+  // The combinations to try, each on its own copy.
+  std::vector<Candidate> candidates;
+  llvm::StringSet<> emitted;
+  auto add = [&](bool chunkLoss, bool fuse) {
+    Candidate candidate;
+    candidate.chunkLoss = chunkLoss;
+    candidate.fuseAttention = fuse;
+    if (rewriteCopy(function, options, candidate, remarks, emitted))
+      candidates.push_back(std::move(candidate));
+  };
+  if (rewrites == PlanRewrites::ChunkLoss || rewrites == PlanRewrites::Auto)
+    add(true, false);
+  if (rewrites == PlanRewrites::FuseAttention || rewrites == PlanRewrites::Auto)
+    add(false, true);
+  if (rewrites == PlanRewrites::All || rewrites == PlanRewrites::Auto)
+    add(true, true);
+  if (candidates.empty())
     return planRematerialization(function, options, infeasible);
-  }
 
   // A percentage budget is of the step as given.
   PlanOptions copyOptions = options;
@@ -140,62 +207,71 @@ FailureOr<RematPlan> mlir::remat::planWithRewrites(func::FuncOp function,
     copyOptions.budget =
         Budget{scaleBytes(*options.budget->fraction, unplanned), std::nullopt};
   }
-  bool wantInfeasible = true;
-  Trial rewritten = plan(copy, copyOptions, wantInfeasible);
-  auto rebase = [&](RematPlan &p) {
-    p.rewriteSeconds = p.baselineStepSeconds - base.plan->baselineStepSeconds;
-    p.baselineStepSeconds = base.plan->baselineStepSeconds;
-    p.baselinePeak = base.plan->baselinePeak;
-    p.baselineActivationBytes = base.plan->baselineActivationBytes;
-    p.rewrites = {"chunk-loss"};
-  };
-  if (succeeded(rewritten.plan))
-    rebase(*rewritten.plan);
-  else
-    rebase(rewritten.infeasible);
-
-  Trial given;
-  bool useRewrite = true;
-  if (rewrites == PlanRewrites::Auto) {
-    given = plan(function, options, wantInfeasible);
-    if (succeeded(given.plan) && succeeded(rewritten.plan))
-      useRewrite = extraSeconds(*rewritten.plan) < extraSeconds(*given.plan);
-    else if (succeeded(given.plan))
-      useRewrite = false;
-    else if (failed(rewritten.plan))
-      // Neither meets the budget: report the lower floor.
-      useRewrite =
-          rewritten.infeasible.predictedPeak < given.infeasible.predictedPeak;
-  }
-  Trial &chosen = useRewrite ? rewritten : given;
-  if (rewrites == PlanRewrites::Auto && remarks) {
-    InFlightDiagnostic remark = mlir::emitRemark(function.getLoc());
-    remark << "remat: rewrites: ";
-    if (succeeded(given.plan) && succeeded(rewritten.plan))
-      remark << llvm::formatv(
-          "chunk-loss {0}: the plan with it adds {1} us to the step, "
-          "without it {2} us",
-          useRewrite ? "used" : "not used",
-          llvm::format("%.4g", extraSeconds(*rewritten.plan) * 1e6),
-          llvm::format("%.4g", extraSeconds(*given.plan) * 1e6));
-    else if (succeeded(chosen.plan))
-      remark << "chunk-loss " << (useRewrite ? "used" : "not used")
-             << ": only the plan " << (useRewrite ? "with" : "without")
-             << " it meets the budget";
+  for (Candidate &candidate : candidates) {
+    candidate.trial =
+        plan(candidate.copy, copyOptions, /*wantInfeasible=*/true);
+    auto rebase = [&](RematPlan &p) {
+      p.rewriteSeconds = p.baselineStepSeconds - base.plan->baselineStepSeconds;
+      p.baselineStepSeconds = base.plan->baselineStepSeconds;
+      p.baselinePeak = base.plan->baselinePeak;
+      p.baselineActivationBytes = base.plan->baselineActivationBytes;
+      p.rewrites = candidate.names;
+    };
+    if (succeeded(candidate.trial.plan))
+      rebase(*candidate.trial.plan);
     else
-      remark << "chunk-loss " << (useRewrite ? "used" : "not used")
-             << " for the lowest peak: neither plan meets the budget";
+      rebase(candidate.trial.infeasible);
   }
-  emitHeld(chosen.diagnostics, remarks);
-  if (useRewrite && succeeded(rewritten.plan)) {
+  if (rewrites == PlanRewrites::Auto) {
+    Candidate given;
+    given.trial = plan(function, options, /*wantInfeasible=*/true);
+    candidates.insert(candidates.begin(), std::move(given));
+  }
+
+  // The plan that meets the budget in the least time; if none does, the
+  // lowest peak. (Ties keep the earlier candidate: fewer rewrites.)
+  Candidate *chosen = &candidates.front();
+  for (Candidate &candidate : candidates) {
+    const Trial &t = candidate.trial, &best = chosen->trial;
+    if (succeeded(t.plan) != succeeded(best.plan)) {
+      if (succeeded(t.plan))
+        chosen = &candidate;
+      continue;
+    }
+    if (succeeded(t.plan)
+            ? extraSeconds(*t.plan) < extraSeconds(*best.plan)
+            : t.infeasible.predictedPeak < best.infeasible.predictedPeak)
+      chosen = &candidate;
+  }
+  if (candidates.size() > 1 && remarks) {
+    InFlightDiagnostic remark = mlir::emitRemark(function.getLoc());
+    remark << "remat: rewrites: chose "
+           << (chosen->names.empty() ? std::string("no rewrite")
+                                     : llvm::join(chosen->names, "+"))
+           << (succeeded(chosen->trial.plan)
+                   ? ": of the plans that meet the budget it adds the least "
+                     "time"
+                   : ": no plan meets the budget; it has the lowest peak")
+           << " (";
+    llvm::interleave(
+        candidates, remark, [&](const Candidate &c) { remark << describe(c); },
+        "; ");
+    remark << ")";
+  }
+  emitHeld(chosen->trial.diagnostics, remarks);
+  if (chosen->copy && succeeded(chosen->trial.plan)) {
     // The function takes the rewritten body; the plan's values live in it.
-    function.getBody().takeBody(copy.getBody());
+    function.getBody().takeBody(chosen->copy.getBody());
   }
-  rewriter.eraseOp(copy);
-  if (failed(chosen.plan)) {
+  FailureOr<RematPlan> result = chosen->trial.plan;
+  RematPlan chosenInfeasible = chosen->trial.infeasible;
+  for (Candidate &candidate : candidates)
+    if (candidate.copy)
+      candidate.copy.erase();
+  if (failed(result)) {
     if (infeasible)
-      *infeasible = chosen.infeasible;
+      *infeasible = chosenInfeasible;
     return failure();
   }
-  return chosen.plan;
+  return result;
 }

@@ -197,10 +197,16 @@ static FailureOr<Schedule> buildSelective(PlanContext &ctx,
       }
     }
   }
+  // A fused attention (-remat-fuse-attention) is a core by itself: its
+  // output and log-sum-exp are recomputed, as Megatron recomputes
+  // FlashAttention's forward.
+  for (Operation *op : forward)
+    if (isa<AttentionOp>(op))
+      core->try_emplace(op, getLayerKey(op));
   if (core->empty()) {
     error = "remat: strategy selective found no attention core (a batch "
             "matmul fed, through ops that are not contractions, by another "
-            "batch matmul)";
+            "batch matmul, or a remat.attention)";
     return failure();
   }
   auto schedule = std::make_shared<Schedule>();

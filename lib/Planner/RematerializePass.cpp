@@ -107,11 +107,13 @@ struct RematRematerializePass
         return predictBufferizedPeak(f, nullptr, root, fuse);
       };
     }
-    std::optional<PlanRewrites> parsedRewrites =
-        parseChoice<PlanRewrites>(root, pass, "rewrites", rewrites,
-                                  {{"none", PlanRewrites::None},
-                                   {"chunk-loss", PlanRewrites::ChunkLoss},
-                                   {"auto", PlanRewrites::Auto}});
+    std::optional<PlanRewrites> parsedRewrites = parseChoice<PlanRewrites>(
+        root, pass, "rewrites", rewrites,
+        {{"none", PlanRewrites::None},
+         {"chunk-loss", PlanRewrites::ChunkLoss},
+         {"fuse-attention", PlanRewrites::FuseAttention},
+         {"all", PlanRewrites::All},
+         {"auto", PlanRewrites::Auto}});
     if (!parsedRewrites)
       return signalPassFailure();
     options.cost = *parsedCost;

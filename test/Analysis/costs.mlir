@@ -166,3 +166,33 @@ func.func @chunked_loss(%x: tensor<16x8xf32>, %w: tensor<32x8xf32>,
         tensor<f32>, tensor<f32> -> tensor<16x8xf32>, tensor<32x8xf32> loc("lce_grad")
   return %sum, %dx, %dw : tensor<f32>, tensor<16x8xf32>, tensor<32x8xf32>
 }
+
+// Fused attention (G = 2x2 heads, 8 queries and keys, depth 4, blocks of
+// 4x4, f32, no mask or dropout): per score the q.k dot (8), the p.v
+// product (8) and 8 element-wise ops (256 scores: 6144 FLOPs), plus per
+// row and key block alpha and the rescales (32 rows x 2 blocks x 10: 640);
+// exp per score, alpha per row and block and log per row are
+// transcendental (256 + 96). It reads q once and k and v once per block of
+// queries ((128 + 2 x 4 x 8 x 8) x 4 = 2560 bytes) and writes out and lse
+// (512 + 128). The gradient: per score 6d + 4dv + 9 = 49 (12544) and per
+// row 2dv (256); it reads k and v once (1024), per key block q, dout, lse,
+// delta and the f32 dq accumulator (2 x 2304), and out and dout (1024);
+// writes dk, dv and dq (1536) and the accumulator per key block (1024).
+// The element-wise part (all but the matmuls' 2d + 2dv per score forward,
+// 6d + 4dv backward) is `vector`: it runs at the f32 rate.
+// CHECK: attention: remat.attention flops=6784 transcendentals=352 vector=2688 read=2560 written=640
+// CHECK: attention_grad: remat.attention_grad flops=12800 transcendentals=256 vector=2560 read=6656 written=2560
+func.func @attention(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>,
+                     %v: tensor<2x2x8x4xf32>, %do: tensor<2x2x8x4xf32>)
+    -> (tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>) {
+  %out, %lse = remat.attention %q, %k, %v
+      attributes {block_k = 4 : i64, block_q = 4 : i64, scale = 0.5 : f64}
+      : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>
+      -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32> loc("attention")
+  %dq, %dk, %dv = remat.attention_grad %q, %k, %v, %out, %lse, %do
+      attributes {block_k = 4 : i64, block_q = 4 : i64, scale = 0.5 : f64}
+      : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>,
+        tensor<2x2x8x4xf32>, tensor<2x2x8xf32>, tensor<2x2x8x4xf32>
+      -> tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> loc("attention_grad")
+  return %out, %dq : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>
+}

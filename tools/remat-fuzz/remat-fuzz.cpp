@@ -126,6 +126,9 @@ static const char *const kDefaultPipelines[] = {
     "verify=false})",
     "builtin.module(remat-rematerialize{budget=65% fuse-pointwise=true "
     "target=cpu})",
+    "builtin.module(remat-rematerialize{budget=60% rewrites=auto})",
+    "builtin.module(remat-chunk-loss{chunk-size=4})",
+    "builtin.module(remat-fuse-attention{block-size=4},remat-lower-to-llvm)",
     "builtin.module(remat-bufferize)",
     "builtin.module(remat-lower-to-llvm)",
     "builtin.module(remat-lower-to-nvvm{format=nvvm})",

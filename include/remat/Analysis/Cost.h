@@ -42,6 +42,11 @@ struct OpCost {
   int64_t flops = 0;
   /// The transcendental operations among `flops`.
   int64_t transcendentals = 0;
+  /// The element-wise operations among `flops` of a fused contraction
+  /// (remat.attention's softmax and dropout bits): they run on the vector
+  /// units at the target's f32 rate, not at the contraction's, and so do
+  /// the transcendentals. 0 for other ops.
+  int64_t vectorFlops = 0;
   /// Bytes of operands read.
   int64_t bytesRead = 0;
   /// Bytes of results written.
@@ -161,6 +166,35 @@ OpCost getLinearCrossEntropyCost(const LinearCrossEntropyShape &shape,
 SmallVector<int64_t>
 getLinearCrossEntropyWorkspace(const LinearCrossEntropyShape &shape,
                                bool gradient);
+
+/// The shape of a fused attention (remat.attention and its gradient):
+/// `groups` (batch × heads) of `queries` × `keys` scores over a `depth`
+/// (and `valueDepth` for the values), in blocks of `blockQ` × `blockK`, on
+/// elements of `elementBytes` bytes. `maskBytes` is the mask tensor's size
+/// (0 without one) and `keepOps` the ops of the dropout keep region per
+/// element (0 without dropout).
+struct AttentionShape {
+  int64_t groups = 0, queries = 0, keys = 0, depth = 0, valueDepth = 0;
+  int64_t blockQ = 0, blockK = 0, elementBytes = 0, maskBytes = 0, keepOps = 0;
+};
+
+/// The work of the fused forward (`gradient` false) or gradient as their
+/// lowering does it: the scores exist block by block and never reach
+/// memory; each block of queries reads every key and value block, and the
+/// gradient reads the queries again for every block of keys and
+/// accumulates `dq` in f32. The mask is read once (it stays in cache).
+/// The element-wise work (softmax, mask, the dropout generator's integer
+/// ops) is `vectorFlops`: it runs at the f32 rate, the matmuls at the
+/// contraction's.
+OpCost getAttentionCost(const AttentionShape &shape, bool gradient);
+
+/// The temporary buffers the lowering holds at once: a few blocks of f32
+/// scores and the row statistics and accumulators.
+SmallVector<int64_t> getAttentionWorkspace(const AttentionShape &shape,
+                                           bool gradient);
+
+/// Attaches the cost and workspace models of remat's fused attention ops.
+void registerAttentionCostModels(MLIRContext *context);
 
 /// Attaches CostOpInterface models to the upstream ops that transformer
 /// training graphs use: linalg, arith, math and tensor ops.

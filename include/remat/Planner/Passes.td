@@ -159,9 +159,10 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
            "searching with peak-model=bufferized">,
     Option<"rewrites", "rewrites", "std::string", /*default=*/"\"none\"",
            "Rewrites of the step the plan may use: none, chunk-loss (chunk "
-           "the loss as -remat-chunk-loss does, then plan) or auto (plan "
-           "with and without it; take the plan that meets the budget in "
-           "less modeled step time)">,
+           "the loss as -remat-chunk-loss does, then plan), fuse-attention "
+           "(fuse attention as -remat-fuse-attention does), all (both) or "
+           "auto (plan without them and with each combination; take the "
+           "plan that meets the budget in the least modeled step time)">,
     Option<"remarks", "remarks", "bool", /*default=*/"false",
            "Emit a remark for every decision and a summary per function">,
     Option<"planFile", "plan-file", "std::string", /*default=*/"\"\"",

@@ -276,14 +276,18 @@ FailureOr<RematPlan> planRematerialization(func::FuncOp function,
 
 /// The rewrites of the step the planner may apply before it plans.
 enum class PlanRewrites {
-  None,      ///< plan the step as given.
-  ChunkLoss, ///< chunk the loss (-remat-chunk-loss) first, then plan.
-  Auto,      ///< plan with and without the chunked loss; take the plan
-             ///< that meets the budget in less modeled step time.
+  None,          ///< plan the step as given.
+  ChunkLoss,     ///< chunk the loss (-remat-chunk-loss) first, then plan.
+  FuseAttention, ///< fuse attention (-remat-fuse-attention) first.
+  All,           ///< both rewrites first, then plan.
+  Auto,          ///< plan the step as given and with each combination of
+                 ///< the rewrites; take the plan that meets the budget in
+                 ///< the least modeled step time.
 };
 
 /// planRematerialization, with the rewrites `rewrites` allows tried on a
-/// copy of `function` first (the chunk chosen on options.target). A
+/// copy of `function` first (the loss's chunk chosen on options.target,
+/// attention in blocks of 64). A
 /// percentage budget is of the step as given, and so are the plan's
 /// baseline figures; `rewriteSeconds` and `rewrites` say what the rewrite
 /// did. When the chosen plan uses a rewrite, `function`'s body becomes the

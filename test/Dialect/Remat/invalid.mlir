@@ -148,7 +148,7 @@ func.func @not_isolated(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {
 
 // remat.yield only terminates remat region ops.
 func.func @yield_outside() {
-  // expected-error @below {{'remat.yield' op expects parent op to be one of 'remat.checkpoint, remat.backward'}}
+  // expected-error @below {{'remat.yield' op expects parent op to be one of 'remat.checkpoint, remat.backward, remat.attention, remat.attention_grad'}}
   remat.yield
 }
 
@@ -356,4 +356,203 @@ func.func @lceg_chunk(%x: tensor<16x8xf32>, %w: tensor<32x8xf32>, %t: tensor<16x
   // expected-error @below {{chunk_size 3 does not divide the 16 tokens}}
   %dx, %dw = remat.linear_cross_entropy_grad %x, %w, %t, %l, %g, %n {chunk_size = 3 : i64, ignore_index = -100 : i64} : tensor<16x8xf32>, tensor<32x8xf32>, tensor<16xi64>, tensor<16xf32>, tensor<f32>, tensor<f32> -> tensor<16x8xf32>, tensor<32x8xf32>
   return %dx : tensor<16x8xf32>
+}
+
+// -----
+
+// remat.attention: q is not 4-d.
+func.func @f(%q: tensor<4x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>) {
+  // expected-error @below {{expects q to be a static 4-d tensor of floats of at most 32 bits, got 'tensor<4x8x4xf32>'}}
+  %out, %lse = remat.attention %q, %k, %v attributes {block_k = 4 : i64, block_q = 4 : i64, scale = 0.5 : f64} : tensor<4x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32>
+  return
+}
+
+// -----
+
+// remat.attention: k's depth is not q's.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x5xf32>, %v: tensor<2x2x8x4xf32>) {
+  // expected-error @below {{expects k to have size 4 in dim 3, got 'tensor<2x2x8x5xf32>'}}
+  %out, %lse = remat.attention %q, %k, %v attributes {block_k = 4 : i64, block_q = 4 : i64, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x5xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32>
+  return
+}
+
+// -----
+
+// remat.attention: v of another element type.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xbf16>) {
+  // expected-error @below {{expects v of 'f32' elements, got 'tensor<2x2x8x4xbf16>'}}
+  %out, %lse = remat.attention %q, %k, %v attributes {block_k = 4 : i64, block_q = 4 : i64, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xbf16> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32>
+  return
+}
+
+// -----
+
+// remat.attention: block_q does not divide the queries.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>) {
+  // expected-error @below {{block_q 3 does not divide the 8 queries}}
+  %out, %lse = remat.attention %q, %k, %v attributes {block_k = 4 : i64, block_q = 3 : i64, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32>
+  return
+}
+
+// -----
+
+// remat.attention: block_k does not divide the keys.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>) {
+  // expected-error @below {{block_k 5 does not divide the 8 keys}}
+  %out, %lse = remat.attention %q, %k, %v attributes {block_k = 5 : i64, block_q = 4 : i64, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32>
+  return
+}
+
+// -----
+
+// remat.attention: a mask of floats.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>, %m: tensor<8x8xf32>) {
+  // expected-error @below {{expects the mask to be a static tensor of i1, got 'tensor<8x8xf32>'}}
+  %out, %lse = remat.attention %q, %k, %v mask(%m : tensor<8x8xf32>) attributes {block_k = 4 : i64, block_q = 4 : i64, mask_map = affine_map<(d0, d1, d2, d3) -> (d2, d3)>, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32>
+  return
+}
+
+// -----
+
+// remat.attention: a mask without its map.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>, %m: tensor<8x8xi1>) {
+  // expected-error @below {{expects a mask_map with the mask}}
+  %out, %lse = remat.attention %q, %k, %v mask(%m : tensor<8x8xi1>) attributes {block_k = 4 : i64, block_q = 4 : i64, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32>
+  return
+}
+
+// -----
+
+// remat.attention: a mask map of the wrong rank.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>, %m: tensor<8x8xi1>) {
+  // expected-error @below {{expects mask_map to map the 4 score indices to the mask's 2, got affine_map<(d0, d1, d2, d3) -> (d3)>}}
+  %out, %lse = remat.attention %q, %k, %v mask(%m : tensor<8x8xi1>) attributes {block_k = 4 : i64, block_q = 4 : i64, mask_map = affine_map<(d0, d1, d2, d3) -> (d3)>, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32>
+  return
+}
+
+// -----
+
+// remat.attention: a mask map that does not fit the mask.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>, %m: tensor<2x8xi1>) {
+  // expected-error @below {{mask_map result 0 does not index the mask's dim of size 2}}
+  %out, %lse = remat.attention %q, %k, %v mask(%m : tensor<2x8xi1>) attributes {block_k = 4 : i64, block_q = 4 : i64, mask_map = affine_map<(d0, d1, d2, d3) -> (d2, d3)>, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32>
+  return
+}
+
+// -----
+
+// remat.attention: a mask map without a mask.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>) {
+  // expected-error @below {{has a mask_map but no mask}}
+  %out, %lse = remat.attention %q, %k, %v attributes {block_k = 4 : i64, block_q = 4 : i64, mask_map = affine_map<(d0, d1, d2, d3) -> (d2, d3)>, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32>
+  return
+}
+
+// -----
+
+// remat.attention: a seed without dropout_scale.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>, %s: tensor<i64>) {
+  // expected-error @below {{expects dropout_scale and a seed together, or neither}}
+  %out, %lse = remat.attention %q, %k, %v seed(%s : tensor<i64>) attributes {block_k = 4 : i64, block_q = 4 : i64, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32> {
+  ^bb0(%b: index, %h: index, %i: index, %j: index, %sd: i64):
+    %c = arith.cmpi ult, %i, %j : index
+    remat.yield %c : i1
+  }
+  return
+}
+
+// -----
+
+// remat.attention: a seed of another type.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>, %s: tensor<i32>) {
+  // expected-error @below {{expects seed of 'i64' elements, got 'tensor<i32>'}}
+  %out, %lse = remat.attention %q, %k, %v seed(%s : tensor<i32>) attributes {block_k = 4 : i64, block_q = 4 : i64, dropout_scale = 1.25 : f64, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32> {
+  ^bb0(%b: index, %h: index, %i: index, %j: index, %sd: i64):
+    %c = arith.cmpi ult, %i, %j : index
+    remat.yield %c : i1
+  }
+  return
+}
+
+// -----
+
+// remat.attention: out of the wrong shape.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>) {
+  // expected-error @below {{expects out to have size 2 in dim 1, got 'tensor<2x4x8x4xf32>'}}
+  %out, %lse = remat.attention %q, %k, %v attributes {block_k = 4 : i64, block_q = 4 : i64, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x4x8x4xf32>, tensor<2x2x8xf32>
+  return
+}
+
+// -----
+
+// remat.attention: lse not f32.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>) {
+  // expected-error @below {{expects lse of 'f32' elements, got 'tensor<2x2x8xbf16>'}}
+  %out, %lse = remat.attention %q, %k, %v attributes {block_k = 4 : i64, block_q = 4 : i64, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xbf16>
+  return
+}
+
+// -----
+
+// remat.attention: a keep region without dropout.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>) {
+  // expected-error @below {{has a keep region but no dropout seed}}
+  %out, %lse = remat.attention %q, %k, %v attributes {block_k = 4 : i64, block_q = 4 : i64, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32> {
+  ^bb0(%b: index, %h: index, %i: index, %j: index, %sd: i64):
+    %c = arith.cmpi ult, %i, %j : index
+    remat.yield %c : i1
+  }
+  return
+}
+
+// -----
+
+// remat.attention: dropout without a keep region.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>, %s: tensor<i64>) {
+  // expected-error @below {{expects a keep region of one block with dropout}}
+  %out, %lse = remat.attention %q, %k, %v seed(%s : tensor<i64>) attributes {block_k = 4 : i64, block_q = 4 : i64, dropout_scale = 1.25 : f64, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32>
+  return
+}
+
+// -----
+
+// remat.attention: a keep region with the wrong arguments.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>, %s: tensor<i64>) {
+  // expected-error @below {{expects the keep region's arguments to be (index, index, index, index, i64)}}
+  %out, %lse = remat.attention %q, %k, %v seed(%s : tensor<i64>) attributes {block_k = 4 : i64, block_q = 4 : i64, dropout_scale = 1.25 : f64, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32> {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %c = arith.cmpi ult, %i, %j : index
+    remat.yield %c : i1
+  }
+  return
+}
+
+// -----
+
+// remat.attention: a keep region that yields no bit.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>, %s: tensor<i64>) {
+  // expected-error @below {{expects the keep region to yield one i1 (the keep bit)}}
+  %out, %lse = remat.attention %q, %k, %v seed(%s : tensor<i64>) attributes {block_k = 4 : i64, block_q = 4 : i64, dropout_scale = 1.25 : f64, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8xf32> {
+  ^bb0(%b: index, %h: index, %i: index, %j: index, %sd: i64):
+    remat.yield %sd : i64
+  }
+  return
+}
+
+// -----
+
+// remat.attention_grad: dout of the wrong shape.
+func.func @f(%q: tensor<2x2x8x4xf32>, %k: tensor<2x2x8x4xf32>, %v: tensor<2x2x8x4xf32>, %o: tensor<2x2x8x4xf32>, %l: tensor<2x2x8xf32>, %do: tensor<2x2x4x4xf32>) {
+  // expected-error @below {{expects dout to have size 8 in dim 2, got 'tensor<2x2x4x4xf32>'}}
+  %dq, %dk, %dv = remat.attention_grad %q, %k, %v, %o, %l, %do attributes {block_k = 4 : i64, block_q = 4 : i64, scale = 0.5 : f64} : tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8xf32>, tensor<2x2x4x4xf32> -> tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>, tensor<2x2x8x4xf32>
+  return
+}
+
+// -----
+
+// remat.attention: f64 (the lowering computes in f32).
+func.func @f(%q: tensor<2x2x8x4xf64>, %k: tensor<2x2x8x4xf64>, %v: tensor<2x2x8x4xf64>) {
+  // expected-error @below {{expects q to be a static 4-d tensor of floats of at most 32 bits, got 'tensor<2x2x8x4xf64>'}}
+  %out, %lse = remat.attention %q, %k, %v attributes {block_k = 4 : i64, block_q = 4 : i64, scale = 0.5 : f64} : tensor<2x2x8x4xf64>, tensor<2x2x8x4xf64>, tensor<2x2x8x4xf64> -> tensor<2x2x8x4xf64>, tensor<2x2x8xf32>
+  return
 }

@@ -118,3 +118,30 @@ func.func @linear_cross_entropy(%x: tensor<16x8xbf16>, %w: tensor<32x8xbf16>,
         tensor<f32>, tensor<f32> -> tensor<16x8xbf16>, tensor<32x8xbf16>
   return %sum, %dx, %dw : tensor<f32>, tensor<16x8xbf16>, tensor<32x8xbf16>
 }
+
+// CHECK-LABEL: func.func @attention
+// CHECK: %[[OUT:.*]], %[[LSE:.*]] = remat.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<8x8xi1>) seed(%{{.*}} : tensor<i64>) attributes {block_k = 4 : i64, block_q = 4 : i64, dropout_scale = 1.250000e+00 : f64, mask_map = #{{.*}}, scale = 5.000000e-01 : f64} : tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16> -> tensor<2x2x8x4xbf16>, tensor<2x2x8xf32> {
+// CHECK: ^bb0(%{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: i64):
+// CHECK:   remat.yield %{{.*}} : i1
+// CHECK: remat.attention_grad %{{.*}}, %{{.*}}, %{{.*}}, %[[OUT]], %[[LSE]], %{{.*}} attributes {block_k = 8 : i64, block_q = 2 : i64, scale = 5.000000e-01 : f64} : tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>, tensor<2x2x8xf32>, tensor<2x2x8x4xbf16> -> tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>
+func.func @attention(%q: tensor<2x2x8x4xbf16>, %k: tensor<2x2x8x4xbf16>,
+                     %v: tensor<2x2x8x4xbf16>, %m: tensor<8x8xi1>,
+                     %seed: tensor<i64>, %do: tensor<2x2x8x4xbf16>)
+    -> (tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>) {
+  %out, %lse = remat.attention %q, %k, %v mask(%m : tensor<8x8xi1>)
+      seed(%seed : tensor<i64>) attributes {
+        block_k = 4 : i64, block_q = 4 : i64, dropout_scale = 1.25 : f64,
+        mask_map = affine_map<(d0, d1, d2, d3) -> (d2, d3)>, scale = 0.5 : f64}
+      : tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>
+      -> tensor<2x2x8x4xbf16>, tensor<2x2x8xf32> {
+  ^bb0(%b: index, %h: index, %i: index, %j: index, %s: i64):
+    %c = arith.cmpi ult, %i, %j : index
+    remat.yield %c : i1
+  }
+  %dq, %dk, %dv = remat.attention_grad %q, %k, %v, %out, %lse, %do
+      attributes {block_k = 8 : i64, block_q = 2 : i64, scale = 0.5 : f64}
+      : tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>,
+        tensor<2x2x8x4xbf16>, tensor<2x2x8xf32>, tensor<2x2x8x4xbf16>
+      -> tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>
+  return %out, %dq : tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>
+}

@@ -324,3 +324,151 @@ LogicalResult LinearCrossEntropyGradOp::verify() {
     return failure();
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// AttentionOp and AttentionGradOp
+//===----------------------------------------------------------------------===//
+
+/// The checks both attention ops share: `q`, `k` and `v` are B×H×S×D
+/// tensors of one float type with matching sizes, the blocks divide the
+/// sequences, the mask is an `i1` tensor with a map from the scores'
+/// indices (dims or 0) into it, and dropout has both its seed and scale.
+template <typename OpTy>
+static LogicalResult verifyAttentionOperands(OpTy op) {
+  auto qType = dyn_cast<RankedTensorType>(op.getQ().getType());
+  // (The lowering computes in f32: wider floats would lose precision.)
+  auto floatType =
+      qType ? dyn_cast<FloatType>(qType.getElementType()) : FloatType();
+  if (!qType || !qType.hasStaticShape() || qType.getRank() != 4 || !floatType ||
+      floatType.getWidth() > 32)
+    return op.emitOpError()
+           << "expects q to be a static 4-d tensor of floats of at most 32 "
+              "bits, got "
+           << op.getQ().getType();
+  ArrayRef<int64_t> q = qType.getShape();
+  Type element = qType.getElementType();
+  if (failed(checkTensor(op, "k", op.getK().getType(), {q[0], q[1], -1, q[3]},
+                         element)))
+    return failure();
+  int64_t sk = op.getK().getType().getDimSize(2);
+  if (failed(checkTensor(op, "v", op.getV().getType(), {q[0], q[1], sk, -1},
+                         element)))
+    return failure();
+  if (q[2] % op.getBlockQ() != 0)
+    return op.emitOpError() << "block_q " << op.getBlockQ()
+                            << " does not divide the " << q[2] << " queries";
+  if (sk % op.getBlockK() != 0)
+    return op.emitOpError() << "block_k " << op.getBlockK()
+                            << " does not divide the " << sk << " keys";
+  if (Value mask = op.getMask()) {
+    auto maskType = dyn_cast<RankedTensorType>(mask.getType());
+    if (!maskType || !maskType.hasStaticShape() ||
+        !maskType.getElementType().isInteger(1))
+      return op.emitOpError()
+             << "expects the mask to be a static tensor of i1, got "
+             << mask.getType();
+    std::optional<AffineMap> map = op.getMaskMap();
+    if (!map)
+      return op.emitOpError() << "expects a mask_map with the mask";
+    if (map->getNumDims() != 4 || map->getNumSymbols() != 0 ||
+        map->getNumResults() != maskType.getRank())
+      return op.emitOpError()
+             << "expects mask_map to map the 4 score indices to the mask's "
+             << maskType.getRank() << ", got " << AffineMapAttr::get(*map);
+    int64_t scoreSizes[4] = {q[0], q[1], q[2], sk};
+    for (auto [index, expr] : llvm::enumerate(map->getResults())) {
+      int64_t size = maskType.getDimSize(index);
+      if (auto dim = dyn_cast<AffineDimExpr>(expr)) {
+        if (scoreSizes[dim.getPosition()] == size)
+          continue;
+      } else if (auto cst = dyn_cast<AffineConstantExpr>(expr)) {
+        if (cst.getValue() == 0 && size == 1)
+          continue;
+      }
+      return op.emitOpError()
+             << "mask_map result " << index
+             << " does not index the mask's dim of size " << size;
+    }
+  } else if (op.getMaskMap()) {
+    return op.emitOpError() << "has a mask_map but no mask";
+  }
+  bool dropout = op.getSeed() != nullptr;
+  if (dropout != op.getDropoutScale().has_value())
+    return op.emitOpError()
+           << "expects dropout_scale and a seed together, or neither";
+  if (dropout && failed(checkTensor(op, "seed", op.getSeed().getType(), {},
+                                    IntegerType::get(op.getContext(), 64))))
+    return failure();
+  return success();
+}
+
+/// The keep region: empty without dropout, else one block of (b, h, i, j:
+/// index, seed: i64) ending in a remat.yield of one i1.
+template <typename OpTy>
+static LogicalResult verifyKeepRegion(OpTy op) {
+  Region &keep = op.getKeep();
+  if (!op.getSeed())
+    return keep.empty()
+               ? success()
+               : op.emitOpError() << "has a keep region but no dropout seed";
+  if (!llvm::hasSingleElement(keep))
+    return op.emitOpError() << "expects a keep region of one block with "
+                               "dropout";
+  Block &block = keep.front();
+  Builder b(op.getContext());
+  SmallVector<Type> expected(4, b.getIndexType());
+  expected.push_back(b.getI64Type());
+  if (!llvm::equal(block.getArgumentTypes(), expected))
+    return op.emitOpError() << "expects the keep region's arguments to be "
+                               "(index, index, index, index, i64)";
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  if (!yield || yield.getValues().size() != 1 ||
+      !yield.getValues()[0].getType().isInteger(1))
+    return op.emitOpError()
+           << "expects the keep region to yield one i1 (the keep bit)";
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  if (failed(verifyAttentionOperands(*this)))
+    return failure();
+  ArrayRef<int64_t> q = getQ().getType().getShape();
+  int64_t dv = getV().getType().getDimSize(3);
+  Type f32 = Float32Type::get(getContext());
+  if (failed(checkTensor(*this, "out", getOut().getType(),
+                         {q[0], q[1], q[2], dv},
+                         getQ().getType().getElementType())) ||
+      failed(checkTensor(*this, "lse", getLse().getType(), {q[0], q[1], q[2]},
+                         f32)))
+    return failure();
+  return success();
+}
+
+LogicalResult AttentionOp::verifyRegions() { return verifyKeepRegion(*this); }
+
+LogicalResult AttentionGradOp::verify() {
+  if (failed(verifyAttentionOperands(*this)))
+    return failure();
+  ArrayRef<int64_t> q = getQ().getType().getShape();
+  Type element = getQ().getType().getElementType();
+  Type f32 = Float32Type::get(getContext());
+  int64_t dv = getV().getType().getDimSize(3);
+  SmallVector<int64_t> outShape = {q[0], q[1], q[2], dv};
+  if (failed(
+          checkTensor(*this, "out", getOut().getType(), outShape, element)) ||
+      failed(checkTensor(*this, "lse", getLse().getType(), {q[0], q[1], q[2]},
+                         f32)) ||
+      failed(
+          checkTensor(*this, "dout", getDout().getType(), outShape, element)) ||
+      failed(checkTensor(*this, "dq", getDq().getType(), q, element)) ||
+      failed(checkTensor(*this, "dk", getDk().getType(),
+                         getK().getType().getShape(), element)) ||
+      failed(checkTensor(*this, "dv", getDv().getType(),
+                         getV().getType().getShape(), element)))
+    return failure();
+  return success();
+}
+
+LogicalResult AttentionGradOp::verifyRegions() {
+  return verifyKeepRegion(*this);
+}

@@ -28,6 +28,8 @@
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
 #include "remat/Support/Format.h"
 
+#include "MatchUtils.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -46,63 +48,6 @@ using namespace mlir::remat;
 //===----------------------------------------------------------------------===//
 // Matching helpers
 //===----------------------------------------------------------------------===//
-
-/// Returns `value` with any remat.name around it removed.
-static Value stripNames(Value value) {
-  while (auto name = value.getDefiningOp<NameOp>())
-    value = name.getInput();
-  return value;
-}
-
-/// Returns true for the ops the importer puts between two forms of one
-/// tensor: names and reshapes.
-static bool isView(Operation *op) {
-  return isa<NameOp, tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op);
-}
-
-/// Returns the names of the ops of a linalg.generic body, constants and the
-/// terminator left out.
-static SmallVector<StringRef> getBodyOps(linalg::GenericOp generic) {
-  SmallVector<StringRef> names;
-  for (Operation &op : generic.getBody()->without_terminator())
-    if (!isa<arith::ConstantOp>(op))
-      names.push_back(op.getName().getStringRef());
-  return names;
-}
-
-/// Returns `op` as a linalg.generic with `inputs` inputs, one init, the
-/// given iterator kinds ('p' parallel, 'r' reduction) and exactly the body
-/// ops `body`, or null.
-static linalg::GenericOp matchGeneric(Operation *op, unsigned inputs,
-                                      StringRef iterators,
-                                      ArrayRef<StringRef> body) {
-  auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
-  if (!generic || generic.getNumDpsInputs() != inputs ||
-      generic.getNumDpsInits() != 1 ||
-      generic.getNumLoops() != iterators.size())
-    return nullptr;
-  for (auto [kind, iterator] :
-       llvm::zip(iterators, generic.getIteratorTypesArray()))
-    if ((kind == 'r') != (iterator == utils::IteratorType::reduction))
-      return nullptr;
-  if (getBodyOps(generic) != body)
-    return nullptr;
-  return generic;
-}
-
-/// Returns the generic that defines `value`, if it matches as above.
-static linalg::GenericOp matchDef(Value value, unsigned inputs,
-                                  StringRef iterators,
-                                  ArrayRef<StringRef> body) {
-  return matchGeneric(value.getDefiningOp(), inputs, iterators, body);
-}
-
-/// Returns the source of a value made by tensor.expand_shape, or null.
-static Value getExpandSource(Value value) {
-  if (auto expand = value.getDefiningOp<tensor::ExpandShapeOp>())
-    return expand.getSrc();
-  return nullptr;
-}
 
 /// Returns true if `generic` is an element-wise cast (`castOp` of its one
 /// input) on identity maps.
@@ -131,16 +76,6 @@ static bool isPlainMatmul(linalg::MatmulOp matmul) {
     return false;
   auto fill = matmul.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
   return fill && matchPattern(fill.getInputs()[0], m_AnyZeroFloat());
-}
-
-/// Returns the forward value a value of a remat.backward body stands for:
-/// an entry argument is the op's operand, names stripped.
-static Value getForwardValue(BackwardOp backward, Value value) {
-  value = stripNames(value);
-  auto arg = dyn_cast<BlockArgument>(value);
-  if (arg && arg.getOwner() == &backward.getBody().front())
-    return stripNames(backward.getInputs()[arg.getArgNumber()]);
-  return value;
 }
 
 namespace {
@@ -392,34 +327,6 @@ matchBackward(BackwardOp backward, const ForwardLoss &fwd, std::string &why) {
 // Rewriting
 //===----------------------------------------------------------------------===//
 
-/// Erases, among `roots` and the ops they read from (transitively, not
-/// past the values of `stops`), those that are dead and free of side
-/// effects, users before their operands.
-static void eraseDeadChain(RewriterBase &rewriter, ArrayRef<Operation *> roots,
-                           ArrayRef<Value> stops) {
-  llvm::SetVector<Operation *> chain;
-  SmallVector<Operation *> worklist(roots.begin(), roots.end());
-  while (!worklist.empty()) {
-    Operation *op = worklist.pop_back_val();
-    if (!chain.insert(op))
-      continue;
-    llvm::SetVector<Value> read;
-    read.insert(op->operand_begin(), op->operand_end());
-    getUsedValuesDefinedAbove(op->getRegions(), read);
-    for (Value value : read)
-      if (!llvm::is_contained(stops, value))
-        if (Operation *def = value.getDefiningOp())
-          if (def->getBlock() == op->getBlock())
-            worklist.push_back(def);
-  }
-  SmallVector<Operation *> ordered = chain.takeVector();
-  llvm::sort(ordered,
-             [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
-  for (Operation *op : llvm::reverse(ordered))
-    if (isOpTriviallyDead(op))
-      rewriter.eraseOp(op);
-}
-
 /// The largest divisor of `n` that is at most `limit`.
 static int64_t largestDivisorAtMost(int64_t n, int64_t limit) {
   for (int64_t d = std::min(n, limit); d > 1; --d)
@@ -565,11 +472,7 @@ mlir::remat::chunkLinearCrossEntropy(RewriterBase &rewriter,
 
     // Backward: the op before the first of the two matmuls.
     BackwardOp backward = bwd->backward;
-    Block &body = backward.getBody().front();
-    SmallVector<BlockArgument> readBefore;
-    for (BlockArgument arg : body.getArguments())
-      if (!arg.use_empty())
-        readBefore.push_back(arg);
+    SmallVector<BlockArgument> readBefore = getReadArguments(backward);
     Value x = bwd->x;
     Value w = getOrAddBackwardInput(backward, weight);
     Value lse = getOrAddBackwardInput(backward, forward.getLse());
@@ -593,11 +496,7 @@ mlir::remat::chunkLinearCrossEntropy(RewriterBase &rewriter,
     eraseDeadChain(rewriter, chain,
                    {x, w, bwd->targets, bwd->grad, bwd->totalWeight});
     // (Only the arguments this rewrite stopped reading.)
-    llvm::BitVector unread(body.getNumArguments());
-    for (BlockArgument arg : readBefore)
-      if (arg.use_empty())
-        unread.set(arg.getArgNumber());
-    eraseBackwardInputs(backward, unread);
+    eraseInputsNoLongerRead(backward, readBefore);
 
     Operation *sumInit = fwd->nllSum.getDpsInits()[0].getDefiningOp();
     rewriter.replaceOp(fwd->nllSum, forward.getNllSum());

@@ -26,6 +26,7 @@ namespace remat {
 #define GEN_PASS_DEF_REMATFINALIZEPASS
 #define GEN_PASS_DEF_REMATAPPLYCHECKPOINTSPASS
 #define GEN_PASS_DEF_REMATCHUNKLOSSPASS
+#define GEN_PASS_DEF_REMATFUSEATTENTIONPASS
 #define GEN_PASS_DEF_REMATSTRIPBARRIERSPASS
 #define GEN_PASS_DEF_REMATPLACEDEALLOCSPASS
 #define GEN_PASS_DEF_REMATREPORTPASS
@@ -91,6 +92,17 @@ struct RematApplyCheckpointsPass
   }
 };
 
+/// The functions under `root` that have a body (collected first: the
+/// rewrites change the IR).
+static SmallVector<FunctionOpInterface> getDefinedFunctions(Operation *root) {
+  SmallVector<FunctionOpInterface> functions;
+  root->walk([&](FunctionOpInterface function) {
+    if (!function.isExternal())
+      functions.push_back(function);
+  });
+  return functions;
+}
+
 struct RematChunkLossPass
     : public TargetOptionsPass<RematChunkLossPass,
                                remat::impl::RematChunkLossPassBase> {
@@ -117,15 +129,31 @@ struct RematChunkLossPass
     options.overhead = overhead;
     options.target = *target;
     IRRewriter rewriter(&getContext());
-    SmallVector<FunctionOpInterface> functions;
-    getOperation()->walk([&](FunctionOpInterface function) {
-      if (!function.isExternal())
-        functions.push_back(function);
-    });
-    for (FunctionOpInterface function : functions) {
+    for (FunctionOpInterface function : getDefinedFunctions(getOperation())) {
       ChunkLossStats stats =
           chunkLinearCrossEntropy(rewriter, function, options);
       numChunked += stats.chunked;
+      numSkipped += stats.skipped;
+    }
+  }
+};
+
+struct RematFuseAttentionPass
+    : public remat::impl::RematFuseAttentionPassBase<RematFuseAttentionPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    if (blockSize <= 0) {
+      mlir::emitError(getOperation()->getLoc())
+          << "remat-fuse-attention: block-size must be positive, got "
+          << static_cast<int64_t>(blockSize);
+      return signalPassFailure();
+    }
+    FuseAttentionOptions options;
+    options.blockSize = blockSize;
+    IRRewriter rewriter(&getContext());
+    for (FunctionOpInterface function : getDefinedFunctions(getOperation())) {
+      FuseAttentionStats stats = fuseAttention(rewriter, function, options);
+      numFused += stats.fused;
       numSkipped += stats.skipped;
     }
   }
@@ -190,6 +218,8 @@ struct RematTestPrintCostsPass
                                         isContraction(op), target);
     os << "flops=" << cost->flops
        << " transcendentals=" << cost->transcendentals
+       << (cost->vectorFlops ? " vector=" + std::to_string(cost->vectorFlops)
+                             : std::string())
        << " read=" << cost->bytesRead << " written=" << cost->bytesWritten
        << " time[" << target.name << "]=" << llvm::format("%.4g", seconds * 1e6)
        << "us" << (cost->estimated ? " estimated" : "") << "\n";

@@ -110,12 +110,14 @@ def Remat_BackwardOp : Remat_Op<"backward", [
 
 def Remat_YieldOp : Remat_Op<"yield", [
     Pure, ReturnLike, Terminator,
-    ParentOneOf<["CheckpointOp", "BackwardOp"]>]> {
+    ParentOneOf<["CheckpointOp", "BackwardOp", "AttentionOp",
+                 "AttentionGradOp"]>]> {
   let summary = "Terminator of remat region ops";
   let description = [{
     `remat.yield` ends the body of `remat.checkpoint` and `remat.backward`.
     Its operands become the parent's results and must match them in number
-    and type.
+    and type. It also ends the `keep` region of `remat.attention` and
+    `remat.attention_grad`, with the element's keep bit (`i1`).
 
     Example:
 
@@ -287,6 +289,120 @@ def Remat_LinearCrossEntropyGradOp
     type($grad) `,` type($total_weight) `->` type($dx) `,` type($dw)
   }];
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp and AttentionGradOp
+//===----------------------------------------------------------------------===//
+
+class Remat_AttentionOpBase<string mnemonic, list<Trait> traits = []>
+    : Remat_Op<mnemonic, !listconcat(traits, [
+        Pure, AttrSizedOperandSegments, IsolatedFromAbove])> {
+  code attentionDescription = [{
+    The attention of `q` (`B×H×Sq×D`) over `k` (`B×H×Sk×D`) and `v`
+    (`B×H×Sk×Dv`), in the element type `T` of `q` and with f32 scores:
+
+    - `s[b,h,i,j] = scale · Σ_d q[b,h,i,d] · k[b,h,j,d]`, then `−∞` where
+      the optional `mask` (an `i1` tensor read at `mask_map(b,h,i,j)`) is
+      true, as `masked_fill` does;
+    - `p = softmax_j(s)` and `lse[b,h,i] = log Σ_j exp(s[b,h,i,j])`;
+    - with dropout (a `seed` and a `keep` region), `p` times
+      `keep(b,h,i,j,seed)` (0 or 1) times `dropout_scale`: the region
+      computes an element's keep bit from its indices and the 0-d `i64`
+      seed alone (the importer's Philox generator), so the mask is never
+      stored: each pass regenerates it;
+    - `out[b,h,i,:] = Σ_j p[b,h,i,j] · v[b,h,j,:]`.
+
+    The lowering (`-convert-remat-to-linalg`) never holds a `Sq×Sk` tensor:
+    it loops over blocks of `block_q` queries (and `block_k` keys), each
+    block's scores live only while that block is computed.
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+}
+
+def Remat_AttentionOp : Remat_AttentionOpBase<"attention"> {
+  let summary = "Scaled dot-product attention that keeps no s² tensor";
+  let description = attentionDescription # [{
+
+    The forward keeps only `out` and the row log-sum-exp `lse` (f32), which
+    `remat.attention_grad` needs to recompute the probabilities block by
+    block (FlashAttention-2's algorithm: an online softmax over key
+    blocks). `-remat-fuse-attention` makes this op from the attention the
+    importer emits.
+
+    Example:
+
+    ```mlir
+    %out, %lse = remat.attention %q, %k, %v mask(%m : tensor<8x8xi1>)
+        attributes {block_k = 4 : i64, block_q = 4 : i64,
+         mask_map = affine_map<(d0, d1, d2, d3) -> (d2, d3)>,
+         scale = 0.35 : f64}
+        : tensor<2x2x8x8xf32>, tensor<2x2x8x8xf32>, tensor<2x2x8x8xf32>
+        -> tensor<2x2x8x8xf32>, tensor<2x2x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$q, AnyRankedTensor:$k,
+                       AnyRankedTensor:$v,
+                       Optional<AnyRankedTensor>:$mask,
+                       Optional<AnyRankedTensor>:$seed,
+                       F64Attr:$scale,
+                       OptionalAttr<AffineMapAttr>:$mask_map,
+                       OptionalAttr<F64Attr>:$dropout_scale,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$block_q,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$block_k);
+  let results = (outs AnyRankedTensor:$out, AnyRankedTensor:$lse);
+  let regions = (region AnyRegion:$keep);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v (`mask` `(` $mask^ `:` type($mask) `)`)?
+    (`seed` `(` $seed^ `:` type($seed) `)`)? attr-dict-with-keyword
+    `:` type($q) `,` type($k) `,` type($v) `->` type($out) `,` type($lse)
+    ($keep^)?
+  }];
+}
+
+def Remat_AttentionGradOp : Remat_AttentionOpBase<"attention_grad"> {
+  let summary = "The gradient of remat.attention, recomputing the "
+                "probabilities block by block";
+  let description = attentionDescription # [{
+
+    Given the forward's `out` and `lse` and the gradient `dout` of `out`,
+    returns the gradients of `q`, `k` and `v`. For each block of keys and
+    each block of queries it recomputes the scores, `p = exp(s − lse)` and
+    the keep bits, then accumulates `dv += pᵀ·dout`, `dp = dout·vᵀ`,
+    `ds = p · (dp − Σ_n dout·out) · scale`, `dq += ds·k` and `dk += dsᵀ·q`
+    in f32. Nothing `Sq×Sk` is saved or allocated.
+
+    Example:
+
+    ```mlir
+    %dq, %dk, %dv = remat.attention_grad %q, %k, %v, %out, %lse, %dout
+        attributes {block_k = 4 : i64, block_q = 4 : i64, scale = 0.35 : f64}
+        : tensor<2x2x8x8xf32>, tensor<2x2x8x8xf32>, tensor<2x2x8x8xf32>,
+          tensor<2x2x8x8xf32>, tensor<2x2x8xf32>, tensor<2x2x8x8xf32>
+        -> tensor<2x2x8x8xf32>, tensor<2x2x8x8xf32>, tensor<2x2x8x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$q, AnyRankedTensor:$k,
+                       AnyRankedTensor:$v, AnyRankedTensor:$out,
+                       AnyRankedTensor:$lse, AnyRankedTensor:$dout,
+                       Optional<AnyRankedTensor>:$mask,
+                       Optional<AnyRankedTensor>:$seed,
+                       F64Attr:$scale,
+                       OptionalAttr<AffineMapAttr>:$mask_map,
+                       OptionalAttr<F64Attr>:$dropout_scale,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$block_q,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$block_k);
+  let results = (outs AnyRankedTensor:$dq, AnyRankedTensor:$dk,
+                      AnyRankedTensor:$dv);
+  let regions = (region AnyRegion:$keep);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v `,` $out `,` $lse `,` $dout
+    (`mask` `(` $mask^ `:` type($mask) `)`)?
+    (`seed` `(` $seed^ `:` type($seed) `)`)? attr-dict-with-keyword
+    `:` type($q) `,` type($k) `,` type($v) `,` type($out) `,` type($lse) `,`
+    type($dout) `->` type($dq) `,` type($dk) `,` type($dv) ($keep^)?
+  }];
 }
 
 #endif // REMAT_DIALECT_REMAT_IR_REMATOPS_TD

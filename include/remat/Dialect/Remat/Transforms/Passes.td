@@ -141,6 +141,47 @@ def RematChunkLossPass : Pass<"remat-chunk-loss"> {
   ];
 }
 
+def RematFuseAttentionPass : Pass<"remat-fuse-attention"> {
+  let summary = "Fuse scaled dot-product attention and its gradient, "
+                "recomputing the probabilities in the backward";
+  let description = [{
+    Finds scaled dot-product attention as the importer emits it for GPT,
+    Llama, BERT and ViT: `linalg.batch_matmul` of the queries and the
+    transposed keys, the scale, an optional `masked_fill` with `−∞`, the
+    softmax, optional dropout (a keep mask from the importer's generator,
+    regenerated from the seed) and `linalg.batch_matmul` with the values;
+    and in a `remat.backward` the four batch matmuls of its gradient (the
+    gradients of the values, of the probabilities, of the queries and of
+    the keys) with the element-wise chain between them.
+
+    It replaces them by `remat.attention` in the forward and
+    `remat.attention_grad` in the backward (FlashAttention-2's algorithm).
+    The backward then reads the queries, keys, values, the output and the
+    row log-sum-exp instead of the `B×H×S×S` scores, probabilities and
+    dropout mask, and the lowering never allocates an `S×S` tensor: only
+    blocks of `block-size` queries by `block-size` keys (rounded down to
+    divisors of the sequence lengths). The dropout generator becomes the
+    ops' `keep` region, so the mask is regenerated where it is used.
+
+    Attention that does not match (another operand layout, a mask that is
+    not a constant fill, a gradient read elsewhere) is left unchanged, with
+    a remark that says what did not match; so is a function without
+    attention.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"64",
+           "Queries and keys per block (rounded down to a divisor of the "
+           "sequence length)">
+  ];
+  let dependentDialects = ["::mlir::remat::RematDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::linalg::LinalgDialect"];
+  let statistics = [
+    Statistic<"numFused", "fused", "attentions fused">,
+    Statistic<"numSkipped", "skipped", "attentions left unchanged">
+  ];
+}
+
 def RematStripBarriersPass : Pass<"remat-strip-barriers"> {
   let summary = "Replace each remat.barrier by its operands";
   let description = [{

@@ -177,6 +177,28 @@ ChunkLossStats chunkLinearCrossEntropy(RewriterBase &rewriter,
                                        Operation *function,
                                        const ChunkLossOptions &options);
 
+/// Options of fuseAttention.
+struct FuseAttentionOptions {
+  /// Queries and keys per block, rounded down to a divisor of each
+  /// sequence length.
+  int64_t blockSize = 64;
+};
+
+/// What fuseAttention did.
+struct FuseAttentionStats {
+  unsigned fused = 0;   ///< attentions rewritten.
+  unsigned skipped = 0; ///< attention candidates not rewritten.
+};
+
+/// Replaces each scaled dot-product attention under `function` (the
+/// importer's batch matmuls, scale, optional mask, softmax and optional
+/// dropout, and their gradient in a `remat.backward`) by `remat.attention`
+/// and `remat.attention_grad`, which keep no S x S tensor: the backward
+/// recomputes the probabilities block by block. A remark at each attention
+/// says what was done, or why not.
+FuseAttentionStats fuseAttention(RewriterBase &rewriter, Operation *function,
+                                 const FuseAttentionOptions &options);
+
 /// Registers the BufferizableOpInterface models of remat ops: a
 /// `remat.barrier` result is an alias of its operand, with no copy.
 void registerBufferizableOpInterfaceExternalModels(DialectRegistry &registry);

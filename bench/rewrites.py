@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""The chunked loss (-remat-chunk-loss) on the planner's frontier.
+"""The planner's rewrites (-remat-fuse-attention, -remat-chunk-loss) on its
+frontier.
 
 For each model: imports the step (bf16, dropout 0.1 with generated masks)
 and plans it twice from the imported step, with rewrites=none and with
-rewrites=auto (the planner may chunk the loss first, and takes the plan
-that meets the budget in less modeled step time):
+rewrites=auto (the planner may fuse attention and chunk the loss first,
+and takes the plan that meets the budget in the least modeled step time):
 
-  * without remat (strategy=none): with rewrites=auto, the step with the
-    chunked loss and nothing recomputed, the strongest baseline that does
-    not choose what to save,
+  * without remat (strategy=none): with rewrites=auto, the step with fused
+    attention and the chunked loss and nothing recomputed, the strongest
+    baseline that does not choose what to save ("vs fused" is each plan's
+    step time over that one's),
   * auto's lowest peak (the infeasible error's floor at a 1-byte budget),
   * auto at budgets given as fractions of the imported step's peak
     without remat.
@@ -20,7 +22,7 @@ and overhead_percent = (recompute + what the rewrite changes in the step
 time) / its step time. Prints a table (and, with --plot, draws the two
 frontiers).
 
-Usage: bench/chunk_loss.py [--build build] [--models gpt,llama]
+Usage: bench/rewrites.py [--build build] [--models gpt,llama]
                            [--shape default|tiny] [--budgets 60%,50%,40%,30%]
                            [--target h100] [--plot out.png]
 """
@@ -45,13 +47,16 @@ def emit(model, shape, path):
     subprocess.run(cmd, check=True, env=env, capture_output=True)
 
 
-def chunk_remark(build, src, target):
-    """What -remat-chunk-loss does to the step (the chunk the planner takes
-    with rewrites=auto)."""
-    r = subprocess.run([f"{build}/bin/remat-opt", src, "-o", os.devnull,
-                        f"-remat-chunk-loss=target={target}"],
-                       capture_output=True, text=True, check=True)
-    return r.stderr.strip().split("remark: ", 1)[-1]
+def rewrite_remarks(build, src, target):
+    """What -remat-fuse-attention (its first attention) and
+    -remat-chunk-loss do to the step, as the planner applies them with
+    rewrites=auto."""
+    remarks = []
+    for option in ("-remat-fuse-attention", f"-remat-chunk-loss=target={target}"):
+        r = subprocess.run([f"{build}/bin/remat-opt", src, "-o", os.devnull,
+                            option], capture_output=True, text=True, check=True)
+        remarks.append(r.stderr.strip().splitlines()[0].split("remark: ", 1)[-1])
+    return remarks
 
 
 def study(args, model, tmp):
@@ -60,7 +65,7 @@ def study(args, model, tmp):
     specs = [("none", "strategy=none"), ("lowest", "budget=1")]
     specs += [(f"auto {b}", f"budget={b}") for b in args.budgets.split(",") if b]
     rows, points = [], {"floors": {}}
-    remark = chunk_remark(args.build, src, args.target)
+    remark = rewrite_remarks(args.build, src, args.target)
     for rewrites in ("none", "auto"):
         points[rewrites] = []
         for label, spec in specs:
@@ -101,9 +106,14 @@ def main():
                   f"imported step without remat {mib(base_peak)} MiB peak, "
                   f"{mib(base_act)} MiB saved activations, step "
                   f"{base['step_seconds'] * 1e6:,.0f} us")
-            print(f"  {remark}")
+            for line in remark:
+                print(f"  {line}")
+            fused = next((p for r, label, p in rows
+                          if r == "auto" and label == "none" and "error" not in p),
+                         None)
             print(f"  {'rewrites':<9} {'plan':<10} {'peak MiB':>10} {'of base':>8} "
-                  f"{'act MiB':>10} {'act cut':>8} {'overhead':>9}  rewrites used")
+                  f"{'act MiB':>10} {'act cut':>8} {'overhead':>9} {'vs fused':>9}"
+                  f"  rewrites used")
             floors = {}
             for rewrites, label, p in rows:
                 used = ",".join(p.get("rewrites", [])) or "-"
@@ -118,11 +128,14 @@ def main():
                     error = p["error"].split("error: ", 1)[-1][:160]
                     print(f"  {rewrites:<9} {label:<10} infeasible: {error}")
                     continue
+                vs = ""
+                if fused:
+                    vs = (f"{((1 + p['overhead_percent'] / 100) / (1 + fused['overhead_percent'] / 100) - 1) * 100:>8.2f}%")
                 print(f"  {rewrites:<9} {label:<10} {mib(p['peak_bytes']):>10} "
                       f"{p['peak_bytes'] / base_peak * 100:>7.1f}% "
                       f"{mib(p['activation_bytes']):>10} "
                       f"{(1 - p['activation_bytes'] / base_act) * 100:>7.1f}% "
-                      f"{p['overhead_percent']:>8.2f}%  {used}")
+                      f"{p['overhead_percent']:>8.2f}% {vs:>9}  {used}")
             if all(floors.get(k) for k in ("none", "auto")):
                 print(f"  lowest peak: {floors['none'] / floors['auto']:.2f}x "
                       f"lower with rewrites=auto")
