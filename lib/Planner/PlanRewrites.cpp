@@ -98,24 +98,43 @@ namespace {
 /// One combination of rewrites, planned on a copy of the step.
 struct Candidate {
   bool chunkLoss = false, fuseAttention = false;
+  /// -remat-chunk-loss's `overhead` (percent of the step): larger chooses
+  /// smaller chunks.
+  double chunkOverhead = 1.0;
   func::FuncOp copy;
   Trial trial;
   SmallVector<std::string> names;
+  /// The rewrites' remarks, not yet emitted.
+  SmallVector<HeldDiagnostic> remarks;
 };
 } // namespace
 
-/// Applies `candidate`'s rewrites to a copy of `function`; false (and no
-/// copy) when one of them changed nothing. Their remarks are emitted with
-/// `remarks`, each once however many candidates make it (`emitted`).
+/// Emits `held` with `remarks`, each once however many candidates make it
+/// (`emitted`).
+static void emitOnce(SmallVector<HeldDiagnostic> &held, bool remarks,
+                     llvm::StringSet<> &emitted) {
+  SmallVector<HeldDiagnostic> fresh;
+  for (HeldDiagnostic &h : held) {
+    std::string key;
+    llvm::raw_string_ostream os(key);
+    os << h.loc << ": " << h.message;
+    if (emitted.insert(key).second)
+      fresh.push_back(std::move(h));
+  }
+  held.clear();
+  emitHeld(fresh, remarks);
+}
+
+/// Applies `candidate`'s rewrites to a copy of `function`, their remarks
+/// held in the candidate; false (and no copy) when one of them changed
+/// nothing.
 static bool rewriteCopy(func::FuncOp function, const PlanOptions &options,
-                        Candidate &candidate, bool remarks,
-                        llvm::StringSet<> &emitted) {
+                        Candidate &candidate) {
   IRRewriter rewriter(function.getContext());
   rewriter.setInsertionPointAfter(function);
   auto copy = cast<func::FuncOp>(rewriter.clone(*function));
   SymbolTable::setSymbolName(copy,
                              (function.getSymName() + ".rewritten").str());
-  SmallVector<HeldDiagnostic> rewriteRemarks;
   {
     DiagnosticHolder held(function.getContext());
     if (candidate.fuseAttention &&
@@ -124,20 +143,12 @@ static bool rewriteCopy(func::FuncOp function, const PlanOptions &options,
     if (candidate.chunkLoss) {
       ChunkLossOptions chunkOptions;
       chunkOptions.target = options.target;
+      chunkOptions.overhead = candidate.chunkOverhead;
       if (chunkLinearCrossEntropy(rewriter, copy, chunkOptions).chunked > 0)
         candidate.names.push_back("chunk-loss");
     }
-    rewriteRemarks = std::move(held.diagnostics);
+    candidate.remarks = std::move(held.diagnostics);
   }
-  SmallVector<HeldDiagnostic> fresh;
-  for (HeldDiagnostic &held : rewriteRemarks) {
-    std::string key;
-    llvm::raw_string_ostream os(key);
-    os << held.loc << ": " << held.message;
-    if (emitted.insert(key).second)
-      fresh.push_back(std::move(held));
-  }
-  emitHeld(fresh, remarks);
   unsigned wanted = candidate.chunkLoss + candidate.fuseAttention;
   if (candidate.names.size() != wanted) {
     rewriter.eraseOp(copy);
@@ -186,7 +197,9 @@ FailureOr<RematPlan> mlir::remat::planWithRewrites(func::FuncOp function,
     Candidate candidate;
     candidate.chunkLoss = chunkLoss;
     candidate.fuseAttention = fuse;
-    if (rewriteCopy(function, options, candidate, remarks, emitted))
+    bool applied = rewriteCopy(function, options, candidate);
+    emitOnce(candidate.remarks, remarks, emitted);
+    if (applied)
       candidates.push_back(std::move(candidate));
   };
   if (rewrites == PlanRewrites::ChunkLoss || rewrites == PlanRewrites::Auto)
@@ -207,7 +220,7 @@ FailureOr<RematPlan> mlir::remat::planWithRewrites(func::FuncOp function,
     copyOptions.budget =
         Budget{scaleBytes(*options.budget->fraction, unplanned), std::nullopt};
   }
-  for (Candidate &candidate : candidates) {
+  auto planCandidate = [&](Candidate &candidate) {
     candidate.trial =
         plan(candidate.copy, copyOptions, /*wantInfeasible=*/true);
     auto rebase = [&](RematPlan &p) {
@@ -221,6 +234,32 @@ FailureOr<RematPlan> mlir::remat::planWithRewrites(func::FuncOp function,
       rebase(*candidate.trial.plan);
     else
       rebase(candidate.trial.infeasible);
+  };
+  for (Candidate &candidate : candidates) {
+    planCandidate(candidate);
+    // A budget the chunked loss misses may need smaller chunks: the
+    // default chunk spends 1% of the step; try 4, 16 and 64% (chunks
+    // hold chunk x V logits) and keep the first that meets the budget,
+    // else the lowest peak.
+    for (double overhead : {4.0, 16.0, 64.0}) {
+      if (!candidate.chunkLoss || !options.budget ||
+          succeeded(candidate.trial.plan))
+        break;
+      Candidate smaller;
+      smaller.chunkLoss = true;
+      smaller.fuseAttention = candidate.fuseAttention;
+      smaller.chunkOverhead = overhead;
+      if (!rewriteCopy(function, options, smaller))
+        break;
+      planCandidate(smaller);
+      bool better = succeeded(smaller.trial.plan) ||
+                    smaller.trial.infeasible.predictedPeak <
+                        candidate.trial.infeasible.predictedPeak;
+      if (better)
+        std::swap(candidate, smaller);
+      smaller.copy.erase();
+    }
+    emitOnce(candidate.remarks, remarks, emitted);
   }
   if (rewrites == PlanRewrites::Auto) {
     Candidate given;
