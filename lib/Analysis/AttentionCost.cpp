@@ -15,6 +15,8 @@
 #include "remat/Dialect/Remat/IR/Remat.h"
 #include "remat/Support/Format.h"
 
+#include "FusedOpModels.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 
 using namespace mlir;
@@ -111,54 +113,40 @@ mlir::remat::getAttentionWorkspace(const AttentionShape &shape, bool gradient) {
   return buffers;
 }
 
-/// The shape of a remat.attention or its gradient.
-template <typename OpTy>
-static AttentionShape getShape(OpTy op) {
-  ArrayRef<int64_t> q = op.getQ().getType().getShape();
-  AttentionShape shape;
-  shape.groups = mulSaturated(q[0], q[1]);
-  shape.queries = q[2];
-  shape.depth = q[3];
-  shape.keys = op.getK().getType().getDimSize(2);
-  shape.valueDepth = op.getV().getType().getDimSize(3);
-  shape.blockQ = op.getBlockQ();
-  shape.blockK = op.getBlockK();
-  shape.elementBytes =
-      getStaticSizeInBytes(op.getQ().getType().getElementType()).value_or(4);
-  if (Value mask = op.getMask())
-    shape.maskBytes = getStaticSizeInBytes(mask.getType()).value_or(0);
-  if (!op.getKeep().empty())
-    for (Operation &inner : op.getKeep().front().without_terminator())
-      if (!isa<arith::ConstantOp>(inner))
-        ++shape.keepOps;
-  return shape;
-}
-
 namespace {
-template <typename OpTy, bool Gradient>
-struct AttentionCostModel
-    : public CostOpInterface::ExternalModel<AttentionCostModel<OpTy, Gradient>,
-                                            OpTy> {
-  FailureOr<OpCost> getCost(Operation *op) const {
-    return getAttentionCost(getShape(cast<OpTy>(op)), Gradient);
+/// remat.attention and its gradient, for FusedOpModels.h.
+struct AttentionModels {
+  template <typename OpTy>
+  static AttentionShape getShape(OpTy op) {
+    ArrayRef<int64_t> q = op.getQ().getType().getShape();
+    AttentionShape shape;
+    shape.groups = mulSaturated(q[0], q[1]);
+    shape.queries = q[2];
+    shape.depth = q[3];
+    shape.keys = op.getK().getType().getDimSize(2);
+    shape.valueDepth = op.getV().getType().getDimSize(3);
+    shape.blockQ = op.getBlockQ();
+    shape.blockK = op.getBlockK();
+    shape.elementBytes =
+        getStaticSizeInBytes(op.getQ().getType().getElementType()).value_or(4);
+    if (Value mask = op.getMask())
+      shape.maskBytes = getStaticSizeInBytes(mask.getType()).value_or(0);
+    if (!op.getKeep().empty())
+      for (Operation &inner : op.getKeep().front().without_terminator())
+        if (!isa<arith::ConstantOp>(inner))
+          ++shape.keepOps;
+    return shape;
   }
-};
-
-template <typename OpTy, bool Gradient>
-struct AttentionWorkspaceModel
-    : public WorkspaceOpInterface::ExternalModel<
-          AttentionWorkspaceModel<OpTy, Gradient>, OpTy> {
-  SmallVector<int64_t> getWorkspaceBuffers(Operation *op) const {
-    return getAttentionWorkspace(getShape(cast<OpTy>(op)), Gradient);
+  static OpCost getCost(const AttentionShape &shape, bool gradient) {
+    return getAttentionCost(shape, gradient);
+  }
+  static SmallVector<int64_t> getWorkspace(const AttentionShape &shape,
+                                           bool gradient) {
+    return getAttentionWorkspace(shape, gradient);
   }
 };
 } // namespace
 
 void mlir::remat::registerAttentionCostModels(MLIRContext *context) {
-  AttentionOp::attachInterface<AttentionCostModel<AttentionOp, false>,
-                               AttentionWorkspaceModel<AttentionOp, false>>(
-      *context);
-  AttentionGradOp::attachInterface<
-      AttentionCostModel<AttentionGradOp, true>,
-      AttentionWorkspaceModel<AttentionGradOp, true>>(*context);
+  attachFusedOpModels<AttentionModels, AttentionOp, AttentionGradOp>(context);
 }

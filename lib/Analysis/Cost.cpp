@@ -6,6 +6,8 @@
 
 #include "remat/Analysis/Cost.h"
 
+#include "FusedOpModels.h"
+
 #include "remat/Dialect/Remat/IR/Remat.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -493,39 +495,28 @@ SmallVector<int64_t> mlir::remat::getLinearCrossEntropyWorkspace(
   return {logits, row, row};
 }
 
-/// The shape of a remat.linear_cross_entropy or its gradient.
-static LinearCrossEntropyShape getShape(Value x, Value w, int64_t chunk) {
-  auto xType = cast<RankedTensorType>(x.getType());
-  auto wType = cast<RankedTensorType>(w.getType());
-  LinearCrossEntropyShape shape;
-  shape.tokens = xType.getDimSize(0);
-  shape.features = xType.getDimSize(1);
-  shape.classes = wType.getDimSize(0);
-  shape.chunk = chunk;
-  shape.elementBytes = getStaticSizeInBytes(xType.getElementType()).value_or(4);
-  return shape;
-}
-
 namespace {
-template <typename OpTy, bool Gradient>
-struct LinearCrossEntropyCostModel
-    : public CostOpInterface::ExternalModel<
-          LinearCrossEntropyCostModel<OpTy, Gradient>, OpTy> {
-  FailureOr<OpCost> getCost(Operation *op) const {
-    auto fused = cast<OpTy>(op);
-    return getLinearCrossEntropyCost(
-        getShape(fused.getX(), fused.getW(), fused.getChunkSize()), Gradient);
+/// remat.linear_cross_entropy and its gradient, for FusedOpModels.h.
+struct LinearCrossEntropyModels {
+  template <typename OpTy>
+  static LinearCrossEntropyShape getShape(OpTy op) {
+    auto xType = cast<RankedTensorType>(op.getX().getType());
+    auto wType = cast<RankedTensorType>(op.getW().getType());
+    LinearCrossEntropyShape shape;
+    shape.tokens = xType.getDimSize(0);
+    shape.features = xType.getDimSize(1);
+    shape.classes = wType.getDimSize(0);
+    shape.chunk = op.getChunkSize();
+    shape.elementBytes =
+        getStaticSizeInBytes(xType.getElementType()).value_or(4);
+    return shape;
   }
-};
-
-template <typename OpTy, bool Gradient>
-struct LinearCrossEntropyWorkspaceModel
-    : public WorkspaceOpInterface::ExternalModel<
-          LinearCrossEntropyWorkspaceModel<OpTy, Gradient>, OpTy> {
-  SmallVector<int64_t> getWorkspaceBuffers(Operation *op) const {
-    auto fused = cast<OpTy>(op);
-    return getLinearCrossEntropyWorkspace(
-        getShape(fused.getX(), fused.getW(), fused.getChunkSize()), Gradient);
+  static OpCost getCost(const LinearCrossEntropyShape &shape, bool gradient) {
+    return getLinearCrossEntropyCost(shape, gradient);
+  }
+  static SmallVector<int64_t> getWorkspace(const LinearCrossEntropyShape &shape,
+                                           bool gradient) {
+    return getLinearCrossEntropyWorkspace(shape, gradient);
   }
 };
 } // namespace
@@ -583,12 +574,8 @@ void mlir::remat::registerCostModelExternalModels(DialectRegistry &registry) {
   });
   registry.addExtension(+[](MLIRContext *ctx, RematDialect *) {
     attach<FreeCostModel, NameOp, BarrierOp>(ctx);
-    LinearCrossEntropyOp::attachInterface<
-        LinearCrossEntropyCostModel<LinearCrossEntropyOp, false>,
-        LinearCrossEntropyWorkspaceModel<LinearCrossEntropyOp, false>>(*ctx);
-    LinearCrossEntropyGradOp::attachInterface<
-        LinearCrossEntropyCostModel<LinearCrossEntropyGradOp, true>,
-        LinearCrossEntropyWorkspaceModel<LinearCrossEntropyGradOp, true>>(*ctx);
+    attachFusedOpModels<LinearCrossEntropyModels, LinearCrossEntropyOp,
+                        LinearCrossEntropyGradOp>(ctx);
     registerAttentionCostModels(ctx);
   });
 }

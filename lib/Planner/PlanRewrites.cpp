@@ -101,6 +101,8 @@ struct Candidate {
   /// -remat-chunk-loss's `overhead` (percent of the step): larger chooses
   /// smaller chunks.
   double chunkOverhead = 1.0;
+  /// The chunk of each loss the copy chunked.
+  SmallVector<int64_t> chunks;
   func::FuncOp copy;
   Trial trial;
   SmallVector<std::string> names;
@@ -144,7 +146,10 @@ static bool rewriteCopy(func::FuncOp function, const PlanOptions &options,
       ChunkLossOptions chunkOptions;
       chunkOptions.target = options.target;
       chunkOptions.overhead = candidate.chunkOverhead;
-      if (chunkLinearCrossEntropy(rewriter, copy, chunkOptions).chunked > 0)
+      ChunkLossStats stats =
+          chunkLinearCrossEntropy(rewriter, copy, chunkOptions);
+      candidate.chunks = stats.chunks;
+      if (stats.chunked > 0)
         candidate.names.push_back("chunk-loss");
     }
     candidate.remarks = std::move(held.diagnostics);
@@ -158,10 +163,26 @@ static bool rewriteCopy(func::FuncOp function, const PlanOptions &options,
   return true;
 }
 
+/// The candidate's rewrites as the choice remark names them.
+static std::string getName(const Candidate &candidate) {
+  return candidate.names.empty() ? std::string("no rewrite")
+                                 : llvm::join(candidate.names, "+");
+}
+
+/// Whether trial `t` beats `best`: it meets the budget and `best` does
+/// not, or both do and it adds less time, or neither does and its peak is
+/// lower.
+static bool isBetter(const Trial &t, const Trial &best) {
+  if (succeeded(t.plan) != succeeded(best.plan))
+    return succeeded(t.plan);
+  return succeeded(t.plan)
+             ? extraSeconds(*t.plan) < extraSeconds(*best.plan)
+             : t.infeasible.predictedPeak < best.infeasible.predictedPeak;
+}
+
 /// The candidate's summary for the choice remark.
 static std::string describe(const Candidate &candidate) {
-  std::string name = candidate.names.empty() ? std::string("no rewrite")
-                                             : llvm::join(candidate.names, "+");
+  std::string name = getName(candidate);
   const Trial &trial = candidate.trial;
   if (succeeded(trial.plan))
     return llvm::formatv("{0} adds {1} us", name,
@@ -251,12 +272,12 @@ FailureOr<RematPlan> mlir::remat::planWithRewrites(func::FuncOp function,
       smaller.chunkOverhead = overhead;
       if (!rewriteCopy(function, options, smaller))
         break;
-      planCandidate(smaller);
-      bool better = succeeded(smaller.trial.plan) ||
-                    smaller.trial.infeasible.predictedPeak <
-                        candidate.trial.infeasible.predictedPeak;
-      if (better)
-        std::swap(candidate, smaller);
+      // (The same chunks as the plan in hand: the same plan again.)
+      if (smaller.chunks != candidate.chunks) {
+        planCandidate(smaller);
+        if (isBetter(smaller.trial, candidate.trial))
+          std::swap(candidate, smaller);
+      }
       smaller.copy.erase();
     }
     emitOnce(candidate.remarks, remarks, emitted);
@@ -270,23 +291,12 @@ FailureOr<RematPlan> mlir::remat::planWithRewrites(func::FuncOp function,
   // The plan that meets the budget in the least time; if none does, the
   // lowest peak. (Ties keep the earlier candidate: fewer rewrites.)
   Candidate *chosen = &candidates.front();
-  for (Candidate &candidate : candidates) {
-    const Trial &t = candidate.trial, &best = chosen->trial;
-    if (succeeded(t.plan) != succeeded(best.plan)) {
-      if (succeeded(t.plan))
-        chosen = &candidate;
-      continue;
-    }
-    if (succeeded(t.plan)
-            ? extraSeconds(*t.plan) < extraSeconds(*best.plan)
-            : t.infeasible.predictedPeak < best.infeasible.predictedPeak)
+  for (Candidate &candidate : candidates)
+    if (isBetter(candidate.trial, chosen->trial))
       chosen = &candidate;
-  }
   if (candidates.size() > 1 && remarks) {
     InFlightDiagnostic remark = mlir::emitRemark(function.getLoc());
-    remark << "remat: rewrites: chose "
-           << (chosen->names.empty() ? std::string("no rewrite")
-                                     : llvm::join(chosen->names, "+"))
+    remark << "remat: rewrites: chose " << getName(*chosen)
            << (succeeded(chosen->trial.plan)
                    ? ": of the plans that meet the budget it adds the least "
                      "time"

@@ -173,6 +173,20 @@ public:
                                         constant(nb, -INFINITY));
     return arith::SelectOp::create(nb, loc, isInf, constant(nb, 0.0), x);
   }
+  /// exp(x − shift), with a −∞ shift taken as 0 (see `finite`).
+  Value shiftedExp(OpBuilder &nb, Value x, Value shift) {
+    Value d = arith::SubFOp::create(nb, loc, x, finite(nb, shift));
+    return math::ExpOp::create(nb, loc, d);
+  }
+  /// The block's probabilities against a per-row shift (the running max
+  /// in the forward, the log-sum-exp in the gradient): exp(s − shift).
+  Value probabilities(Value s, Value shift) {
+    AffineMap all = map(2, {0, 1}), row = map(2, {0});
+    return generic({s, shift}, empty({blockQ, blockK}, f32), {all, row, all},
+                   "pp", [&](OpBuilder &nb, ValueRange a) -> Value {
+                     return shiftedExp(nb, a[0], a[1]);
+                   });
+  }
   Value constant(OpBuilder &nb, double value) {
     return arith::ConstantOp::create(nb, loc, f32, nb.getF32FloatAttr(value));
   }
@@ -243,22 +257,14 @@ void mlir::remat::lowerAttention(RewriterBase &rewriter, AttentionOp op) {
                         "p", [&](OpBuilder &nb, ValueRange a) -> Value {
                           Value mNew =
                               arith::MaximumFOp::create(nb, loc, a[0], a[1]);
-                          Value d = arith::SubFOp::create(nb, loc, a[0],
-                                                          ab.finite(nb, mNew));
-                          return math::ExpOp::create(nb, loc, d);
+                          return ab.shiftedExp(nb, a[0], mNew);
                         });
                     Value mNew = ab.generic(
                         {blockMax}, m, {id1, id1}, "p",
                         [&](OpBuilder &nb, ValueRange a) -> Value {
                           return arith::MaximumFOp::create(nb, loc, a[1], a[0]);
                         });
-                    Value p = ab.generic(
-                        {s, mNew}, ab.empty({bq, bk}, f32), {all, row, all},
-                        "pp", [&](OpBuilder &nb, ValueRange a) -> Value {
-                          Value d = arith::SubFOp::create(nb, loc, a[0],
-                                                          ab.finite(nb, a[1]));
-                          return math::ExpOp::create(nb, loc, d);
-                        });
+                    Value p = ab.probabilities(s, mNew);
                     Value lScaled = ab.generic(
                         {alpha}, l, {id1, id1}, "p",
                         [&](OpBuilder &nb, ValueRange a) -> Value {
@@ -348,13 +354,7 @@ void mlir::remat::lowerAttentionGrad(RewriterBase &rewriter,
                     Value lsei = ab.slice(op.getLse(), bi, hi, i0, bq);
                     Value deltai = ab.rows(delta, i0, bq);
                     Value s = ab.scores(qi, kj, bi, hi, i0, j0);
-                    Value p = ab.generic(
-                        {s, lsei}, ab.empty({bq, bk}, f32), {all, row, all},
-                        "pp", [&](OpBuilder &nb, ValueRange a) -> Value {
-                          Value diff = arith::SubFOp::create(
-                              nb, loc, a[0], ab.finite(nb, a[1]));
-                          return math::ExpOp::create(nb, loc, diff);
-                        });
+                    Value p = ab.probabilities(s, lsei);
                     Value kept;
                     Value pd = p;
                     if (ab.seed) {

@@ -327,14 +327,6 @@ matchBackward(BackwardOp backward, const ForwardLoss &fwd, std::string &why) {
 // Rewriting
 //===----------------------------------------------------------------------===//
 
-/// The largest divisor of `n` that is at most `limit`.
-static int64_t largestDivisorAtMost(int64_t n, int64_t limit) {
-  for (int64_t d = std::min(n, limit); d > 1; --d)
-    if (n % d == 0)
-      return d;
-  return 1;
-}
-
 /// The modeled time of the chunked forward and gradient on `target`.
 static double getLossSeconds(LinearCrossEntropyShape shape, int64_t chunk,
                              Type element, const TargetModel &target) {
@@ -526,6 +518,7 @@ mlir::remat::chunkLinearCrossEntropy(RewriterBase &rewriter,
         llvm::formatv("{0}", llvm::format("%.4g us", added * 1e6)).str(),
         formatPercent(added, stepSeconds), options.target.name);
     ++stats.chunked;
+    stats.chunks.push_back(chunk);
   }
   return stats;
 }

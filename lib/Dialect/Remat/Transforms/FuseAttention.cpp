@@ -424,14 +424,6 @@ static void buildKeepRegion(RewriterBase &rewriter, Location loc, Region &keep,
   YieldOp::create(rewriter, loc, ValueRange{bit});
 }
 
-/// The largest divisor of `n` that is at most `limit`.
-static int64_t divisorAtMost(int64_t n, int64_t limit) {
-  for (int64_t d = std::min(n, limit); d > 1; --d)
-    if (n % d == 0)
-      return d;
-  return 1;
-}
-
 FuseAttentionStats
 mlir::remat::fuseAttention(RewriterBase &rewriter, Operation *function,
                            const FuseAttentionOptions &options) {
@@ -461,13 +453,12 @@ mlir::remat::fuseAttention(RewriterBase &rewriter, Operation *function,
         << "remat-fuse-attention: not fused: " << why;
     ++stats.skipped;
   }
-  for (ForwardAttention &match : matched) {
-    std::optional<ForwardAttention> fwd = match;
-    linalg::BatchMatmulOp matmul = fwd->outputMatmul;
+  for (ForwardAttention &fwd : matched) {
+    linalg::BatchMatmulOp matmul = fwd.outputMatmul;
     std::string why;
     std::optional<BackwardAttention> bwd;
     for (BackwardOp backward : backwards)
-      if ((bwd = matchBackward(backward, *fwd, why)))
+      if ((bwd = matchBackward(backward, fwd, why)))
         break;
     if (!bwd) {
       mlir::emitRemark(matmul.getLoc())
@@ -479,31 +470,31 @@ mlir::remat::fuseAttention(RewriterBase &rewriter, Operation *function,
     // Forward: the op where the output's batch matmul was.
     Location loc = matmul.getLoc();
     rewriter.setInsertionPoint(matmul);
-    Value q = getHeadsForm(rewriter, loc, fwd->q, fwd->batch, fwd->heads);
-    Value k = getKeys(rewriter, loc, *fwd);
-    Value v = getHeadsForm(rewriter, loc, fwd->v, fwd->batch, fwd->heads);
+    Value q = getHeadsForm(rewriter, loc, fwd.q, fwd.batch, fwd.heads);
+    Value k = getKeys(rewriter, loc, fwd);
+    Value v = getHeadsForm(rewriter, loc, fwd.v, fwd.batch, fwd.heads);
     auto qType = cast<RankedTensorType>(q.getType());
     auto kType = cast<RankedTensorType>(k.getType());
     auto vType = cast<RankedTensorType>(v.getType());
     int64_t queries = qType.getDimSize(2), keys = kType.getDimSize(2);
-    int64_t blockQ = divisorAtMost(queries, options.blockSize);
-    int64_t blockK = divisorAtMost(keys, options.blockSize);
+    int64_t blockQ = largestDivisorAtMost(queries, options.blockSize);
+    int64_t blockK = largestDivisorAtMost(keys, options.blockSize);
     auto outType = RankedTensorType::get(
-        {fwd->batch, fwd->heads, queries, vType.getDimSize(3)},
+        {fwd.batch, fwd.heads, queries, vType.getDimSize(3)},
         qType.getElementType());
-    auto lseType = RankedTensorType::get({fwd->batch, fwd->heads, queries},
+    auto lseType = RankedTensorType::get({fwd.batch, fwd.heads, queries},
                                          rewriter.getF32Type());
     FloatAttr dropoutScale =
-        fwd->keep ? rewriter.getF64FloatAttr(fwd->dropoutScale) : FloatAttr();
+        fwd.keep ? rewriter.getF64FloatAttr(fwd.dropoutScale) : FloatAttr();
     AffineMapAttr maskMap =
-        fwd->mask ? AffineMapAttr::get(fwd->maskMap) : AffineMapAttr();
+        fwd.mask ? AffineMapAttr::get(fwd.maskMap) : AffineMapAttr();
     auto attention = AttentionOp::create(
-        rewriter, loc, outType, lseType, q, k, v, fwd->mask, fwd->seed,
-        rewriter.getF64FloatAttr(fwd->scale), maskMap, dropoutScale,
+        rewriter, loc, outType, lseType, q, k, v, fwd.mask, fwd.seed,
+        rewriter.getF64FloatAttr(fwd.scale), maskMap, dropoutScale,
         rewriter.getI64IntegerAttr(blockQ), rewriter.getI64IntegerAttr(blockK));
-    if (fwd->keep)
-      buildKeepRegion(rewriter, fwd->keep.getLoc(), attention.getKeep(),
-                      fwd->keep);
+    if (fwd.keep)
+      buildKeepRegion(rewriter, fwd.keep.getLoc(), attention.getKeep(),
+                      fwd.keep);
 
     // Backward: the op before the first of the four batch matmuls.
     BackwardOp backward = bwd->backward;
@@ -512,10 +503,8 @@ mlir::remat::fuseAttention(RewriterBase &rewriter, Operation *function,
     for (Value value :
          SmallVector<Value>{q, k, v, attention.getOut(), attention.getLse()})
       inputs.push_back(getOrAddBackwardInput(backward, value));
-    Value mask =
-        fwd->mask ? getOrAddBackwardInput(backward, fwd->mask) : Value();
-    Value seed =
-        fwd->seed ? getOrAddBackwardInput(backward, fwd->seed) : Value();
+    Value mask = fwd.mask ? getOrAddBackwardInput(backward, fwd.mask) : Value();
+    Value seed = fwd.seed ? getOrAddBackwardInput(backward, fwd.seed) : Value();
     SmallVector<Operation *> replaced = {bwd->dv, bwd->dp, bwd->dq, bwd->dkt};
     Operation *first =
         *llvm::min_element(replaced, [](Operation *a, Operation *b) {
@@ -523,14 +512,13 @@ mlir::remat::fuseAttention(RewriterBase &rewriter, Operation *function,
         });
     rewriter.setInsertionPoint(first);
     Location bloc = bwd->dp.getLoc();
-    Value dout =
-        getHeadsForm(rewriter, bloc, bwd->dout, fwd->batch, fwd->heads);
+    Value dout = getHeadsForm(rewriter, bloc, bwd->dout, fwd.batch, fwd.heads);
     auto gradient = AttentionGradOp::create(
         rewriter, bloc, qType, kType, vType, inputs[0], inputs[1], inputs[2],
         inputs[3], inputs[4], dout, mask, seed,
-        rewriter.getF64FloatAttr(fwd->scale), maskMap, dropoutScale,
+        rewriter.getF64FloatAttr(fwd.scale), maskMap, dropoutScale,
         rewriter.getI64IntegerAttr(blockQ), rewriter.getI64IntegerAttr(blockK));
-    if (fwd->keep) {
+    if (fwd.keep) {
       IRMapping mapping;
       attention.getKeep().cloneInto(&gradient.getKeep(), mapping);
     }
@@ -560,7 +548,7 @@ mlir::remat::fuseAttention(RewriterBase &rewriter, Operation *function,
     eraseDeadChain(rewriter, forwardChain, {q, k, v});
 
     int64_t scoresBytes =
-        mulSaturated(mulSaturated(mulSaturated(fwd->batch, fwd->heads),
+        mulSaturated(mulSaturated(mulSaturated(fwd.batch, fwd.heads),
                                   mulSaturated(queries, keys)),
                      4);
     int64_t blockBytes = mulSaturated(mulSaturated(blockQ, blockK), 4);
@@ -569,8 +557,8 @@ mlir::remat::fuseAttention(RewriterBase &rewriter, Operation *function,
         "{2} queries and {3} keys{4}{5} into blocks of {6}x{7}; each {8} "
         "(f32) scores-sized tensor becomes a {9} block, and the backward "
         "recomputes the probabilities instead of reading them",
-        fwd->batch, fwd->heads, queries, keys, fwd->mask ? " (masked)" : "",
-        fwd->keep ? " with regenerated dropout" : "", blockQ, blockK,
+        fwd.batch, fwd.heads, queries, keys, fwd.mask ? " (masked)" : "",
+        fwd.keep ? " with regenerated dropout" : "", blockQ, blockK,
         formatBytes(scoresBytes), formatBytes(blockBytes));
     ++stats.fused;
   }

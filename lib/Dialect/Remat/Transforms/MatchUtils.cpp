@@ -128,3 +128,10 @@ void mlir::remat::eraseInputsNoLongerRead(BackwardOp backward,
       unread.set(arg.getArgNumber());
   eraseBackwardInputs(backward, unread);
 }
+
+int64_t mlir::remat::largestDivisorAtMost(int64_t n, int64_t limit) {
+  for (int64_t d = std::min(n, limit); d > 1; --d)
+    if (n % d == 0)
+      return d;
+  return 1;
+}

@@ -58,6 +58,10 @@ Value getForwardValue(BackwardOp backward, Value value);
 void eraseDeadChain(RewriterBase &rewriter, ArrayRef<Operation *> roots,
                     ArrayRef<Value> stops);
 
+/// The largest divisor of `n` that is at most `limit` (a chunk or block
+/// size that divides the dimension it tiles).
+int64_t largestDivisorAtMost(int64_t n, int64_t limit);
+
 /// The entry arguments of `backward` that something reads.
 SmallVector<BlockArgument> getReadArguments(BackwardOp backward);
 

@@ -164,8 +164,9 @@ struct ChunkLossOptions {
 
 /// What chunkLinearCrossEntropy did.
 struct ChunkLossStats {
-  unsigned chunked = 0; ///< losses rewritten.
-  unsigned skipped = 0; ///< nll ops found but not rewritten.
+  unsigned chunked = 0;        ///< losses rewritten.
+  unsigned skipped = 0;        ///< nll ops found but not rewritten.
+  SmallVector<int64_t> chunks; ///< the chunk of each loss rewritten.
 };
 
 /// Replaces each cross-entropy of a linear layer under `function` (the
