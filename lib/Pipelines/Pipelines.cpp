@@ -65,7 +65,12 @@ void mlir::remat::buildLowerToNVVMPipeline(
   LowerToLLVMPipelineOptions bufferize;
   bufferize.fusePointwise = options.fusePointwise;
   bufferize.freeAfterLastUse = options.freeAfterLastUse;
+  // Fused attention as kernels of its own (on tensors: its launches are
+  // calls until bufferization and deallocation are done).
+  if (options.attentionKernels)
+    pm.addPass(createConvertRematToGPUPass());
   buildBufferizePipeline(pm, bufferize);
+  pm.addPass(createRematGPULaunchKernelCallsPass());
 
   // Device memory, and the loops mapped to blocks and threads.
   pm.addPass(createRematGPUDeviceMemoryPass());

@@ -132,6 +132,9 @@ static const char *const kDefaultPipelines[] = {
     "builtin.module(remat-bufferize)",
     "builtin.module(remat-lower-to-llvm)",
     "builtin.module(remat-lower-to-nvvm{format=nvvm})",
+    "builtin.module(convert-remat-to-gpu{max-rows=4},remat-bufferize,remat-"
+    "gpu-launch-kernel-calls)",
+    "builtin.module(remat-gpu-launch-kernel-calls)",
     "builtin.module(remat-bufferize,remat-gpu-device-memory,func.func(remat-"
     "gpu-tile-contractions,remat-gpu-parallel-reductions,remat-gpu-map-linalg)"
     ",remat-gpu-wrap-host-compute)",

@@ -58,6 +58,102 @@ def ConvertRematToLinalgPass : Pass<"convert-remat-to-linalg"> {
 
 
 //===----------------------------------------------------------------------===//
+// RematToGPU: remat's fused attention as tiled GPU kernels
+//===----------------------------------------------------------------------===//
+
+def ConvertRematToGPUPass : Pass<"convert-remat-to-gpu", "ModuleOp"> {
+  let summary = "Run remat.attention and remat.attention_grad as tiled GPU "
+                "kernels (FlashAttention-2)";
+  let description = [{
+    Runs on tensors, before bufferization (`-remat-lower-to-nvvm` runs it
+    first). Each `remat.attention` becomes one kernel and each
+    `remat.attention_grad` three, built as `gpu.func`s in the gpu.module
+    `@remat_attention_kernels`:
+
+    - forward: a block of `r` threads per `r` queries of one (batch, head),
+      a thread per query row. The block's Q tile stays in shared memory and
+      tiles of `r` keys and values stream through it; each thread writes
+      its row of the tile's scores (shared), takes their max, rescales its
+      f32 output row (shared) and adds `exp(s − max) · keep · v`. It ends
+      with `out = acc / l` and `lse = max + log l`;
+    - gradient: `delta = Σ dout · out` per query; then a kernel per `r`
+      keys that keeps K, V and the f32 dk and dv rows in shared memory while
+      Q and dout tiles (with their lse and delta) stream through; then a
+      kernel per `r` queries for dq, with K and V streaming. The
+      probabilities are recomputed from `lse` in both, and the keep bits
+      from the op's keep region, so neither a score nor a mask is ever
+      stored outside a tile. dq and dk/dv are separate kernels rather than
+      one with atomic adds, so the sums do not depend on the order blocks
+      run in.
+
+    `r` is the largest power of two up to `max-rows` (and to the rows there
+    are) whose tiles fit in 48 KiB of static shared memory. Rows are
+    guarded, so any sequence length works. An op whose single row does not
+    fit is left, with a remark, to `-convert-remat-to-linalg`.
+
+    The op's operands become `bufferization.to_buffer` (read only, any
+    strided layout), its results fresh `memref.alloc`s returned through
+    `bufferization.to_tensor restrict writable`, and each launch a call to
+    a private declaration `@__remat_launch_<kernel>` whose `remat.launch`
+    attribute names the kernel, its grid and its block: bufferization and
+    buffer deallocation then see a call that reads and writes its operands
+    (they reject a `gpu.launch_func`).
+    `-remat-gpu-launch-kernel-calls` turns the calls into launches after
+    them.
+
+    Example: `remat.attention` on `1×2×16×8` q, k and v becomes
+
+    ```mlir
+    %q = bufferization.to_buffer %arg0 read_only : tensor<1x2x16x8xf32>
+        to memref<1x2x16x8xf32, strided<[?, ?, ?, ?], offset: ?>>
+    ...
+    %out = memref.alloc() : memref<1x2x16x8xf32>
+    %lse = memref.alloc() : memref<1x2x16xf32>
+    call @__remat_launch_attention_0(%q, %k, %v, %out, %lse) : (...) -> ()
+    %0 = bufferization.to_tensor %out restrict writable : ...
+    ```
+
+    with `gpu.func @attention_0(...) workgroup(...) kernel
+    attributes {known_block_size = array<i32: 16, 1, 1>}`.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+  let options = [
+    Option<"maxRows", "max-rows", "int64_t", "64",
+           "Threads (query or key rows) per block at most; fewer when the "
+           "tiles would not fit in shared memory">,
+  ];
+  let statistics = [
+    Statistic<"numLowered", "lowered", "attention ops run as kernels">
+  ];
+}
+
+def RematGPULaunchKernelCallsPass : Pass<"remat-gpu-launch-kernel-calls",
+                                         "ModuleOp"> {
+  let summary = "Turn calls to remat.launch declarations into "
+                "gpu.launch_func";
+  let description = [{
+    Replaces each call to a private function declaration with a
+    `remat.launch = {kernel = @module::@func, grid = array<i64: x, y, z>,
+    block = array<i64: x, y, z>}` attribute (as `-convert-remat-to-gpu`
+    makes them) with a `gpu.launch_func` of that kernel on the call's
+    operands, and erases declarations left without calls. It runs after
+    bufferization and deallocation, which do not accept a
+    `gpu.launch_func` among their ops.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect"];
+  let statistics = [
+    Statistic<"numLaunches", "launches", "calls turned into launches">
+  ];
+}
+
+//===----------------------------------------------------------------------===//
 // LinalgToGPU: a bufferized step as GPU kernels (remat-lower-to-nvvm)
 //===----------------------------------------------------------------------===//
 

@@ -87,6 +87,13 @@ struct LowerToNVVMPipelineOptions
       *this, "free-after-last-use",
       llvm::cl::desc("Free each buffer right after its last use"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> attentionKernels{
+      *this, "attention-kernels",
+      llvm::cl::desc("Run remat.attention and remat.attention_grad as "
+                     "tiled FlashAttention kernels (-convert-remat-to-gpu); "
+                     "otherwise as their linalg loops, each block's ops a "
+                     "kernel of their own inside host loops"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> tileContractions{
       *this, "tile-contractions",
       llvm::cl::desc("Run matmul-class ops as shared-memory tiled kernels "

@@ -151,10 +151,10 @@ struct RematGPUDeviceMemoryPass
 /// True for the ops that stay on the host: GPU runtime operations,
 /// allocations, views, calls, constants and returns.
 static bool isHostOp(Operation *op) {
-  return isa<gpu::LaunchOp, gpu::AllocOp, gpu::DeallocOp, gpu::MemcpyOp,
-             gpu::MemsetOp, gpu::WaitOp, memref::AllocOp, memref::DeallocOp,
-             memref::GetGlobalOp, memref::CastOp, func::CallOp, func::ReturnOp>(
-             op) ||
+  return isa<gpu::LaunchOp, gpu::LaunchFuncOp, gpu::AllocOp, gpu::DeallocOp,
+             gpu::MemcpyOp, gpu::MemsetOp, gpu::WaitOp, memref::AllocOp,
+             memref::DeallocOp, memref::GetGlobalOp, memref::CastOp,
+             func::CallOp, func::ReturnOp>(op) ||
          isa<ViewLikeOpInterface>(op) || op->hasTrait<OpTrait::IsTerminator>();
 }
 
