@@ -48,7 +48,7 @@ config.substitutions.extend([
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 
 tool_dirs = [config.remat_tools_dir, config.llvm_tools_dir]
-tools = ["remat-opt", "remat-fuzz", "mlir-opt", "mlir-runner", "mlir-translate", "llc", "not",
+tools = ["remat-opt", "remat-fuzz", "remat-capi-test", "mlir-opt", "mlir-runner", "mlir-translate", "llc", "not",
          ToolSubst("%PYTHON", config.python3, unresolved="ignore")]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 

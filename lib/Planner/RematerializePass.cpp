@@ -43,6 +43,8 @@ struct RematRematerializePass
     : public TargetOptionsPass<RematRematerializePass,
                                remat::impl::RematRematerializePassBase> {
   using TargetOptionsPass::TargetOptionsPass;
+  RematRematerializePass(PlanSummarySink sink) : sink(std::move(sink)) {}
+
   void runOnOperation() override {
     Operation *root = getOperation();
     FailureOr<TargetModel> target = resolveTargetOptions();
@@ -159,8 +161,12 @@ struct RematRematerializePass
       return signalPassFailure();
   }
 
-  /// Writes `plans` to plan-file, if set.
+  /// Hands `plans` to the sink and writes them to plan-file, if set.
   LogicalResult writePlanFile(llvm::json::Array plans) {
+    llvm::json::Value summary(llvm::json::Object{{"schema", "remat-plan/1"},
+                                                 {"plans", std::move(plans)}});
+    if (sink)
+      sink(summary);
     if (planFile.empty())
       return success();
     Location loc = getOperation()->getLoc();
@@ -171,9 +177,7 @@ struct RematRematerializePass
       return mlir::emitError(loc)
              << "remat-rematerialize: cannot write the plan file '" << planFile
              << "': " << error;
-    file->os() << llvm::formatv("{0:2}\n", llvm::json::Value(llvm::json::Object{
-                                               {"schema", "remat-plan/1"},
-                                               {"plans", std::move(plans)}}));
+    file->os() << llvm::formatv("{0:2}\n", summary);
     return closeChecked(*file, planFile, loc, "the plan file");
   }
 
@@ -238,5 +242,12 @@ struct RematRematerializePass
                                plan.baselineStepSeconds)
               << " of the step)";
   }
+
+  PlanSummarySink sink;
 };
 } // namespace
+
+std::unique_ptr<Pass>
+mlir::remat::createRematRematerializePass(PlanSummarySink sink) {
+  return std::make_unique<RematRematerializePass>(std::move(sink));
+}

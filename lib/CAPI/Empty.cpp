@@ -1,0 +1,1 @@
+// An empty source: libRematCompiler.so is its whole archives.
