@@ -70,6 +70,9 @@ if subprocess.call([config.python3, "-c", "import jsonschema"],
 # setup command installs it. Without it the importer tests are skipped, and
 # the committed fixtures are still lowered and run.
 config.environment["PYTHONPATH"] = os.path.join(config.remat_src_root, "python")
+# remat.compiler (python/remat/compiler.py) loads the C API from here.
+config.environment["REMAT_CAPI_LIBRARY"] = os.path.join(
+    config.remat_lib_dir, "libRematCAPI.so")
 if subprocess.call([config.python3, "-c", "import torch, functorch"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
     config.available_features.add("torch")

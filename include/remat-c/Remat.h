@@ -1,18 +1,17 @@
-/*===-- remat-c/Remat.h - C API of remat ---------------------------*- C
--*-===*\
-|*                                                                            *|
-|* Part of the remat project.                                                 *|
-|*                                                                            *|
-|*===----------------------------------------------------------------------===*|
-|*                                                                            *|
-|* The C API of remat, in upstream MLIR's style (mlir-c/): register the      *|
-|* dialect and what its pipelines need, register the passes, and plan a      *|
-|* module with -remat-rematerialize, receiving the plan summary as JSON.     *|
-|* libRematCAPI.so also exports the upstream mlir-c functions a client needs *|
-|* (context, registry, parsing, pass manager, printing, diagnostics), so a C *|
-|* program links it alone.                                                    *|
-|*                                                                            *|
-\*===----------------------------------------------------------------------===*/
+/*===-- remat-c/Remat.h - C API of remat ------------------------*- C -*-===*/
+/*                                                                          */
+/* Part of the remat project.                                               */
+/*                                                                          */
+/*===----------------------------------------------------------------------===*/
+/*                                                                          */
+/* The C API of remat, in upstream MLIR's style (mlir-c/): register the     */
+/* dialect and what its pipelines need, register the passes, and plan a     */
+/* module with -remat-rematerialize, receiving the plan summary as JSON.    */
+/* libRematCAPI.so also exports the upstream mlir-c functions a client      */
+/* needs (context, registry, parsing, pass manager, printing, diagnostics), */
+/* so a C program links it alone.                                           */
+/*                                                                          */
+/*===----------------------------------------------------------------------===*/
 
 #ifndef REMAT_C_REMAT_H
 #define REMAT_C_REMAT_H
@@ -46,6 +45,25 @@ MLIR_CAPI_EXPORTED MlirLogicalResult rematPlan(MlirOperation module,
                                                MlirStringRef options,
                                                MlirStringCallback callback,
                                                void *userData);
+
+/* For bindings (remat.compiler in Python): the whole round trip on text,
+ * in a context of its own with rematRegisterAllDialects' dialects. Parses
+ * `module` (MLIR text; `sourceName` names it in locations), runs `pipeline`
+ * (a textual pass pipeline, such as builtin.module(remat-finalize)) and
+ * hands the printed result to `output`. Every diagnostic goes to
+ * `diagnostics` as remat-opt prints it ("file:line:col: error: ..."),
+ * one call each. Returns failure when parsing, the pipeline or its run
+ * fails. */
+MLIR_CAPI_EXPORTED MlirLogicalResult rematRunPipelineOnText(
+    MlirStringRef module, MlirStringRef sourceName, MlirStringRef pipeline,
+    MlirStringCallback output, MlirStringCallback diagnostics, void *userData);
+
+/* rematPlan on text: as rematRunPipelineOnText, with `summary` receiving
+ * the plan summary (JSON) and `output` the planned module. */
+MLIR_CAPI_EXPORTED MlirLogicalResult rematPlanText(
+    MlirStringRef module, MlirStringRef sourceName, MlirStringRef options,
+    MlirStringCallback summary, MlirStringCallback output,
+    MlirStringCallback diagnostics, void *userData);
 
 #ifdef __cplusplus
 }

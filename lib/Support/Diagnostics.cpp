@@ -58,6 +58,29 @@ static std::optional<size_t> getLineWidth(const llvm::SourceMgr &sources,
   return std::nullopt;
 }
 
+void mlir::remat::printDiagnostic(Diagnostic &diag, llvm::raw_ostream &os) {
+  Location loc = diag.getLocation();
+  // A note may point elsewhere: at a file position, or nowhere (then at the
+  // diagnostic's own location).
+  auto print = [&](const Diagnostic &d) {
+    Location at = d.getLocation();
+    if (isa<UnknownLoc>(at))
+      at = loc;
+    if (auto file = at->findInstanceOf<FileLineColLoc>())
+      os << file.getFilename().getValue() << ":" << file.getLine() << ":"
+         << file.getColumn();
+    else if (std::string where = getNameOnlyLocation(at); !where.empty())
+      os << where;
+    else
+      os << at;
+    os << ": " << getSeverityName(d.getSeverity()) << ": " << d.str() << "\n";
+  };
+  print(diag);
+  for (const Diagnostic &note : diag.getNotes())
+    print(note);
+  os.flush();
+}
+
 LogicalResult
 mlir::remat::printTerminalDiagnostic(Diagnostic &diag, llvm::raw_ostream &os,
                                      const llvm::SourceMgr *sources) {
@@ -69,25 +92,7 @@ mlir::remat::printTerminalDiagnostic(Diagnostic &diag, llvm::raw_ostream &os,
       take = *width > kMaxQuotedLineWidth;
   if (!take)
     return failure();
-  // A note may point elsewhere: at a file position, or nowhere (then at the
-  // diagnostic's own location).
-  auto print = [&](const Diagnostic &d, Location fallback) {
-    Location at = d.getLocation();
-    if (isa<UnknownLoc>(at))
-      at = fallback;
-    if (auto file = at->findInstanceOf<FileLineColLoc>())
-      os << file.getFilename().getValue() << ":" << file.getLine() << ":"
-         << file.getColumn();
-    else if (std::string where = getNameOnlyLocation(at); !where.empty())
-      os << where;
-    else
-      os << at;
-    os << ": " << getSeverityName(d.getSeverity()) << ": " << d.str() << "\n";
-  };
-  print(diag, loc);
-  for (const Diagnostic &note : diag.getNotes())
-    print(note, loc);
-  os.flush();
+  printDiagnostic(diag, os);
   return success();
 }
 

@@ -1,1 +1,2 @@
-"""remat's Python side: the PyTorch importer and the model corpus."""
+"""remat's Python side: the PyTorch importer, the model corpus, and the
+passes over the C API (remat.compiler)."""

@@ -43,6 +43,11 @@ constexpr unsigned kMaxQuotedLineWidth = 160;
 /// position whose line in `sources` (when given) is longer than
 /// kMaxQuotedLineWidth; otherwise prints nothing and returns failure, so the
 /// next handler takes it.
+/// Prints `diag` and its notes, one line each: the location (file:line:col,
+/// the name of a name location, or the location as MLIR prints it), the
+/// severity and the message, as printTerminalDiagnostic does.
+void printDiagnostic(Diagnostic &diag, llvm::raw_ostream &os);
+
 LogicalResult printTerminalDiagnostic(Diagnostic &diag, llvm::raw_ostream &os,
                                       const llvm::SourceMgr *sources = nullptr);
 
