@@ -18,7 +18,18 @@ class DialectRegistry;
 
 namespace remat {
 
-/// Adds the remat dialect and its external interface models to `registry`.
+/// Everything a tool or a compiler that embeds remat needs, in one call:
+/// adds the remat dialect and its interface models, and every upstream
+/// dialect, extension and interface model remat's passes and pipelines use
+/// (the bufferization models, the NVVM target, the GPU-to-LLVM IR
+/// translations: remat-opt's set), to `registry`; and registers remat's
+/// passes and pipelines and upstream's passes with the global registry
+/// (once per process), so that textual pipelines can name them.
+void registerRemat(DialectRegistry &registry);
+
+/// The parts of registerRemat. The remat dialect and its external interface
+/// models alone: a pipeline of remat's also needs the upstream dialects and
+/// models registerRemat adds.
 void registerRematDialects(DialectRegistry &registry);
 
 /// Registers the remat passes and pipelines with the global registry.

@@ -17,38 +17,25 @@
 #include "mlir/CAPI/Support.h"
 #include "mlir/CAPI/Utils.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/InitAllPasses.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
-#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/SourceMgr.h"
-
-#include <mutex>
 
 using namespace mlir;
 
 MLIR_DEFINE_CAPI_DIALECT_REGISTRATION(Remat, remat, remat::RematDialect)
 
+// (registerRemat does both halves; each C function wants one. Registering
+// the dialects twice is harmless; the passes are registered once.)
 void rematRegisterAllDialects(MlirDialectRegistry registry) {
-  DialectRegistry &r = *unwrap(registry);
-  registerAllDialects(r);
-  registerAllExtensions(r);
-  remat::registerRematDialects(r);
-  // gpu-module-to-binary (remat-lower-to-nvvm) translates kernels to LLVM IR.
-  registerAllGPUToLLVMIRTranslations(r);
+  remat::registerRemat(*unwrap(registry));
 }
 
 void rematRegisterPasses(void) {
-  // (Once: a process may call it from several clients.)
-  static std::once_flag once;
-  std::call_once(once, [] {
-    registerAllPasses();
-    remat::registerRematPassesAndPipelines();
-  });
+  DialectRegistry unused;
+  remat::registerRemat(unused);
 }
 
 MlirLogicalResult rematPlan(MlirOperation module, MlirStringRef options,

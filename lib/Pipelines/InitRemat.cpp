@@ -15,6 +15,12 @@
 #include "remat/Planner/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+
+#include <mutex>
 
 void mlir::remat::registerRematDialects(DialectRegistry &registry) {
   registry.insert<RematDialect>();
@@ -27,4 +33,17 @@ void mlir::remat::registerRematPassesAndPipelines() {
   registerRematPlannerPasses();
   registerRematConversionPasses();
   registerRematPipelines();
+}
+
+void mlir::remat::registerRemat(DialectRegistry &registry) {
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerRematDialects(registry);
+  // gpu-module-to-binary (remat-lower-to-nvvm) translates kernels to LLVM IR.
+  registerAllGPUToLLVMIRTranslations(registry);
+  static std::once_flag passes;
+  std::call_once(passes, [] {
+    registerAllPasses();
+    registerRematPassesAndPipelines();
+  });
 }

@@ -17,6 +17,7 @@
 
 #include "remat/Planner/Planner.h"
 
+#include "remat/Dialect/Remat/IR/Remat.h"
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -198,6 +199,11 @@ FailureOr<RematPlan> mlir::remat::planWithRewrites(func::FuncOp function,
                                                    PlanRewrites rewrites,
                                                    bool remarks,
                                                    RematPlan *infeasible) {
+  // As -remat-rematerialize does, so that a library caller gets the pass's
+  // plan: autograd's t(t(W)) folded, unread backward operands dropped.
+  IRRewriter rewriter(function.getContext());
+  function.walk(
+      [&](BackwardOp backward) { foldBackwardTransposes(rewriter, backward); });
   if (rewrites == PlanRewrites::None)
     return planRematerialization(function, options, infeasible);
 

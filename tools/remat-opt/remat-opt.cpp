@@ -16,12 +16,8 @@
 #include "remat/Support/Diagnostics.h"
 
 #include "mlir/IR/DialectRegistry.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
-#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -31,15 +27,8 @@
 using namespace mlir;
 
 int main(int argc, char **argv) {
-  registerAllPasses();
-  remat::registerRematPassesAndPipelines();
-
   DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  remat::registerRematDialects(registry);
-  // gpu-module-to-binary (remat-lower-to-nvvm) translates kernels to LLVM IR.
-  registerAllGPUToLLVMIRTranslations(registry);
+  remat::registerRemat(registry);
 
   // MlirOptMain(argc, argv, ...), with the name-location handler added to
   // each context the pass pipeline runs in (not under -verify-diagnostics,

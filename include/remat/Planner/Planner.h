@@ -285,16 +285,17 @@ enum class PlanRewrites {
                  ///< the least modeled step time.
 };
 
-/// planRematerialization, with the rewrites `rewrites` allows tried on a
-/// copy of `function` first (the loss's chunk chosen on options.target,
-/// attention in blocks of 64). A
-/// percentage budget is of the step as given, and so are the plan's
-/// baseline figures; `rewriteSeconds` and `rewrites` say what the rewrite
-/// did. When the chosen plan uses a rewrite, `function`'s body becomes the
-/// rewritten one (the plan's values live in it). The rewrite's remarks,
-/// and with `remarks` one saying which plan was chosen and why, are
-/// emitted only with `remarks`; the chosen plan's diagnostics (an
-/// infeasible budget's error) always.
+/// What -remat-rematerialize runs on each function: folds the backward's
+/// transposes of transposed weights (foldBackwardTransposes) first, so that
+/// it gives the pass's plan; then planRematerialization, with the rewrites
+/// `rewrites` allows tried on a copy of `function` first (the loss's chunk
+/// chosen on options.target, attention in blocks of 64). A percentage budget is
+/// of the step as given, and so are the plan's baseline figures;
+/// `rewriteSeconds` and `rewrites` say what the rewrite did. When the chosen
+/// plan uses a rewrite, `function`'s body becomes the rewritten one (the plan's
+/// values live in it). The rewrite's remarks, and with `remarks` one saying
+/// which plan was chosen and why, are emitted only with `remarks`; the chosen
+/// plan's diagnostics (an infeasible budget's error) always.
 FailureOr<RematPlan> planWithRewrites(func::FuncOp function,
                                       const PlanOptions &options,
                                       PlanRewrites rewrites, bool remarks,
