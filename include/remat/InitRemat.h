@@ -27,9 +27,10 @@ namespace remat {
 /// (once per process), so that textual pipelines can name them.
 void registerRemat(DialectRegistry &registry);
 
-/// The parts of registerRemat. The remat dialect and its external interface
-/// models alone: a pipeline of remat's also needs the upstream dialects and
-/// models registerRemat adds.
+/// The parts of registerRemat. The remat dialect, its external interface
+/// models and its transform dialect extension (transform.remat.*) alone: a
+/// pipeline of remat's also needs the upstream dialects and models
+/// registerRemat adds.
 void registerRematDialects(DialectRegistry &registry);
 
 /// Registers the remat passes and pipelines with the global registry.

@@ -9,6 +9,7 @@
 #include "remat/Analysis/Cost.h"
 #include "remat/Conversion/Passes.h"
 #include "remat/Dialect/Remat/IR/Remat.h"
+#include "remat/Dialect/Remat/TransformOps/RematTransformOps.h"
 #include "remat/Dialect/Remat/Transforms/Passes.h"
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
 #include "remat/Pipelines/Pipelines.h"
@@ -26,6 +27,7 @@ void mlir::remat::registerRematDialects(DialectRegistry &registry) {
   registry.insert<RematDialect>();
   registerBufferizableOpInterfaceExternalModels(registry);
   registerCostModelExternalModels(registry);
+  registerTransformDialectExtension(registry);
 }
 
 void mlir::remat::registerRematPassesAndPipelines() {
