@@ -48,6 +48,8 @@ config.substitutions.extend([
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 
 tool_dirs = [config.remat_tools_dir, config.llvm_tools_dir]
+# lit itself, for a test that runs remat's suite in another build folder.
+config.substitutions.append(("%lit", os.path.join(config.llvm_tools_dir, "lit")))
 tools = ["remat-opt", "remat-fuzz", "remat-capi-test", "mlir-opt", "mlir-runner", "mlir-translate", "llc", "not",
          ToolSubst("%PYTHON", config.python3, unresolved="ignore")]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
