@@ -36,6 +36,11 @@ void registerRematDialects(DialectRegistry &registry);
 /// Registers the remat passes and pipelines with the global registry.
 void registerRematPassesAndPipelines();
 
+/// The passes half of registerRemat: remat's passes and pipelines and
+/// upstream's passes, registered once per process however often it is
+/// called.
+void registerRematAndUpstreamPassesOnce();
+
 } // namespace remat
 } // namespace mlir
 

@@ -27,16 +27,12 @@ using namespace mlir;
 
 MLIR_DEFINE_CAPI_DIALECT_REGISTRATION(Remat, remat, remat::RematDialect)
 
-// (registerRemat does both halves; each C function wants one. Registering
-// the dialects twice is harmless; the passes are registered once.)
+// (registerRemat also registers the passes, once per process.)
 void rematRegisterAllDialects(MlirDialectRegistry registry) {
   remat::registerRemat(*unwrap(registry));
 }
 
-void rematRegisterPasses(void) {
-  DialectRegistry unused;
-  remat::registerRemat(unused);
-}
+void rematRegisterPasses(void) { remat::registerRematAndUpstreamPassesOnce(); }
 
 MlirLogicalResult rematPlan(MlirOperation module, MlirStringRef options,
                             MlirStringCallback callback, void *userData) {
@@ -70,7 +66,6 @@ public:
   TextSession(MlirStringRef text, MlirStringRef sourceName,
               MlirStringCallback diagnostics, void *userData)
       : context(makeRegistry()), diagnostics(diagnostics), userData(userData) {
-    rematRegisterPasses();
     sources.AddNewSourceBuffer(
         llvm::MemoryBuffer::getMemBufferCopy(unwrap(text), unwrap(sourceName)),
         llvm::SMLoc());
@@ -103,6 +98,7 @@ public:
   void *userData;
 
 private:
+  /// remat's dialects (and, once per process, the passes pipelines name).
   static DialectRegistry makeRegistry() {
     DialectRegistry registry;
     rematRegisterAllDialects(wrap(&registry));

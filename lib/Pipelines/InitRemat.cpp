@@ -43,6 +43,10 @@ void mlir::remat::registerRemat(DialectRegistry &registry) {
   registerRematDialects(registry);
   // gpu-module-to-binary (remat-lower-to-nvvm) translates kernels to LLVM IR.
   registerAllGPUToLLVMIRTranslations(registry);
+  registerRematAndUpstreamPassesOnce();
+}
+
+void mlir::remat::registerRematAndUpstreamPassesOnce() {
   static std::once_flag passes;
   std::call_once(passes, [] {
     registerAllPasses();

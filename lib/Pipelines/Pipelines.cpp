@@ -70,7 +70,8 @@ void mlir::remat::buildLowerToNVVMPipeline(
   if (options.attentionKernels)
     pm.addPass(createConvertRematToGPUPass());
   buildBufferizePipeline(pm, bufferize);
-  pm.addPass(createRematGPULaunchKernelCallsPass());
+  if (options.attentionKernels)
+    pm.addPass(createRematGPULaunchKernelCallsPass());
 
   // Device memory, and the loops mapped to blocks and threads.
   pm.addPass(createRematGPUDeviceMemoryPass());

@@ -56,7 +56,6 @@ def library_path():
     candidates = [
         # An install: <prefix>/lib/python3/dist-packages/remat -> <prefix>/lib.
         os.path.join(here, "..", "..", "..", "libRematCAPI.so"),
-        os.path.join(here, "..", "..", "..", "..", "lib", "libRematCAPI.so"),
         # The source tree: python/remat -> build/lib.
         os.path.join(here, "..", "..", "build", "lib", "libRematCAPI.so"),
     ]

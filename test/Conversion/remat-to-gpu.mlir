@@ -150,3 +150,29 @@ func.func @deep(%q: tensor<1x1x2x4096xf32>, %k: tensor<1x1x2x4096xf32>,
       -> tensor<1x1x2x4096xf32>, tensor<1x1x2xf32>
   return %out, %lse : tensor<1x1x2x4096xf32>, tensor<1x1x2xf32>
 }
+
+// -----
+
+// A module that already holds the kernel module and a kernel named
+// attention_0 (the pass run before): the new kernel takes the next name.
+// CHECK-LABEL: gpu.module @remat_attention_kernels
+// CHECK: gpu.func @attention_0()
+// CHECK: gpu.func @attention_1(
+// CHECK: func.func @again
+// CHECK: call @__remat_launch_attention_1(
+module attributes {gpu.container_module} {
+  gpu.module @remat_attention_kernels {
+    gpu.func @attention_0() kernel {
+      gpu.return
+    }
+  }
+  func.func @again(%q: tensor<1x1x8x4xf32>, %k: tensor<1x1x8x4xf32>,
+                   %v: tensor<1x1x8x4xf32>)
+      -> (tensor<1x1x8x4xf32>, tensor<1x1x8xf32>) {
+    %out, %lse = remat.attention %q, %k, %v attributes {
+          block_k = 4 : i64, block_q = 4 : i64, scale = 0.5 : f64}
+        : tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>
+        -> tensor<1x1x8x4xf32>, tensor<1x1x8xf32>
+    return %out, %lse : tensor<1x1x8x4xf32>, tensor<1x1x8xf32>
+  }
+}

@@ -21,7 +21,6 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/IR/IRMapping.h"
 
 #include <cmath>
 
@@ -218,14 +217,7 @@ public:
   /// The dropout factor of element (i, j): the keep region's bit times
   /// dropout_scale.
   Value keepFactor(Value bi, Value hi, Value i, Value j) {
-    Block &body = s.keep->front();
-    IRMapping mapping;
-    Value args[5] = {bi, hi, i, j, seedValue};
-    for (auto [arg, value] : llvm::zip(body.getArguments(), args))
-      mapping.map(arg, value);
-    for (Operation &op : body.without_terminator())
-      b.clone(op, mapping);
-    Value bit = mapping.lookup(body.getTerminator()->getOperand(0));
+    Value bit = cloneKeepRegion(b, *s.keep, {bi, hi, i, j, seedValue});
     Value one = arith::UIToFPOp::create(b, loc, f32, bit);
     return fmul(one, s.dropoutScale);
   }

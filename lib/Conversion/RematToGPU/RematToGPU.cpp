@@ -100,6 +100,16 @@ public:
                                              b.getUnitAttr(), b.getUnitAttr());
   }
 
+  /// The op's mask and seed, those it has, as read-only buffers.
+  template <typename OpTy>
+  SmallVector<Value> maskAndSeed(Location loc, OpTy op) {
+    SmallVector<Value> buffers;
+    for (Value optional : {op.getMask(), op.getSeed()})
+      if (optional)
+        buffers.push_back(toBuffer(loc, optional));
+    return buffers;
+  }
+
   LogicalResult lower(AttentionOp op) {
     AttentionShape shape = AttentionShape::get(op);
     FailureOr<SmallVector<int64_t>> rows =
@@ -111,10 +121,7 @@ public:
     SmallVector<Value> inputs = {toBuffer(loc, op.getQ()),
                                  toBuffer(loc, op.getK()),
                                  toBuffer(loc, op.getV())};
-    if (op.getMask())
-      inputs.push_back(toBuffer(loc, op.getMask()));
-    if (op.getSeed())
-      inputs.push_back(toBuffer(loc, op.getSeed()));
+    llvm::append_range(inputs, maskAndSeed(loc, op));
     Value out = alloc(loc, op.getOut().getType().getShape(), shape.element);
     Value lse = alloc(loc, op.getLse().getType().getShape(), b.getF32Type());
     call(loc, "attention", AttentionKernel::Forward, shape, (*rows)[0], inputs,
@@ -138,16 +145,12 @@ public:
     Value q = toBuffer(loc, op.getQ()), k = toBuffer(loc, op.getK());
     Value v = toBuffer(loc, op.getV()), out = toBuffer(loc, op.getOut());
     Value lse = toBuffer(loc, op.getLse()), dout = toBuffer(loc, op.getDout());
-    SmallVector<Value> maskAndSeed;
-    if (op.getMask())
-      maskAndSeed.push_back(toBuffer(loc, op.getMask()));
-    if (op.getSeed())
-      maskAndSeed.push_back(toBuffer(loc, op.getSeed()));
+    SmallVector<Value> maskSeed = maskAndSeed(loc, op);
     Value delta = alloc(loc, op.getLse().getType().getShape(), b.getF32Type());
     call(loc, "attention_grad_delta", AttentionKernel::Delta, shape, (*rows)[0],
          {out, dout}, {delta});
     SmallVector<Value> inputs = {q, k, v, lse, dout, delta};
-    llvm::append_range(inputs, maskAndSeed);
+    llvm::append_range(inputs, maskSeed);
     Value dq = alloc(loc, op.getDq().getType().getShape(), shape.element);
     Value dk = alloc(loc, op.getDk().getType().getShape(), shape.element);
     Value dv = alloc(loc, op.getDv().getType().getShape(), shape.element);
@@ -181,9 +184,10 @@ private:
                        ValueRange inputs, ValueRange outputs) {
     SmallVector<Type> types(inputs.getTypes());
     llvm::append_range(types, outputs.getTypes());
-    std::string name = uniqueName(base);
-    KernelLaunch kernel = buildAttentionKernel(b, loc, getKernelModule(loc),
-                                               name, kind, shape, rows, types);
+    gpu::GPUModuleOp kernelModule = getKernelModule(loc);
+    std::string name = uniqueName(base, kernelModule);
+    KernelLaunch kernel = buildAttentionKernel(b, loc, kernelModule, name, kind,
+                                               shape, rows, types);
     b.setInsertionPointToEnd(module.getBody());
     auto decl = func::FuncOp::create(b, loc, "__remat_launch_" + name,
                                      b.getFunctionType(types, {}));
@@ -204,13 +208,13 @@ private:
     return decl;
   }
 
-  /// `base_N` for the first N no symbol of the module or the kernel module
-  /// has.
-  std::string uniqueName(StringRef base) {
+  /// `base_N` for the first N for which neither the kernel module has a
+  /// kernel nor the module a launch declaration of that name.
+  std::string uniqueName(StringRef base, gpu::GPUModuleOp kernelModule) {
     for (;; ++counter) {
       std::string name = (base + "_" + Twine(counter)).str();
-      if (!symbols.lookup(name) && !symbols.lookup("__remat_launch_" + name) &&
-          (!kernels || !SymbolTable::lookupSymbolIn(kernels, name)))
+      if (!symbols.lookup("__remat_launch_" + name) &&
+          !SymbolTable::lookupSymbolIn(kernelModule, name))
         return name;
     }
   }

@@ -28,8 +28,6 @@
 
 #include "LoopBuilder.h"
 
-#include "mlir/IR/IRMapping.h"
-
 #include <cmath>
 
 using namespace mlir;
@@ -156,14 +154,7 @@ public:
   Value keepFactor(OpBuilder &nb, Value seedValue, Value bi, Value hi, Value i0,
                    Value j0) {
     auto [i, j] = globalIndices(nb, i0, j0);
-    Block &body = keep.front();
-    IRMapping mapping;
-    Value args[5] = {bi, hi, i, j, seedValue};
-    for (auto [arg, value] : llvm::zip(body.getArguments(), args))
-      mapping.map(arg, value);
-    for (Operation &op : body.without_terminator())
-      nb.clone(op, mapping);
-    Value bit = mapping.lookup(body.getTerminator()->getOperand(0));
+    Value bit = cloneKeepRegion(nb, keep, {bi, hi, i, j, seedValue});
     Value one = arith::UIToFPOp::create(nb, loc, f32, bit);
     return arith::MulFOp::create(nb, loc, one, constant(nb, dropoutScale));
   }

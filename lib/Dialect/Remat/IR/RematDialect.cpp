@@ -8,6 +8,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -427,6 +428,16 @@ static LogicalResult verifyKeepRegion(OpTy op) {
     return op.emitOpError()
            << "expects the keep region to yield one i1 (the keep bit)";
   return success();
+}
+
+Value mlir::remat::cloneKeepRegion(OpBuilder &b, Region &keep,
+                                   ValueRange args) {
+  Block &body = keep.front();
+  IRMapping mapping;
+  mapping.map(body.getArguments(), args);
+  for (Operation &op : body.without_terminator())
+    b.clone(op, mapping);
+  return mapping.lookup(body.getTerminator()->getOperand(0));
 }
 
 LogicalResult AttentionOp::verify() {

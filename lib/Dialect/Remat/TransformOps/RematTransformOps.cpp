@@ -67,11 +67,10 @@ transform::RematRematerializeOp::apply(transform::TransformRewriter &rewriter,
       if (auto string = dyn_cast<StringAttr>(option.getValue()))
         text += string.getValue().str();
       else if (auto integer = dyn_cast<IntegerAttr>(option.getValue()))
+        // (`true` and `false` are i1 IntegerAttrs.)
         text += integer.getType().isInteger(1)
                     ? (integer.getValue().getBoolValue() ? "true" : "false")
                     : std::to_string(integer.getValue().getSExtValue());
-      else if (auto boolean = dyn_cast<BoolAttr>(option.getValue()))
-        text += boolean.getValue() ? "true" : "false";
       else if (auto number = dyn_cast<FloatAttr>(option.getValue()))
         text += std::to_string(number.getValueAsDouble());
       else

@@ -32,4 +32,13 @@
 #define GET_OP_CLASSES
 #include "remat/Dialect/Remat/IR/RematOps.h.inc"
 
+namespace mlir {
+namespace remat {
+/// Clones the ops of an attention op's `keep` region (verified: one block
+/// of (b, h, i, j: index, seed: i64) yielding one i1) at `b`'s insertion
+/// point, its arguments bound to `args`, and returns the keep bit.
+Value cloneKeepRegion(OpBuilder &b, Region &keep, ValueRange args);
+} // namespace remat
+} // namespace mlir
+
 #endif // REMAT_DIALECT_REMAT_IR_REMAT_H
