@@ -85,7 +85,7 @@ private:
   unsigned newBuffer(Value root, BufferKind kind, unsigned start);
   void alias(Value value, unsigned buffer) {
     profile.bufferOf[value] = buffer;
-    members[buffer].push_back(value);
+    lastUses[buffer] = std::max(lastUses[buffer], lastUseOf(value));
   }
   /// Adds the temporary buffers of a WorkspaceOpInterface op, live at its
   /// program point only.
@@ -93,8 +93,12 @@ private:
   /// Returns the program point at which `user` uses a value defined in
   /// `defRegion`.
   unsigned usePoint(Operation *user, Region *defRegion) const;
+  /// Returns the last point at which `value` is used (0 if never).
+  unsigned lastUseOf(Value value) const;
   /// Returns the last point at which any current member of `buffer` is used.
-  unsigned lastUse(unsigned buffer) const;
+  unsigned lastUse(unsigned buffer) const {
+    return std::max(profile.buffers[buffer].start, lastUses[buffer]);
+  }
   /// Buffer for a result written in place into `candidate`'s buffer if that
   /// buffer dies at `op`, else a new one.
   unsigned inPlaceOrNew(Operation *op, Value result, Value candidate);
@@ -102,7 +106,8 @@ private:
   MemoryProfile &profile;
   int64_t tensorAlignment;
   llvm::DenseMap<Operation *, unsigned> startOf, endOf;
-  SmallVector<SmallVector<Value>> members;
+  /// Per buffer, the last use of the values aliased to it so far.
+  SmallVector<unsigned> lastUses;
   unsigned lastPoint = 0;
 };
 } // namespace
@@ -133,7 +138,7 @@ unsigned MemoryModel::newBuffer(Value root, BufferKind kind, unsigned start) {
     buffer.bytes = static_cast<int64_t>(
         llvm::alignTo(buffer.bytes, static_cast<uint64_t>(tensorAlignment)));
   profile.buffers.push_back(buffer);
-  members.emplace_back();
+  lastUses.push_back(0);
   unsigned index = profile.buffers.size() - 1;
   alias(root, index);
   return index;
@@ -152,7 +157,7 @@ void MemoryModel::addWorkspace(Operation *op) {
     buffer.bytes = static_cast<int64_t>(
         llvm::alignTo(bytes, static_cast<uint64_t>(tensorAlignment)));
     profile.buffers.push_back(buffer);
-    members.emplace_back();
+    lastUses.push_back(0);
   }
 }
 
@@ -177,11 +182,11 @@ unsigned MemoryModel::usePoint(Operation *user, Region *defRegion) const {
   return point;
 }
 
-unsigned MemoryModel::lastUse(unsigned buffer) const {
-  unsigned last = profile.buffers[buffer].start;
-  for (Value value : members[buffer])
-    for (Operation *user : value.getUsers())
-      last = std::max(last, usePoint(user, value.getParentRegion()));
+unsigned MemoryModel::lastUseOf(Value value) const {
+  unsigned last = 0;
+  Region *region = value.getParentRegion();
+  for (Operation *user : value.getUsers())
+    last = std::max(last, usePoint(user, region));
   return last;
 }
 

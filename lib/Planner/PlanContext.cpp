@@ -26,6 +26,8 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <limits>
+
 #define DEBUG_TYPE "remat-rematerialize"
 
 using namespace mlir;
@@ -559,6 +561,73 @@ int64_t PlanContext::peakLowerBound(const llvm::BitVector &mayRecompute) {
   for (auto [point, live] : llvm::enumerate(boundTimeline)) {
     running += freed[point];
     bound = std::max(bound, live - running);
+  }
+  return bound;
+}
+
+double PlanContext::costToMeetBound(const llvm::BitVector &recomputed,
+                                    ArrayRef<unsigned> undecided,
+                                    ArrayRef<double> addedCost,
+                                    int64_t budget) {
+  if (!boundReady)
+    computeBound();
+  size_t points = boundTimeline.size();
+  // The bound's timeline with `recomputed` freed.
+  SmallVector<int64_t> freed(points + 1, 0);
+  for (unsigned g : recomputed.set_bits()) {
+    auto [first, last] = heldForBackward[g];
+    if (first > last || first >= points)
+      continue;
+    freed[first] += groups[g].bytes;
+    freed[std::min<size_t>(last + 1, points)] -= groups[g].bytes;
+  }
+  // The undecided groups that free bytes somewhere, cheapest per byte
+  // first, and the points where the set of them held there changes.
+  SmallVector<unsigned> useful;
+  SmallVector<unsigned> cuts{0, static_cast<unsigned>(points)};
+  for (unsigned g : undecided) {
+    auto [first, last] = heldForBackward[g];
+    if (first > last || first >= points || groups[g].bytes <= 0)
+      continue;
+    useful.push_back(g);
+    cuts.push_back(first);
+    cuts.push_back(std::min<size_t>(last + 1, points));
+  }
+  llvm::stable_sort(useful, [&](unsigned a, unsigned b) {
+    return addedCost[a] * groups[b].bytes < addedCost[b] * groups[a].bytes;
+  });
+  llvm::sort(cuts);
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  double bound = 0;
+  int64_t running = 0;
+  unsigned point = 0;
+  for (unsigned k = 0; k + 1 < cuts.size(); ++k) {
+    // The stretch [cuts[k], cuts[k + 1]): the same undecided groups are
+    // held at each of its points; its largest excess must be freed.
+    int64_t excess = 0;
+    for (; point < cuts[k + 1]; ++point) {
+      running += freed[point];
+      excess = std::max(excess, boundTimeline[point] - running - budget);
+    }
+    if (excess <= 0)
+      continue;
+    double need = static_cast<double>(excess), cost = 0;
+    for (unsigned g : useful) {
+      auto [first, last] = heldForBackward[g];
+      if (first > cuts[k] || last + 1 < cuts[k + 1])
+        continue;
+      double bytes = static_cast<double>(groups[g].bytes);
+      if (bytes >= need) {
+        cost += addedCost[g] * (need / bytes);
+        need = 0;
+        break;
+      }
+      cost += addedCost[g];
+      need -= bytes;
+    }
+    if (need > 0)
+      return std::numeric_limits<double>::infinity();
+    bound = std::max(bound, cost);
   }
   return bound;
 }

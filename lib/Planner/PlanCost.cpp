@@ -141,8 +141,8 @@ const PlanContext::RecomputeGraph &PlanContext::getRecomputeGraph() {
   return g;
 }
 
-PlanCostSum PlanContext::cost(const ValueSet &saved,
-                              const ValueSet *duplicated) {
+PlanCostSum PlanContext::cost(const ValueSet &saved, const ValueSet *duplicated,
+                              llvm::BitVector *cloned) {
   PlanCostSum total;
   if (duplicated && !duplicated->empty()) {
     forEachRecomputed(saved, duplicated, [&](Value, const PlanCostSum &c) {
@@ -178,6 +178,8 @@ PlanCostSum PlanContext::cost(const ValueSet &saved,
       if (!visited.test(edge.input) && !savedId.test(edge.valueId))
         stack.push_back(edge.input);
   }
+  if (cloned)
+    *cloned = std::move(visited);
   return total;
 }
 

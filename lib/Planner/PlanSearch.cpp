@@ -367,11 +367,13 @@ static FailureOr<bool> offer(PlanContext &ctx, const llvm::BitVector &set,
 namespace {
 /// Branch and bound over the groups, largest first. A node fixes groups
 /// [0, i) as recomputed or saved. It is pruned when its recompute cost
-/// already reaches the incumbent's (cost only grows with the set), or when
+/// already reaches the incumbent's (cost only grows with the set), when
 /// the peak's lower bound with every undecided group recomputed misses the
-/// budget. A node that meets the budget is a leaf: adding groups only
-/// costs more. A node's own peak is evaluated only when the lower bound
-/// for its set alone meets the budget.
+/// budget, or (on a peak budget) when its cost plus what the undecided
+/// groups must add to bring the bound down to the budget reaches the
+/// incumbent's (costToMeetBound). A node that meets the budget is a leaf:
+/// adding groups only costs more. A node's own peak is evaluated only when
+/// the lower bound for its set alone meets the budget.
 class ExactSearch {
 public:
   ExactSearch(PlanContext &ctx, int64_t budget) : ctx(ctx), budget(budget) {
@@ -381,11 +383,38 @@ public:
     llvm::stable_sort(order, [&](unsigned a, unsigned b) {
       return ctx.groups[a].bytes > ctx.groups[b].bytes;
     });
+    // The ops each group's recomputation clones: from its members' ops up
+    // to the backward's inputs. A plan clones the union of its groups'
+    // (a walk that reaches another recomputed group's value goes on through
+    // that group's own ops), so a plan's cost is a weighted coverage, and
+    // what a group adds is least when every other group is recomputed.
+    const PlanContext::RecomputeGraph &graph = ctx.getRecomputeGraph();
+    llvm::BitVector inputIds(graph.valueId.size());
+    for (Value v : ctx.inputs)
+      if (auto it = graph.valueId.find(v); it != graph.valueId.end())
+        inputIds.set(it->second);
+    clones.assign(ctx.groups.size(), llvm::BitVector(graph.ops.size()));
+    for (auto [value, op] : graph.candidateOps) {
+      llvm::BitVector &reached = clones[ctx.groupOf.lookup(value)];
+      SmallVector<unsigned> stack{op};
+      while (!stack.empty()) {
+        unsigned k = stack.pop_back_val();
+        if (reached.test(k))
+          continue;
+        reached.set(k);
+        for (const PlanContext::RecomputeGraph::Edge &edge : graph.edges[k])
+          if (!reached.test(edge.input) && !inputIds.test(edge.valueId))
+            stack.push_back(edge.input);
+      }
+    }
+    for (auto [k, c] : llvm::enumerate(graph.costs))
+      opCost.push_back(ctx.objective(c.first, c.second));
+    addedCost.resize(ctx.groups.size());
   }
 
   LogicalResult run(Incumbent &best) {
     llvm::BitVector set(ctx.groups.size());
-    if (failed(visit(0, set, 0.0, best)))
+    if (failed(visit(0, set, 0.0, best, /*fresh=*/true)))
       return failure();
     return success();
   }
@@ -397,8 +426,10 @@ private:
     return best.valid && cost >= best.cost * (1 - 1e-12);
   }
 
+  /// `fresh`: the node's set is not its parent's (the parent recomputed
+  /// one more group), so its own peak is not known to miss the budget.
   LogicalResult visit(unsigned i, llvm::BitVector &set, double cost,
-                      Incumbent &best) {
+                      Incumbent &best, bool fresh) {
     if (aborted || pruneByCost(cost, best))
       return success();
     // A node's bounds walk the timeline twice: a 32nd of an evaluation.
@@ -407,35 +438,87 @@ private:
       return success();
     }
     // The set's own peak is evaluated only when its bound allows it to
-    // meet the budget (the bound is cheap, the evaluation is not).
+    // meet the budget (the bound is cheap, the evaluation is not), and only
+    // once: a child that saves the next group has its parent's set, which
+    // missed the budget.
     bool mayMeet = ctx.lowerBound(set) <= budget;
-    if (mayMeet && !ctx.spendEvaluation("the exact search")) {
-      aborted = true;
-      return success();
+    if (fresh && mayMeet) {
+      if (!ctx.spendEvaluation("the exact search")) {
+        aborted = true;
+        return success();
+      }
+      FailureOr<bool> met = offer(ctx, set, cost, budget, best);
+      if (failed(met))
+        return failure();
+      if (*met)
+        return success();
     }
-    FailureOr<bool> met =
-        mayMeet ? offer(ctx, set, cost, budget, best) : FailureOr<bool>(false);
-    if (failed(met))
-      return failure();
-    if (*met || i == order.size())
+    if (i == order.size())
       return success();
     llvm::BitVector all = set;
     for (unsigned j = i; j < order.size(); ++j)
       all.set(order[j]);
     if (ctx.lowerBound(all) > budget)
       return success();
+    if (!mayMeet && best.valid) {
+      // (One more walk of the timeline, and one of the groups' clones.)
+      if (!ctx.limits.spend(ctx.evaluationWork() / 32 + 1,
+                            "the exact search")) {
+        aborted = true;
+        return success();
+      }
+      if (pruneByCostToGo(i, set, cost, best))
+        return success();
+    }
     unsigned g = order[i];
     set.set(g);
     double withCost = ctx.objective(set);
-    if (failed(visit(i + 1, set, withCost, best)))
+    if (failed(visit(i + 1, set, withCost, best, /*fresh=*/true)))
       return failure();
     set.reset(g);
-    return visit(i + 1, set, cost, best);
+    return visit(i + 1, set, cost, best, /*fresh=*/false);
+  }
+
+  /// True when every plan below the node costs at least the incumbent:
+  /// the node's cost plus the least its undecided groups must add to bring
+  /// the peak's lower bound down to the budget, each group adding at least
+  /// its clones that no other group of the node's set or the undecided
+  /// ones clones. (With a budget on activations the bound is exact
+  /// already.)
+  bool pruneByCostToGo(unsigned i, const llvm::BitVector &set, double cost,
+                       const Incumbent &best) {
+    if (ctx.options.budgetOn != BudgetOn::Peak)
+      return false;
+    ArrayRef<unsigned> undecided = ArrayRef(order).drop_front(i);
+    // How many of the groups that may be recomputed clone each op.
+    SmallVector<uint8_t> cloners(opCost.size(), 0);
+    auto count = [&](unsigned g) {
+      for (unsigned k : clones[g].set_bits())
+        cloners[k] = std::min<unsigned>(cloners[k] + 1, 2);
+    };
+    for (unsigned g : set.set_bits())
+      count(g);
+    for (unsigned g : undecided)
+      count(g);
+    for (unsigned g : undecided) {
+      addedCost[g] = 0;
+      for (unsigned k : clones[g].set_bits())
+        if (cloners[k] == 1)
+          addedCost[g] += opCost[k];
+    }
+    double toGo = ctx.costToMeetBound(set, undecided, addedCost, budget);
+    return pruneByCost(cost + toGo, best);
   }
 
   PlanContext &ctx;
   int64_t budget;
   SmallVector<unsigned> order;
+  /// Per group, the recompute graph's ops its recomputation clones, and
+  /// each op's cost.
+  SmallVector<llvm::BitVector> clones;
+  SmallVector<double> opCost;
+  /// Per group, the least it adds to the current node's cost.
+  SmallVector<double> addedCost;
   bool aborted = false;
 };
 } // namespace

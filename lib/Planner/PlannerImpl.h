@@ -179,8 +179,11 @@ public:
   void forEachRecomputed(const ValueSet &saved, const ValueSet *duplicated,
                          function_ref<void(Value, const PlanCostSum &)> fn,
                          SmallVectorImpl<Value> *reused = nullptr);
-  /// The cost of recomputing every candidate outside `saved`.
-  PlanCostSum cost(const ValueSet &saved, const ValueSet *duplicated = nullptr);
+  /// The cost of recomputing every candidate outside `saved`. Without
+  /// `duplicated`, `cloned` (if given) receives the recompute graph's ops
+  /// the plan clones (by RecomputeGraph index).
+  PlanCostSum cost(const ValueSet &saved, const ValueSet *duplicated = nullptr,
+                   llvm::BitVector *cloned = nullptr);
   double objective(const OpCost &cost, double seconds) const;
   /// The forward's layers (findForwardLayers), found once (shared with the
   /// schedules' reasons).
@@ -223,6 +226,17 @@ public:
   int64_t lowerBound(const llvm::BitVector &mayRecompute);
   /// The peak part of lowerBound, whatever the budget bounds.
   int64_t peakLowerBound(const llvm::BitVector &mayRecompute);
+  /// A lower bound on the cost that a plan recomputing the groups set in
+  /// `recomputed` and some of `undecided` adds to theirs, so that its peak
+  /// lower bound meets `budget`: wherever the bound with `recomputed` alone
+  /// is above the budget, the undecided groups held there only for the
+  /// backward must free the excess, and group g adds at least
+  /// `addedCost[g]`. Each such stretch of the timeline is a fractional
+  /// knapsack; the bound is the dearest. Infinity when the undecided
+  /// groups cannot free the excess.
+  double costToMeetBound(const llvm::BitVector &recomputed,
+                         ArrayRef<unsigned> undecided,
+                         ArrayRef<double> addedCost, int64_t budget);
 
   /// With a budget on activations, a second bound, on the peak: a plan
   /// whose activations meet `activationBudget` but whose peak is above

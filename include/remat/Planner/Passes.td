@@ -56,8 +56,9 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
       peak meets the budget;
     - `optimal`: branch and bound over the subsets of the residuals
       (grouped by the buffer they alias), from the greedy plan, for the
-      least recompute cost that meets the budget; exact when it completes
-      within `work-limit`;
+      least recompute cost that meets the budget, pruned by a lower bound
+      on the peak and one on the cost still to add; exact when it
+      completes within `work-limit`;
     - `exhaustive`: every subset (at most 26 groups), the reference for
       testing `optimal`; where no subset meets the budget as it is, every
       subset again, the cheapest first, with its shared values recomputed
