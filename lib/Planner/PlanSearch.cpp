@@ -383,30 +383,10 @@ public:
     llvm::stable_sort(order, [&](unsigned a, unsigned b) {
       return ctx.groups[a].bytes > ctx.groups[b].bytes;
     });
-    // The ops each group's recomputation clones: from its members' ops up
-    // to the backward's inputs. A plan clones the union of its groups'
-    // (a walk that reaches another recomputed group's value goes on through
-    // that group's own ops), so a plan's cost is a weighted coverage, and
-    // what a group adds is least when every other group is recomputed.
+    // A plan's cost is a weighted coverage of its groups' clones
+    // (getGroupClones): what a group adds is least when every other group
+    // is recomputed.
     const PlanContext::RecomputeGraph &graph = ctx.getRecomputeGraph();
-    llvm::BitVector inputIds(graph.valueId.size());
-    for (Value v : ctx.inputs)
-      if (auto it = graph.valueId.find(v); it != graph.valueId.end())
-        inputIds.set(it->second);
-    clones.assign(ctx.groups.size(), llvm::BitVector(graph.ops.size()));
-    for (auto [value, op] : graph.candidateOps) {
-      llvm::BitVector &reached = clones[ctx.groupOf.lookup(value)];
-      SmallVector<unsigned> stack{op};
-      while (!stack.empty()) {
-        unsigned k = stack.pop_back_val();
-        if (reached.test(k))
-          continue;
-        reached.set(k);
-        for (const PlanContext::RecomputeGraph::Edge &edge : graph.edges[k])
-          if (!reached.test(edge.input) && !inputIds.test(edge.valueId))
-            stack.push_back(edge.input);
-      }
-    }
     for (auto [k, c] : llvm::enumerate(graph.costs))
       opCost.push_back(ctx.objective(c.first, c.second));
     addedCost.resize(ctx.groups.size());
@@ -441,7 +421,7 @@ private:
     // meet the budget (the bound is cheap, the evaluation is not), and only
     // once: a child that saves the next group has its parent's set, which
     // missed the budget.
-    bool mayMeet = ctx.lowerBound(set) <= budget;
+    bool mayMeet = bound(set, set) <= budget;
     if (fresh && mayMeet) {
       if (!ctx.spendEvaluation("the exact search")) {
         aborted = true;
@@ -458,7 +438,7 @@ private:
     llvm::BitVector all = set;
     for (unsigned j = i; j < order.size(); ++j)
       all.set(order[j]);
-    if (ctx.lowerBound(all) > budget)
+    if (bound(all, set) > budget)
       return success();
     if (!mayMeet && best.valid) {
       // (One more walk of the timeline, and one of the groups' clones.)
@@ -479,6 +459,14 @@ private:
     return visit(i + 1, set, cost, best, /*fresh=*/false);
   }
 
+  /// A lower bound on what the budget bounds for the plans that recompute
+  /// all of `must` and only groups of `may`.
+  int64_t bound(const llvm::BitVector &may, const llvm::BitVector &must) {
+    if (ctx.options.budgetOn != BudgetOn::Peak)
+      return ctx.lowerBound(may);
+    return ctx.peakLowerBound(may, must);
+  }
+
   /// True when every plan below the node costs at least the incumbent:
   /// the node's cost plus the least its undecided groups must add to bring
   /// the peak's lower bound down to the budget, each group adding at least
@@ -492,6 +480,7 @@ private:
     ArrayRef<unsigned> undecided = ArrayRef(order).drop_front(i);
     // How many of the groups that may be recomputed clone each op.
     SmallVector<uint8_t> cloners(opCost.size(), 0);
+    ArrayRef<llvm::BitVector> clones = ctx.getGroupClones();
     auto count = [&](unsigned g) {
       for (unsigned k : clones[g].set_bits())
         cloners[k] = std::min<unsigned>(cloners[k] + 1, 2);
@@ -513,9 +502,7 @@ private:
   PlanContext &ctx;
   int64_t budget;
   SmallVector<unsigned> order;
-  /// Per group, the recompute graph's ops its recomputation clones, and
-  /// each op's cost.
-  SmallVector<llvm::BitVector> clones;
+  /// Each recompute graph op's cost.
   SmallVector<double> opCost;
   /// Per group, the least it adds to the current node's cost.
   SmallVector<double> addedCost;

@@ -1,0 +1,307 @@
+//===- PlanBounds.cpp - lower bounds on a plan's peak and cost ------------===//
+//
+// Part of the remat project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// What the searches prune with: a lower bound on the peak of every plan
+/// that recomputes only some groups (the unplanned timeline less the groups
+/// held only for the backward), the same for plans that also recompute a
+/// given set for sure (each such group's clone point holds its recompute
+/// temporaries), and a lower bound on the cost still to add for the peak
+/// bound to meet a budget. docs/Design.md, "the exact search", explains
+/// them.
+///
+//===----------------------------------------------------------------------===//
+
+#include "PlannerImpl.h"
+
+#include "remat/Analysis/MemoryAnalysis.h"
+#include "remat/Dialect/Remat/IR/Remat.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::remat;
+using namespace mlir::remat::detail;
+
+void PlanContext::computeBound() {
+  boundReady = true;
+  MemoryProfile profile = analyzeMemory(function, kAllocationAlignment);
+  boundTimeline = profile.timeline;
+  llvm::DenseMap<Operation *, unsigned> pointOf;
+  for (auto [index, op] : llvm::enumerate(profile.points))
+    pointOf[op] = index;
+  // Values in each buffer, for the uses outside the backward.
+  llvm::DenseMap<unsigned, SmallVector<Value>> valuesOf;
+  for (auto &[value, buffer] : profile.bufferOf)
+    valuesOf[buffer].push_back(value);
+  Block *block = backward->getBlock();
+  Block &body = backward.getBody().front();
+  cloneFloors.assign(groups.size(), CloneFloor());
+  for (auto [g, group] : llvm::enumerate(groups)) {
+    auto it = profile.bufferOf.find(group.root);
+    if (it == profile.bufferOf.end()) {
+      heldForBackward.push_back({1, 0}); // Empty range.
+      continue;
+    }
+    const Buffer &buffer = profile.buffers[it->second];
+    // The group is free from its last forward use to the backward's first
+    // use of it: a recomputed group's clone is made before that use and
+    // holds its bytes from there (two values live at one point never share
+    // a buffer, so each clone counts).
+    unsigned lastForward = buffer.start;
+    unsigned firstBackward = buffer.end + 1;
+    for (Value v : valuesOf[it->second]) {
+      if (auto arg = dyn_cast<BlockArgument>(v);
+          arg && arg.getOwner() == &body) {
+        for (Operation *user : arg.getUsers())
+          if (Operation *ancestor = body.findAncestorOpInBlock(*user))
+            firstBackward = std::min(firstBackward, pointOf.lookup(ancestor));
+        continue;
+      }
+      // (A value the backward makes in this buffer, writing in place into
+      // the residual where it dies, is not a forward use: were it returned,
+      // the group would look held to the end and the bound would not free
+      // it, though a plan recomputing it does.)
+      Operation *owner = v.getParentRegion()->getParentOp();
+      if (v.getDefiningOp() == backward.getOperation() ||
+          backward->isAncestor(owner))
+        continue;
+      for (Operation *user : v.getUsers()) {
+        Operation *ancestor = block->findAncestorOpInBlock(*user);
+        if (!ancestor || ancestor == backward.getOperation())
+          continue;
+        lastForward = std::max(lastForward, pointOf.lookup(ancestor));
+      }
+    }
+    heldForBackward.push_back(
+        {lastForward + 1, std::min(buffer.end, firstBackward - 1)});
+    if (firstBackward > 0 && firstBackward <= buffer.end)
+      cloneFloors[g].point = firstBackward;
+  }
+  computeCloneFloors(profile);
+}
+
+/// True when `value`, recomputed, is a buffer of its own: made by an op
+/// that writes into a new buffer (or, destination style, into its init's,
+/// which is one), never into one it reads, which could be a saved value's.
+/// Values the backward reads (saved, or recomputed apart) are not.
+static bool clonesIntoNewBuffer(Value value, const ValueSet &inputs,
+                                const PlanContext::RecomputeGraph &graph) {
+  if (inputs.contains(value))
+    return false;
+  Operation *def = value.getDefiningOp();
+  if (!def)
+    return false;
+  if (isa<tensor::EmptyOp>(def))
+    return true;
+  if (!graph.index.count(def) || !isa<TensorType>(value.getType()))
+    return false;
+  if (auto dps = dyn_cast<DestinationStyleOpInterface>(def)) {
+    OpOperand *init = dps.getTiedOpOperand(cast<OpResult>(value));
+    return init && clonesIntoNewBuffer(init->get(), inputs, graph);
+  }
+  return def->getNumRegions() == 0 && !def->hasTrait<OpTrait::Elementwise>() &&
+         !def->hasTrait<OpTrait::ConstantLike>() && !isViewLike(def) &&
+         !isa<ViewLikeOpInterface, BarrierOp, tensor::BitcastOp>(def);
+}
+
+void PlanContext::computeCloneFloors(const MemoryProfile &profile) {
+  size_t points = boundTimeline.size();
+  // What starts at each point: the timeline less it is what lives across
+  // the point before and the point.
+  SmallVector<int64_t> startsAt(points + 1, 0);
+  for (const Buffer &buffer : profile.buffers)
+    if (buffer.kind == BufferKind::Allocated && buffer.start < points)
+      startsAt[buffer.start] += buffer.bytes;
+  const RecomputeGraph &graph = getRecomputeGraph();
+  for (auto [g, group] : llvm::enumerate(groups)) {
+    CloneFloor &floor = cloneFloors[g];
+    Operation *root = group.root.getDefiningOp();
+    auto index = root ? graph.index.find(root) : graph.index.end();
+    if (floor.point == 0 || floor.point >= points ||
+        index == graph.index.end() ||
+        !clonesIntoNewBuffer(group.root, inputs, graph)) {
+      floor = CloneFloor();
+      continue;
+    }
+    floor.rootOp = index->second;
+    // The root op's clone reads its operands' clones: each a buffer of its
+    // own where it is made by a recomputable op through views none of
+    // which the backward reads.
+    auto dps = dyn_cast<DestinationStyleOpInterface>(root);
+    SmallVector<Value> operands = dps ? SmallVector<Value>(dps.getDpsInputs())
+                                      : SmallVector<Value>(root->getOperands());
+    llvm::DenseSet<Value> temporaries;
+    int64_t bytes = 0;
+    for (Value operand : operands) {
+      Value v = operand;
+      bool cloned = true;
+      while (Operation *def = v.getDefiningOp()) {
+        if (inputs.contains(v) || !isViewLike(def)) {
+          break;
+        }
+        if (!graph.index.count(def)) {
+          cloned = false;
+          break;
+        }
+        v = def->getOperand(0);
+      }
+      if (!cloned || v == group.root ||
+          !clonesIntoNewBuffer(v, inputs, graph) ||
+          !temporaries.insert(v).second)
+        continue;
+      std::optional<int64_t> size = getStaticSizeInBytes(v.getType());
+      if (!size)
+        continue;
+      bytes += static_cast<int64_t>(
+          llvm::alignTo(*size, static_cast<uint64_t>(kAllocationAlignment)));
+    }
+    floor.bytes = boundTimeline[floor.point] - startsAt[floor.point] + bytes;
+  }
+}
+
+ArrayRef<llvm::BitVector> PlanContext::getGroupClones() {
+  if (groupClones)
+    return *groupClones;
+  const RecomputeGraph &graph = getRecomputeGraph();
+  llvm::BitVector inputIds(graph.valueId.size());
+  for (Value v : inputs)
+    if (auto it = graph.valueId.find(v); it != graph.valueId.end())
+      inputIds.set(it->second);
+  SmallVector<llvm::BitVector> &clones =
+      groupClones.emplace(groups.size(), llvm::BitVector(graph.ops.size()));
+  for (auto [value, op] : graph.candidateOps) {
+    llvm::BitVector &reached = clones[groupOf.lookup(value)];
+    SmallVector<unsigned> stack{op};
+    while (!stack.empty()) {
+      unsigned k = stack.pop_back_val();
+      if (reached.test(k))
+        continue;
+      reached.set(k);
+      for (const RecomputeGraph::Edge &edge : graph.edges[k])
+        if (!reached.test(edge.input) && !inputIds.test(edge.valueId))
+          stack.push_back(edge.input);
+    }
+  }
+  return *groupClones;
+}
+
+int64_t PlanContext::lowerBound(const llvm::BitVector &mayRecompute) {
+  if (options.budgetOn == BudgetOn::Activations)
+    return activationBytes(savedFor(mayRecompute), /*withFrontier=*/false);
+  return peakLowerBound(mayRecompute);
+}
+
+SmallVector<int64_t>
+PlanContext::freedTimeline(const llvm::BitVector &mayRecompute) {
+  if (!boundReady)
+    computeBound();
+  size_t points = boundTimeline.size();
+  SmallVector<int64_t> freed(points + 1, 0);
+  for (unsigned g : mayRecompute.set_bits()) {
+    auto [first, last] = heldForBackward[g];
+    if (first > last || first >= points)
+      continue;
+    freed[first] += groups[g].bytes;
+    freed[std::min<size_t>(last + 1, points)] -= groups[g].bytes;
+  }
+  int64_t running = 0;
+  for (size_t point = 0; point < points; ++point)
+    freed[point] = running += freed[point];
+  freed.pop_back();
+  return freed;
+}
+
+int64_t PlanContext::peakLowerBound(const llvm::BitVector &mayRecompute) {
+  return peakLowerBound(mayRecompute, llvm::BitVector(mayRecompute.size()));
+}
+
+int64_t PlanContext::peakLowerBound(const llvm::BitVector &mayRecompute,
+                                    const llvm::BitVector &mustRecompute) {
+  SmallVector<int64_t> freed = freedTimeline(mayRecompute);
+  int64_t bound = 0;
+  for (auto [live, off] : llvm::zip(boundTimeline, freed))
+    bound = std::max(bound, live - off);
+  ArrayRef<llvm::BitVector> clones = getGroupClones();
+  for (unsigned g : mustRecompute.set_bits()) {
+    const CloneFloor &floor = cloneFloors[g];
+    if (floor.bytes == 0)
+      continue;
+    // Only where no other group that may be recomputed clones the root op
+    // (it could be cloned earlier, for that group).
+    bool alone = llvm::none_of(mayRecompute.set_bits(), [&](unsigned h) {
+      return h != g && clones[h].test(floor.rootOp);
+    });
+    if (!alone)
+      continue;
+    // Across the point before the clones, less what may be freed there;
+    // the group's clone is made there if its own bytes were freed.
+    unsigned before = floor.point - 1;
+    auto [first, last] = heldForBackward[g];
+    bool heldOff = first <= before && before <= last;
+    bound = std::max(bound, floor.bytes - freed[before] +
+                                (heldOff ? groups[g].bytes : 0));
+  }
+  return bound;
+}
+
+double PlanContext::costToMeetBound(const llvm::BitVector &recomputed,
+                                    ArrayRef<unsigned> undecided,
+                                    ArrayRef<double> addedCost,
+                                    int64_t budget) {
+  SmallVector<int64_t> freed = freedTimeline(recomputed);
+  size_t points = boundTimeline.size();
+  // The undecided groups that free bytes somewhere, cheapest per byte
+  // first, and the points where the set of them held there changes.
+  SmallVector<unsigned> useful;
+  SmallVector<unsigned> cuts{0, static_cast<unsigned>(points)};
+  for (unsigned g : undecided) {
+    auto [first, last] = heldForBackward[g];
+    if (first > last || first >= points || groups[g].bytes <= 0)
+      continue;
+    useful.push_back(g);
+    cuts.push_back(first);
+    cuts.push_back(std::min<size_t>(last + 1, points));
+  }
+  llvm::stable_sort(useful, [&](unsigned a, unsigned b) {
+    return addedCost[a] * groups[b].bytes < addedCost[b] * groups[a].bytes;
+  });
+  llvm::sort(cuts);
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  double bound = 0;
+  unsigned point = 0;
+  for (unsigned k = 0; k + 1 < cuts.size(); ++k) {
+    // The stretch [cuts[k], cuts[k + 1]): the same undecided groups are
+    // held at each of its points; its largest excess must be freed.
+    int64_t excess = 0;
+    for (; point < cuts[k + 1]; ++point)
+      excess = std::max(excess, boundTimeline[point] - freed[point] - budget);
+    if (excess <= 0)
+      continue;
+    double need = static_cast<double>(excess), cost = 0;
+    for (unsigned g : useful) {
+      auto [first, last] = heldForBackward[g];
+      if (first > cuts[k] || last + 1 < cuts[k + 1])
+        continue;
+      double bytes = static_cast<double>(groups[g].bytes);
+      if (bytes >= need) {
+        cost += addedCost[g] * (need / bytes);
+        need = 0;
+        break;
+      }
+      cost += addedCost[g];
+      need -= bytes;
+    }
+    if (need > 0)
+      return std::numeric_limits<double>::infinity();
+    bound = std::max(bound, cost);
+  }
+  return bound;
+}
