@@ -144,16 +144,16 @@ void PlanContext::computeCloneFloors(const MemoryProfile &profile) {
       Value v = operand;
       bool cloned = true;
       while (Operation *def = v.getDefiningOp()) {
-        if (inputs.contains(v) || !isViewLike(def)) {
+        if (inputs.contains(v) || !isViewLike(def))
           break;
-        }
         if (!graph.index.count(def)) {
           cloned = false;
           break;
         }
         v = def->getOperand(0);
       }
-      if (!cloned || v == group.root ||
+      // (tensor.empty is no buffer: the op that writes into it makes one.)
+      if (!cloned || v == group.root || v.getDefiningOp<tensor::EmptyOp>() ||
           !clonesIntoNewBuffer(v, inputs, graph) ||
           !temporaries.insert(v).second)
         continue;
@@ -229,6 +229,8 @@ int64_t PlanContext::peakLowerBound(const llvm::BitVector &mayRecompute,
   int64_t bound = 0;
   for (auto [live, off] : llvm::zip(boundTimeline, freed))
     bound = std::max(bound, live - off);
+  if (mustRecompute.none())
+    return bound;
   ArrayRef<llvm::BitVector> clones = getGroupClones();
   for (unsigned g : mustRecompute.set_bits()) {
     const CloneFloor &floor = cloneFloors[g];
