@@ -7,11 +7,10 @@
 /// \file
 /// What the searches prune with: a lower bound on the peak of every plan
 /// that recomputes only some groups (the unplanned timeline less the groups
-/// held only for the backward), the same for plans that also recompute a
-/// given set for sure (each such group's clone point holds its recompute
-/// temporaries), and a lower bound on the cost still to add for the peak
-/// bound to meet a budget. docs/Design.md, "the exact search", explains
-/// them.
+/// held only for the backward), each group's clone set (a plan's cost is
+/// their weighted coverage), and a lower bound on the cost still to add for
+/// the peak bound to meet a budget. docs/Design.md, "the exact search",
+/// explains them.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -19,10 +18,6 @@
 
 #include "remat/Analysis/MemoryAnalysis.h"
 #include "remat/Dialect/Remat/IR/Remat.h"
-
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/Interfaces/DestinationStyleOpInterface.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 
 #include <limits>
 
@@ -43,7 +38,6 @@ void PlanContext::computeBound() {
     valuesOf[buffer].push_back(value);
   Block *block = backward->getBlock();
   Block &body = backward.getBody().front();
-  cloneFloors.assign(groups.size(), CloneFloor());
   for (auto [g, group] : llvm::enumerate(groups)) {
     auto it = profile.bufferOf.find(group.root);
     if (it == profile.bufferOf.end()) {
@@ -82,88 +76,6 @@ void PlanContext::computeBound() {
     }
     heldForBackward.push_back(
         {lastForward + 1, std::min(buffer.end, firstBackward - 1)});
-    if (firstBackward > 0 && firstBackward <= buffer.end)
-      cloneFloors[g].point = firstBackward;
-  }
-  computeCloneFloors(profile);
-}
-
-/// True when `value`, recomputed, is a buffer of its own: made by an op
-/// that writes into a new buffer (or, destination style, into its init's,
-/// which is one), never into one it reads, which could be a saved value's.
-/// Values the backward reads (saved, or recomputed apart) are not.
-static bool clonesIntoNewBuffer(Value value, const ValueSet &inputs,
-                                const PlanContext::RecomputeGraph &graph) {
-  if (inputs.contains(value))
-    return false;
-  Operation *def = value.getDefiningOp();
-  if (!def)
-    return false;
-  if (isa<tensor::EmptyOp>(def))
-    return true;
-  if (!graph.index.count(def) || !isa<TensorType>(value.getType()))
-    return false;
-  if (auto dps = dyn_cast<DestinationStyleOpInterface>(def)) {
-    OpOperand *init = dps.getTiedOpOperand(cast<OpResult>(value));
-    return init && clonesIntoNewBuffer(init->get(), inputs, graph);
-  }
-  return def->getNumRegions() == 0 && !def->hasTrait<OpTrait::Elementwise>() &&
-         !def->hasTrait<OpTrait::ConstantLike>() && !isViewLike(def) &&
-         !isa<ViewLikeOpInterface, BarrierOp, tensor::BitcastOp>(def);
-}
-
-void PlanContext::computeCloneFloors(const MemoryProfile &profile) {
-  size_t points = boundTimeline.size();
-  // What starts at each point: the timeline less it is what lives across
-  // the point before and the point.
-  SmallVector<int64_t> startsAt(points + 1, 0);
-  for (const Buffer &buffer : profile.buffers)
-    if (buffer.kind == BufferKind::Allocated && buffer.start < points)
-      startsAt[buffer.start] += buffer.bytes;
-  const RecomputeGraph &graph = getRecomputeGraph();
-  for (auto [g, group] : llvm::enumerate(groups)) {
-    CloneFloor &floor = cloneFloors[g];
-    Operation *root = group.root.getDefiningOp();
-    auto index = root ? graph.index.find(root) : graph.index.end();
-    if (floor.point == 0 || floor.point >= points ||
-        index == graph.index.end() ||
-        !clonesIntoNewBuffer(group.root, inputs, graph)) {
-      floor = CloneFloor();
-      continue;
-    }
-    floor.rootOp = index->second;
-    // The root op's clone reads its operands' clones: each a buffer of its
-    // own where it is made by a recomputable op through views none of
-    // which the backward reads.
-    auto dps = dyn_cast<DestinationStyleOpInterface>(root);
-    SmallVector<Value> operands = dps ? SmallVector<Value>(dps.getDpsInputs())
-                                      : SmallVector<Value>(root->getOperands());
-    llvm::DenseSet<Value> temporaries;
-    int64_t bytes = 0;
-    for (Value operand : operands) {
-      Value v = operand;
-      bool cloned = true;
-      while (Operation *def = v.getDefiningOp()) {
-        if (inputs.contains(v) || !isViewLike(def))
-          break;
-        if (!graph.index.count(def)) {
-          cloned = false;
-          break;
-        }
-        v = def->getOperand(0);
-      }
-      // (tensor.empty is no buffer: the op that writes into it makes one.)
-      if (!cloned || v == group.root || v.getDefiningOp<tensor::EmptyOp>() ||
-          !clonesIntoNewBuffer(v, inputs, graph) ||
-          !temporaries.insert(v).second)
-        continue;
-      std::optional<int64_t> size = getStaticSizeInBytes(v.getType());
-      if (!size)
-        continue;
-      bytes += static_cast<int64_t>(
-          llvm::alignTo(*size, static_cast<uint64_t>(kAllocationAlignment)));
-    }
-    floor.bytes = boundTimeline[floor.point] - startsAt[floor.point] + bytes;
   }
 }
 
@@ -220,37 +132,10 @@ PlanContext::freedTimeline(const llvm::BitVector &mayRecompute) {
 }
 
 int64_t PlanContext::peakLowerBound(const llvm::BitVector &mayRecompute) {
-  return peakLowerBound(mayRecompute, llvm::BitVector(mayRecompute.size()));
-}
-
-int64_t PlanContext::peakLowerBound(const llvm::BitVector &mayRecompute,
-                                    const llvm::BitVector &mustRecompute) {
   SmallVector<int64_t> freed = freedTimeline(mayRecompute);
   int64_t bound = 0;
   for (auto [live, off] : llvm::zip(boundTimeline, freed))
     bound = std::max(bound, live - off);
-  if (mustRecompute.none())
-    return bound;
-  ArrayRef<llvm::BitVector> clones = getGroupClones();
-  for (unsigned g : mustRecompute.set_bits()) {
-    const CloneFloor &floor = cloneFloors[g];
-    if (floor.bytes == 0)
-      continue;
-    // Only where no other group that may be recomputed clones the root op
-    // (it could be cloned earlier, for that group).
-    bool alone = llvm::none_of(mayRecompute.set_bits(), [&](unsigned h) {
-      return h != g && clones[h].test(floor.rootOp);
-    });
-    if (!alone)
-      continue;
-    // Across the point before the clones, less what may be freed there;
-    // the group's clone is made there if its own bytes were freed.
-    unsigned before = floor.point - 1;
-    auto [first, last] = heldForBackward[g];
-    bool heldOff = first <= before && before <= last;
-    bound = std::max(bound, floor.bytes - freed[before] +
-                                (heldOff ? groups[g].bytes : 0));
-  }
   return bound;
 }
 

@@ -421,7 +421,7 @@ private:
     // meet the budget (the bound is cheap, the evaluation is not), and only
     // once: a child that saves the next group has its parent's set, which
     // missed the budget.
-    bool mayMeet = bound(set, set) <= budget;
+    bool mayMeet = ctx.lowerBound(set) <= budget;
     if (fresh && mayMeet) {
       if (!ctx.spendEvaluation("the exact search")) {
         aborted = true;
@@ -438,7 +438,7 @@ private:
     llvm::BitVector all = set;
     for (unsigned j = i; j < order.size(); ++j)
       all.set(order[j]);
-    if (bound(all, set) > budget)
+    if (ctx.lowerBound(all) > budget)
       return success();
     if (!mayMeet && best.valid) {
       // (One more walk of the timeline, and one of the groups' clones.)
@@ -457,14 +457,6 @@ private:
       return failure();
     set.reset(g);
     return visit(i + 1, set, cost, best, /*fresh=*/false);
-  }
-
-  /// A lower bound on what the budget bounds for the plans that recompute
-  /// all of `must` and only groups of `may`.
-  int64_t bound(const llvm::BitVector &may, const llvm::BitVector &must) {
-    if (ctx.options.budgetOn != BudgetOn::Peak)
-      return ctx.lowerBound(may);
-    return ctx.peakLowerBound(may, must);
   }
 
   /// True when every plan below the node costs at least the incumbent:

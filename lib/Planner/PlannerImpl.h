@@ -226,12 +226,6 @@ public:
   int64_t lowerBound(const llvm::BitVector &mayRecompute);
   /// The peak part of lowerBound, whatever the budget bounds.
   int64_t peakLowerBound(const llvm::BitVector &mayRecompute);
-  /// The same for the plans that also recompute every group in
-  /// `mustRecompute` (a subset of `mayRecompute`): where such a group's
-  /// root op is cloned for it alone, the buffers live across its clone
-  /// point hold its clone and its recompute temporaries too.
-  int64_t peakLowerBound(const llvm::BitVector &mayRecompute,
-                         const llvm::BitVector &mustRecompute);
   /// Per group, the recompute graph's ops (by index) its recomputation
   /// clones: from its members' ops up to the backward's inputs. A plan
   /// clones the union of its groups' (a walk that reaches another
@@ -300,7 +294,6 @@ private:
   /// Per point, the bytes of the groups in `mayRecompute` held there only
   /// for the backward.
   SmallVector<int64_t> freedTimeline(const llvm::BitVector &mayRecompute);
-  void computeCloneFloors(const MemoryProfile &profile);
   std::optional<RecomputeGraph> graph;
   /// `bytes` of activations, or `capBudget + 1` when they meet the
   /// activation budget but the plan's peak (`peakOf`; not evaluated when
@@ -314,18 +307,6 @@ private:
   /// points held only for the backward.
   SmallVector<int64_t> boundTimeline;
   SmallVector<std::pair<unsigned, unsigned>> heldForBackward;
-  /// Per group, where recomputing it is sure to hold more than the
-  /// unplanned timeline says: `point`, the backward's first use of it (its
-  /// clones are made just before), and `bytes`, what lives across the
-  /// point before it without remat plus the recompute temporaries that
-  /// its root op (`rootOp`, a recompute graph index) reads. `bytes` is 0
-  /// where nothing is sure.
-  struct CloneFloor {
-    unsigned point = 0;
-    int64_t bytes = 0;
-    unsigned rootOp = 0;
-  };
-  SmallVector<CloneFloor> cloneFloors;
   std::optional<SmallVector<llvm::BitVector>> groupClones;
   bool boundReady = false;
   std::optional<int64_t> peakCap;
