@@ -82,25 +82,13 @@ void PlanContext::computeBound() {
 ArrayRef<llvm::BitVector> PlanContext::getGroupClones() {
   if (groupClones)
     return *groupClones;
-  const RecomputeGraph &graph = getRecomputeGraph();
-  llvm::BitVector inputIds(graph.valueId.size());
-  for (Value v : inputs)
-    if (auto it = graph.valueId.find(v); it != graph.valueId.end())
-      inputIds.set(it->second);
-  SmallVector<llvm::BitVector> &clones =
-      groupClones.emplace(groups.size(), llvm::BitVector(graph.ops.size()));
-  for (auto [value, op] : graph.candidateOps) {
-    llvm::BitVector &reached = clones[groupOf.lookup(value)];
-    SmallVector<unsigned> stack{op};
-    while (!stack.empty()) {
-      unsigned k = stack.pop_back_val();
-      if (reached.test(k))
-        continue;
-      reached.set(k);
-      for (const RecomputeGraph::Edge &edge : graph.edges[k])
-        if (!reached.test(edge.input) && !inputIds.test(edge.valueId))
-          stack.push_back(edge.input);
-    }
+  // (Recomputing the group alone clones exactly these: the cost walk with
+  // every other backward input saved.)
+  SmallVector<llvm::BitVector> &clones = groupClones.emplace(groups.size());
+  for (unsigned g = 0; g < groups.size(); ++g) {
+    llvm::BitVector alone(groups.size());
+    alone.set(g);
+    (void)cost(savedFor(alone), nullptr, &clones[g]);
   }
   return *groupClones;
 }
