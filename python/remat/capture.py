@@ -201,10 +201,14 @@ def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
                          f"{len(inputs)} inputs")
     pnames, bnames = list(params), list(buffers)
     np_, nb = len(pnames), len(bnames)
+    aliases = tied_names(model)
 
     def step(*flat):
         state = dict(zip(pnames, flat[:np_]))
         state.update(zip(bnames, flat[np_:np_ + nb]))
+        # A tied tensor (an output head sharing the embedding's weight) is
+        # one primal under every name it has.
+        state.update({alias: state[name] for alias, name in aliases.items()})
         loss = functional_call(model, state, tuple(flat[np_ + nb:]))
         scopes.label_from([loss], "")
         return (loss,)
@@ -220,6 +224,22 @@ def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
     try:
         with _annotate_nodes(scopes):
             gm = make_fx(joint, tracing_mode=tracing_mode)(primals, seeds)
+    except Exception as e:
+        # Fake tensors cannot trace an op that makes a tensor constant of
+        # its own (label smoothing's index_put_) or whose output shape
+        # depends on the data (masked_select).
+        message = str(e)
+        if tracing_mode != "fake" or not ("non-Fake Tensor" in message or
+                                          "DynamicOutputShape" in
+                                          type(e).__name__):
+            raise
+        from .emitter import UnsupportedOpError
+        op = message.split("Found in ")[-1].split("(")[0] \
+            if "Found in " in message else type(e).__name__
+        raise UnsupportedOpError(
+            f"fake-tensor tracing cannot run '{op}' (it makes a tensor "
+            "constant or a data-dependent shape); import with "
+            "tracing_mode='real' (real values, real memory)") from None
     finally:
         scopes.remove()
 
@@ -239,6 +259,27 @@ def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
     jg.module = gm
     jg.partition()
     return jg
+
+
+def tied_names(model: nn.Module) -> Dict[str, str]:
+    """Each parameter or buffer name that ``named_parameters`` and
+    ``named_buffers`` leave out because its tensor is shared (tied), mapped
+    to the name they give that tensor."""
+    first: Dict[int, str] = {}
+    for name, t in list(model.named_parameters()) + \
+            list(model.named_buffers()):
+        first.setdefault(id(t), name)
+    aliases = {}
+    for prefix, module in model.named_modules(remove_duplicate=False):
+        members = list(module._parameters.items()) + \
+            list(module._buffers.items())
+        for local, t in members:
+            if t is None:
+                continue
+            name = f"{prefix}.{local}" if prefix else local
+            if first.get(id(t), name) != name:
+                aliases[name] = first[id(t)]
+    return aliases
 
 
 def _flatten_nodes(x):

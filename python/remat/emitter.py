@@ -37,6 +37,8 @@ ELEM = {
     torch.bool: "i1",
 }
 FLOATS = ("f32", "bf16", "f16", "f64")
+# The most elements a traced tensor constant may have that is not a splat.
+MAX_DENSE = 4096
 
 
 class UnsupportedOpError(Exception):
@@ -83,6 +85,11 @@ def literal(v, elem: str) -> str:
     return str(int(v))
 
 
+def constant_text(v, elem: str) -> str:
+    """The attribute of an ``arith.constant`` (a boolean carries its type)."""
+    return literal(v, elem) if elem == "i1" else f"{literal(v, elem)} : {elem}"
+
+
 def affine(nloops: int, exprs: Sequence[str]) -> str:
     dims = ", ".join(f"d{i}" for i in range(nloops))
     return f"affine_map<({dims}) -> ({', '.join(exprs)})>"
@@ -111,7 +118,7 @@ class Scalar:
 
     def c(self, v, elem: Optional[str] = None) -> str:
         elem = elem or self.elem
-        return self._op(f"arith.constant {literal(v, elem)} : {elem}")
+        return self._op(f"arith.constant {constant_text(v, elem)}")
 
     def val(self, x) -> str:
         return x if isinstance(x, str) else self.c(x)
@@ -223,7 +230,7 @@ class Emitter:
     def full(self, shape, elem, value) -> V:
         e = self.empty(shape, elem)
         c = self.fresh()
-        self.emit(f"{c} = arith.constant {literal(value, elem)} : {elem}")
+        self.emit(f"{c} = arith.constant {constant_text(value, elem)}")
         v = V(self.fresh(), tuple(shape), elem)
         self.emit(f"{v.name} = linalg.fill ins({c} : {elem}) outs({e.name} : "
                   f"{e.ty}) -> {v.ty}")
@@ -389,10 +396,32 @@ class Emitter:
 
     def arg(self, a):
         if isinstance(a, fx.Node):
+            if a.op == "get_attr" and a not in self.vals:
+                self.vals[a] = self.constant(a)
             return self.vals[a]
         if isinstance(a, (list, tuple)):
             return type(a)(self.arg(e) for e in a)
         return a
+
+    def constant(self, node: fx.Node) -> V:
+        """A tensor constant of the traced module (``_tensor_constant0``):
+        a splat, or a dense literal of at most ``MAX_DENSE`` elements."""
+        t = getattr(getattr(self.jg, "module", None), str(node.target), None)
+        if not isinstance(t, torch.Tensor) or t.dtype not in ELEM:
+            raise UnsupportedOpError(f"constant '{node.target}' is not a "
+                                     "tensor of a known element type")
+        shape, elem = tuple(t.shape), ELEM[t.dtype]
+        values = t.detach().reshape(-1).tolist()
+        if values and all(v == values[0] for v in values):
+            return self.full(shape, elem, values[0])
+        if len(values) > MAX_DENSE:
+            raise UnsupportedOpError(f"constant '{node.target}' of "
+                                     f"{len(values)} distinct elements")
+        v = V(self.fresh(), shape, elem)
+        body = ", ".join(literal(x, elem) for x in values)
+        self.emit(f"{v.name} = arith.constant dense<[{body}]> : "
+                  f"{tensor_type((len(values),), elem)}")
+        return self.reshape(v, shape)
 
     def lower(self, node: fx.Node) -> None:
         self.node = node
@@ -1327,12 +1356,6 @@ def _nll_loss_backward(em, node, g, logp, target, weight, reduction,
     return em.reshape(r, shape)
 
 
-# In-place twins (add_.Tensor, fill_.Scalar, ...) lower as their functional
-# ops; Emitter.lower rebinds the mutated value to the result.
-for _key in list(LOWERINGS):
-    _base, _, _overload = _key.rpartition(".")
-    if _base.startswith("aten.") and not _base.split(".")[1].startswith("_"):
-        LOWERINGS.setdefault(f"{_base}_.{_overload}", LOWERINGS[_key])
 
 
 def emit_module(jg: JointGraph, *, func_name: str = "train_step",
@@ -1353,3 +1376,12 @@ def emit_module(jg: JointGraph, *, func_name: str = "train_step",
 
 
 from . import philox_ir  # noqa: E402,F401  (registers remat.philox_keep)
+from . import masks_ir  # noqa: E402,F401  (comparisons and boolean masks)
+
+# In-place twins (add_.Tensor, fill_.Scalar, index_put_.default, ...) lower
+# as their functional ops; Emitter.lower rebinds the mutated value to the
+# result.
+for _key in list(LOWERINGS):
+    _base, _, _overload = _key.rpartition(".")
+    if _base.startswith("aten.") and not _base.split(".")[1].startswith("_"):
+        LOWERINGS.setdefault(f"{_base}_.{_overload}", LOWERINGS[_key])

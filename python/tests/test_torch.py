@@ -1,0 +1,220 @@
+"""remat.torch: remat's plans run by PyTorch through AOTAutograd.
+
+Every model trains for 3 optimizer steps with ``remat.torch.compile`` and
+with the same AOTAutograd run under functorch's ``default_partition``;
+losses and gradients must be bitwise equal (the same CPU kernels run; the
+backward only recomputes some of them). The bytes the backward keeps,
+read from the saved tensors themselves, must equal the planner's
+predicted saved-activation bytes.
+"""
+
+import os
+import warnings
+
+import pytest
+import torch
+import torch.nn as nn
+
+from remat import compiler, models
+from remat.emitter import UnsupportedOpError
+
+from extra_models import Mixer, ParallelLM, TiedLM
+
+rt = pytest.importorskip("remat.torch")
+from functorch.compile import aot_module, default_partition  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def capi():
+    if not os.path.exists(compiler.library_path()):
+        pytest.skip(f"no libRematCAPI.so at {compiler.library_path()}")
+
+
+def corpus(name):
+    cfg = models.config(name)
+    model = models.build(cfg)
+    models.randomize(model, cfg)
+    return model, models.example_inputs(cfg)
+
+
+def parallel_lm():
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    return ParallelLM(), (torch.randint(0, 32, (2, 8), generator=g),
+                          torch.randint(0, 32, (2, 8), generator=g))
+
+
+def mixer():
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    return Mixer(), (torch.randn(2, 8, 12, generator=g),
+                     torch.randint(0, 10, (2,), generator=g))
+
+
+def tied_lm():
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    targets = torch.randint(0, 32, (2, 8), generator=g)
+    targets[0, :3] = -100  # ignored
+    return TiedLM(), (torch.randint(0, 32, (2, 8), generator=g), targets)
+
+
+MODELS = {"gpt": lambda: corpus("gpt"), "llama": lambda: corpus("llama"),
+          "bert": lambda: corpus("bert"), "vit": lambda: corpus("vit"),
+          "parallel-lm": parallel_lm, "mixer": mixer, "tied-lm": tied_lm}
+BUDGETS = [("70%", "activations"), ("35%", "activations")]
+
+
+def _nop(gm, _):
+    from functorch.compile import make_boxed_func
+    return make_boxed_func(gm)
+
+
+def train(step, model, inputs, steps=3):
+    """Losses and every parameter's gradients over `steps` SGD steps."""
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    losses, grads = [], []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = step(*inputs)
+        loss.backward()
+        losses.append(loss.detach().clone())
+        grads.append([p.grad.clone() for p in model.parameters()])
+        opt.step()
+    return losses, grads
+
+
+def kept_bytes(step, model, inputs):
+    """Bytes of the tensors the backward keeps: distinct storages of the
+    saved tensors that are not parameters, buffers or inputs."""
+    tensors = list(model.parameters()) + list(model.buffers()) + \
+        list(inputs)
+    owned = {t.untyped_storage().data_ptr() if hasattr(t, "untyped_storage")
+             else t.storage().data_ptr() for t in tensors}
+    kept = {}
+
+    def pack(t):
+        s = t.untyped_storage() if hasattr(t, "untyped_storage") \
+            else t.storage()
+        if s.data_ptr() not in owned:
+            kept[s.data_ptr()] = s.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step(*inputs)
+    return sum(kept.values())
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """Each model's default-partition training run, computed once."""
+    out = {}
+    for name, make in MODELS.items():
+        model, inputs = make()
+        step = aot_module(model, _nop, _nop, partition_fn=default_partition)
+        out[name] = train(step, model, inputs)
+    return out
+
+
+@pytest.mark.parametrize("budget,on", BUDGETS)
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_compile_trains_as_default_partition(name, budget, on, reference):
+    model, inputs = MODELS[name]()
+    step = rt.compile(model, budget=budget, budget_on=on)
+    losses, grads = train(step, model, inputs)
+    ref_losses, ref_grads = reference[name]
+    for a, b in zip(losses, ref_losses):
+        assert torch.equal(a, b), (a, b)
+    for step_grads, ref_step in zip(grads, ref_grads):
+        for a, b in zip(step_grads, ref_step):
+            assert torch.equal(a, b)
+    plan = step.plans[-1]
+    assert plan.summary["feasible"]
+    assert plan.recomputed, "a budget below the saved set recomputes"
+    # The bytes the backward keeps are the planner's prediction.
+    assert kept_bytes(step, model, inputs) == plan.activation_bytes
+    assert plan.activation_bytes <= plan.summary["budget_bytes"]
+
+
+def test_default_partition_keeps_the_unplanned_bytes():
+    model, inputs = MODELS["gpt"]()
+    step = rt.compile(model, budget="100%", budget_on="activations")
+    step(*inputs)
+    plan = step.plans[-1]
+    assert not plan.recomputed
+    assert kept_bytes(step, model, inputs) == \
+        plan.summary["baseline_activation_bytes"]
+    other, inputs = MODELS["gpt"]()
+    reference = aot_module(other, _nop, _nop,
+                           partition_fn=default_partition)
+    reference(*inputs)
+    assert kept_bytes(reference, other, inputs) == \
+        plan.summary["baseline_activation_bytes"]
+
+
+def test_partition_fn_with_aot_module():
+    model, inputs = MODELS["mixer"]()
+    partition = rt.partition_fn(budget="50%", budget_on="activations")
+    step = aot_module(model, _nop, _nop, partition_fn=partition)
+    step(*inputs).backward()
+    (plan,) = partition.plans
+    # Without remat's trace annotations, primals keep placeholder names.
+    assert plan.summary["function"] == "train_step"
+    assert plan.recomputed
+
+
+def test_plan_names_submodules():
+    model, inputs = MODELS["gpt"]()
+    summary = rt.plan(model, inputs, budget="40%", budget_on="activations")
+    assert summary["activation_bytes"] < summary["baseline_activation_bytes"]
+    modules = summary["modules"]
+    assert "blocks.0.mlp.fc1" in modules
+    saved = sum(m["saved_bytes"] for m in modules.values())
+    recomputed = sum(m["recomputed_bytes"] for m in modules.values())
+    assert recomputed > 0
+    assert saved + recomputed >= summary["activation_bytes"]
+
+
+def test_infeasible_budget_raises_with_the_lowest_peak():
+    model, inputs = MODELS["gpt"]()
+    step = rt.compile(model, budget="1%")
+    with pytest.raises(compiler.RematError) as e:
+        step(*inputs)
+    assert "infeasible" in str(e.value)
+    assert e.value.summary["plans"][0]["feasible"] is False
+
+
+class Unknown(nn.Module):
+    """A model with an op the importer has no lowering for."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return torch.cumsum(self.fc(x), dim=-1).sum()
+
+
+def test_unknown_op_is_named():
+    step = rt.compile(Unknown(), budget="50%")
+    with pytest.raises(UnsupportedOpError, match="cumsum"):
+        step(torch.randn(4, 8))
+
+
+def test_unknown_op_falls_back_to_the_default_partition():
+    model = Unknown()
+    step = rt.compile(model, budget="50%", fallback="default")
+    x = torch.randn(4, 8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        step(x).backward()
+    assert any("cumsum" in str(w.message) for w in caught)
+    assert "cumsum" in step.fallback_reason
+    assert not step.plans
+    expected = torch.cumsum(model.fc(x), dim=-1).sum()
+    assert torch.equal(step(x), expected)
+
+
+def test_bad_fallback_is_rejected():
+    with pytest.raises(ValueError, match="fallback"):
+        rt.compile(Unknown(), fallback="maybe")
