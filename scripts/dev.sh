@@ -26,7 +26,7 @@ PACKAGES=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   clang-format-22 clang-tidy-22
   python3 python3-numpy python3-pytest python3-torch python3-jsonschema
-  python3-matplotlib
+  python3-matplotlib python3-networkx
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

@@ -18,6 +18,7 @@ backward recomputes a value once, and runs PyTorch's own kernels.
 """
 
 import inspect
+from fractions import Fraction
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -207,8 +208,9 @@ class PartitionedPlan:
 
     def __init__(self, summary: dict, saved: List[fx.Node],
                  recomputed: List[fx.Node], text: str,
-                 tags: Dict[fx.Node, str]):
+                 tags: Dict[fx.Node, str], forward: List[fx.Node]):
         self.summary = summary
+        self.forward = forward
         self.tags = tags
         self.saved = saved
         self.recomputed = recomputed
@@ -261,7 +263,36 @@ def plan_joint(joint_module: fx.GraphModule, *, budget=None,
     # Every primal may be read by a recomputation (functorch drops those
     # the backward does not read).
     saved = primal_nodes + [n for n in saved if n not in set(primal_nodes)]
-    return PartitionedPlan(plan, saved, recomputed, text, dict(em.tags))
+    return PartitionedPlan(plan, saved, recomputed, text, dict(em.tags),
+                           list(jg.forward))
+
+
+def _recompute_at_first_use(module: fx.GraphModule, forward_names) -> None:
+    """Moves each recomputed forward op of the backward, and each view, to
+    just before its first user, as remat's IR places a recomputation.
+
+    functorch's extraction keeps the joint graph's order, in which every
+    forward op comes first: the backward would recompute all it needs at
+    its start and hold it all at once, as high a peak as saving it."""
+    graph = module.graph
+    # Positions in the current order (exact midpoints for moved nodes).
+    position = {n: Fraction(i) for i, n in enumerate(graph.nodes)}
+    for node in reversed(list(graph.nodes)):
+        # (Views too: autograd's `detach` of a softmax output, traced with
+        # the forward, would pin its recomputation to the backward's start.)
+        if node.op != "call_function" or not (node.name in forward_names or
+                                              _is_view(node)):
+            continue
+        users = list(node.users)
+        if not users:
+            continue
+        first = min(users, key=position.__getitem__)
+        if first.prev is node:
+            continue
+        position[node] = (position[first.prev] + position[first]) / 2
+        first.prepend(node)
+    graph.lint()
+    module.recompile()
 
 
 def partition_fn(budget=None, strategy: str = "auto", cost: str = "time",
@@ -286,7 +317,10 @@ def partition_fn(budget=None, strategy: str = "auto", cost: str = "time",
         if num_fwd_outputs is None:
             num_fwd_outputs = \
                 joint_module._out_spec.children_specs[0].num_leaves
-        return _extract(joint_module, list(plan.saved), num_fwd_outputs)
+        forward, backward = _extract(joint_module, list(plan.saved),
+                                     num_fwd_outputs)
+        _recompute_at_first_use(backward, {n.name for n in plan.forward})
+        return forward, backward
 
     partition.plans = []
     return partition
