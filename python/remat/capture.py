@@ -1,7 +1,8 @@
 """Capture a module's joint forward+backward graph through AOTAutograd.
 
-``capture(model, inputs)`` traces one training step with functorch's
-``create_joint_forward_backward`` (the function AOTAutograd traces) under
+``capture(model, inputs)`` traces one training step with
+``joint_forward_backward`` (the function AOTAutograd traces, written here
+so that torch 1.13 and 2.x trace the same way) under
 ``make_fx``, in fake-tensor mode by default so that large configurations cost
 no compute or memory. Every FX node is annotated with the module it came from:
 
@@ -27,7 +28,6 @@ import torch.fx as fx
 import torch.nn as nn
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from functorch._src.aot_autograd import create_joint_forward_backward
 
 try:  # torch >= 1.13
     from torch.nn.utils.stateless import functional_call
@@ -213,7 +213,7 @@ def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
         scopes.label_from([loss], "")
         return (loss,)
 
-    joint = create_joint_forward_backward(step)
+    joint = joint_forward_backward(step)
     scopes = _Scopes()
 
     primals = [p.detach().requires_grad_(True) for p in params.values()]
@@ -259,6 +259,29 @@ def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
     jg.module = gm
     jg.partition()
     return jg
+
+
+def joint_forward_backward(fn):
+    """``fn``'s forward and backward as one function of (primals,
+    tangents) returning (outputs, the gradient of each primal or None), as
+    AOTAutograd's joint function is (functorch's private
+    ``create_joint_forward_backward`` in 1.13, ``create_joint`` in 2.x)."""
+    def joint(primals, tangents):
+        outs = fn(*primals)
+        wanted = [p for p in primals
+                  if isinstance(p, torch.Tensor) and p.requires_grad]
+        pairs = [(o, t) for o, t in zip(outs, tangents)
+                 if isinstance(o, torch.Tensor) and o.requires_grad]
+        grads = []
+        if wanted and pairs:
+            grads = list(torch.autograd.grad([o for o, _ in pairs], wanted,
+                                             grad_outputs=[t for _, t in
+                                                           pairs],
+                                             allow_unused=True))
+        it = iter(grads)
+        return outs, [next(it, None) if isinstance(p, torch.Tensor) and
+                      p.requires_grad else None for p in primals]
+    return joint
 
 
 def tied_names(model: nn.Module) -> Dict[str, str]:
