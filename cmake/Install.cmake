@@ -29,6 +29,9 @@ set_target_properties(remat-opt PROPERTIES INSTALL_RPATH "${remat_install_rpath}
 set_target_properties(RematCompiler RematCAPI PROPERTIES
   INSTALL_RPATH "$ORIGIN;${LLVM_LIBRARY_DIR}")
 install(TARGETS remat-opt RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(TARGET remat-plan)
+  install(TARGETS remat-plan RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
 install(TARGETS RematRuntime LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 if(REMAT_HAVE_CUDA)
   install(TARGETS RematCUDARuntime RematAOTMain

@@ -52,6 +52,10 @@ tool_dirs = [config.remat_tools_dir, config.llvm_tools_dir]
 config.substitutions.append(("%lit", os.path.join(config.llvm_tools_dir, "lit")))
 tools = ["remat-opt", "remat-fuzz", "remat-capi-test", "mlir-opt", "mlir-runner", "mlir-translate", "llc", "not",
          ToolSubst("%PYTHON", config.python3, unresolved="ignore")]
+# The statically linked planner (REMAT_BUILD_STATIC_PLANNER, on by default).
+if os.path.exists(os.path.join(config.remat_tools_dir, "remat-plan")):
+    config.available_features.add("remat-plan")
+    tools.append("remat-plan")
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # Style checks run when the pinned clang-format is installed (the setup

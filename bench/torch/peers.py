@@ -26,8 +26,12 @@ and each is measured:
           before it (parameters, inputs), gradients included
   time    the step's median time over --repeats runs, as a ratio to eager
 
-Usage: peers.py [--device cpu|cuda] [--quick] [--repeats N] [--json FILE]
-                [--markdown FILE] [--plot FILE.png]
+Usage: peers.py [--device cpu|cuda] [--quick | --shapes cpu|gpu]
+                [--repeats N] [--json FILE] [--markdown FILE]
+                [--plot FILE.png] [--check]
+
+On a machine without LLVM (the GPU machine), remat.compiler plans with
+build/bin/remat-plan, the planner linked statically (bench/torch/device.sh).
 """
 
 import argparse
@@ -55,6 +59,18 @@ SHAPES = {
                    vocab=512),
               dict(layers=8, hidden=64, heads=4, seq=128, batch=2,
                    vocab=512)],
+}
+# The device run's shapes (GPT-2 small's width at 12 layers, and a deeper,
+# wider one), bf16 is left out: the comparison is of what is kept.
+GPU_SHAPES = {
+    "gpt": [dict(layers=12, hidden=768, heads=12, seq=1024, batch=4,
+                 vocab=50257),
+            dict(layers=24, hidden=1024, heads=16, seq=1024, batch=2,
+                 vocab=50257)],
+    "llama": [dict(layers=12, hidden=768, heads=12, seq=1024, batch=4,
+                   vocab=32000),
+              dict(layers=24, hidden=1024, heads=16, seq=1024, batch=2,
+                   vocab=32000)],
 }
 QUICK = {
     "gpt": [dict(layers=2, hidden=32, heads=2, seq=16, batch=2, vocab=64)],
@@ -276,13 +292,14 @@ def _activation_budget(fresh, budget: float):
     return make
 
 
-def run(device: str, quick: bool, repeats: int) -> List[Result]:
+def run(device: str, shapes: Dict[str, List[dict]],
+        repeats: int) -> List[Result]:
     torch.manual_seed(0)
     torch2 = int(torch.__version__.split(".")[0]) >= 2 and device == "cuda"
     meter = Meter(device)
     results = []
-    for name, shapes in (QUICK if quick else SHAPES).items():
-        for shape in shapes:
+    for name, model_shapes in shapes.items():
+        for shape in model_shapes:
             label = (f"L{shape['layers']} h{shape['hidden']} "
                      f"s{shape['seq']} b{shape['batch']}")
             kept_of: Dict[str, int] = {}
@@ -404,6 +421,9 @@ def main(argv=None) -> int:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--quick", action="store_true",
                    help="one tiny shape per model (for the tests)")
+    p.add_argument("--shapes", choices=("cpu", "gpu"), default="cpu",
+                   help="the development machine's shapes (default) or "
+                        "the device run's")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--json")
     p.add_argument("--markdown")
@@ -417,7 +437,9 @@ def main(argv=None) -> int:
     print(f"device {args.device}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, median of {args.repeats}")
     print(HEADER)
-    results = run(args.device, args.quick, args.repeats)
+    shapes = QUICK if args.quick else \
+        GPU_SHAPES if args.shapes == "gpu" else SHAPES
+    results = run(args.device, shapes, args.repeats)
     problems = check(results)
     for line in problems:
         print("not met: " + line)

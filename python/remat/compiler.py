@@ -16,14 +16,22 @@ the summary (``feasible`` false, the lowest peak) on the exception.
 
 The library is ``libRematCAPI.so``: from ``REMAT_CAPI_LIBRARY``, else the
 ``lib`` folder beside an installed package, else ``build/lib`` of the
-source tree this module is in.
+source tree this module is in. Where it cannot be loaded (a machine with no
+LLVM, such as the GPU machine of bench/torch), ``plan`` runs ``remat-plan``
+instead, the planner linked statically (``REMAT_PLANNER``, or ``bin``
+beside the library folder or in the source tree's build, or ``PATH``);
+``REMAT_PLANNER`` set makes it use the tool always.
 """
 
 import ctypes
 import json
 import os
+import shutil
+import subprocess
+import tempfile
 
-__all__ = ["RematError", "run_pipeline", "plan", "library_path"]
+__all__ = ["RematError", "run_pipeline", "plan", "library_path",
+           "planner_tool_path"]
 
 
 class RematError(RuntimeError):
@@ -128,6 +136,69 @@ def _option(value):
     return str(value)
 
 
+def planner_tool_path():
+    """Where ``remat-plan`` (the planner alone, statically linked) is looked
+    for: ``REMAT_PLANNER``, else the ``bin`` folder beside the library
+    path, else ``build/bin`` of the source tree, else ``PATH``; None when it
+    is nowhere."""
+    env = os.environ.get("REMAT_PLANNER")
+    if env:
+        return env
+    here = os.path.dirname(os.path.abspath(__file__))
+    for candidate in (
+            os.path.join(os.path.dirname(library_path()), "..", "bin"),
+            # The source tree: python/remat -> build/bin.
+            os.path.join(here, "..", "..", "build", "bin")):
+        path = os.path.normpath(os.path.join(candidate, "remat-plan"))
+        if os.path.exists(path):
+            return path
+    return shutil.which("remat-plan")
+
+
+def _planner_tool():
+    """The tool ``plan`` runs instead of the C API: always when
+    ``REMAT_PLANNER`` names one, else only when the C API library cannot
+    be loaded (a machine without LLVM) and the tool exists."""
+    if os.environ.get("REMAT_PLANNER"):
+        return os.environ["REMAT_PLANNER"]
+    try:
+        _library()
+        return None
+    except RematError:
+        tool = planner_tool_path()
+        if not tool:
+            raise
+        return tool
+
+
+def _plan_with_tool(tool, module, text, source_name):
+    """``plan`` through the ``remat-plan`` executable."""
+    with tempfile.TemporaryDirectory(prefix="remat-plan.") as tmp:
+        source = os.path.join(tmp, "step.mlir")
+        plan_file = os.path.join(tmp, "plan.json")
+        out = os.path.join(tmp, "planned.mlir")
+        with open(source, "w") as f:
+            f.write(module)
+        try:
+            run = subprocess.run(
+                [tool, source, f"-remat-rematerialize={text} "
+                 f"plan-file={plan_file}", "-o", out],
+                capture_output=True, text=True)
+        except OSError as e:
+            raise RematError(f"cannot run the planner '{tool}': {e}") from e
+        parsed = None
+        if os.path.exists(plan_file):
+            with open(plan_file) as f:
+                parsed = json.load(f)
+        diagnostics = [line.replace(source, source_name) + "\n"
+                       for line in run.stderr.splitlines()]
+        if run.returncode != 0:
+            _fail(f"planning with '{text}'", diagnostics, parsed)
+        with open(out) as f:
+            parsed["module"] = f.read()
+        return parsed
+
+
 def plan(module, budget=None, strategy="auto", source_name="<python>",
          **options):
     """Plans the MLIR text `module` with ``-remat-rematerialize``: `budget`
@@ -142,6 +213,9 @@ def plan(module, budget=None, strategy="auto", source_name="<python>",
     for name, value in options.items():
         spec[name.replace("_", "-")] = value
     text = " ".join(f"{k}={_option(v)}" for k, v in spec.items())
+    tool = _planner_tool()
+    if tool:
+        return _plan_with_tool(tool, module, text, source_name)
     keep = []
     summary, on_summary = _collector()
     output, on_output = _collector()

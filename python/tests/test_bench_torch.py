@@ -1,8 +1,10 @@
-"""bench/torch/peers.py end to end on the CPU, at its quick shapes (the
-same script is the device benchmark with --device cuda)."""
+"""The peer benchmark end to end on the CPU: bench/torch/device.sh (the
+GPU machine's script) with --device cpu runs bench/torch/peers.py at its
+quick shapes, planning through remat-plan."""
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -18,17 +20,21 @@ PEERS = ("eager", "ckpt-all", "ckpt-2", "default", "min-cut")
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    if not os.path.exists(compiler.library_path()):
-        pytest.skip(f"no libRematCAPI.so at {compiler.library_path()}")
+    """bench/torch/device.sh --device cpu: the device benchmark's script,
+    planning with remat-plan as it does on the GPU machine."""
+    if not compiler.planner_tool_path():
+        pytest.skip("no remat-plan (REMAT_BUILD_STATIC_PLANNER)")
     pytest.importorskip("networkx")  # min-cut
     out = tmp_path_factory.mktemp("peers")
-    assert peers.main(["--device", "cpu", "--quick", "--repeats", "1",
-                       "--json", str(out / "r.json"),
-                       "--markdown", str(out / "r.md"),
-                       "--plot", str(out / "r.png")]) == 0
-    assert (out / "r.png").stat().st_size > 0
-    assert (out / "r.md").read_text().startswith("| model |")
-    with open(out / "r.json") as f:
+    env = dict(os.environ, OUT=str(out), PYTHON=sys.executable,
+               REMAT_PLANNER=compiler.planner_tool_path())
+    subprocess.run(["bash", os.path.join(ROOT, "bench", "torch",
+                                         "device.sh"), "--device", "cpu"],
+                   env=env, check=True, capture_output=True)
+    assert (out / "peers-cpu.png").stat().st_size > 0
+    assert (out / "peers-cpu.md").read_text().startswith("| model |")
+    assert "torch " in (out / "peers-cpu.log").read_text()
+    with open(out / "peers-cpu.json") as f:
         return json.load(f)
 
 

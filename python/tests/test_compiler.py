@@ -81,3 +81,45 @@ def test_bad_options_raise(gpt):
         compiler.plan(gpt, budget="90%", strategy="bogus")
     with pytest.raises(compiler.RematError, match="no such option nosuch"):
         compiler.plan(gpt, budget="90%", nosuch=1)
+
+
+@pytest.fixture
+def tool(monkeypatch):
+    """remat-plan (the statically linked planner) in place of the C API."""
+    path = compiler.planner_tool_path()
+    if not path:
+        pytest.skip("no remat-plan (REMAT_BUILD_STATIC_PLANNER)")
+    monkeypatch.setenv("REMAT_PLANNER", path)
+    return path
+
+
+def test_plan_through_the_tool_equals_the_c_api(gpt, tool, monkeypatch):
+    through_tool = compiler.plan(gpt, budget="75%", budget_on="peak")
+    monkeypatch.delenv("REMAT_PLANNER")
+    through_library = compiler.plan(gpt, budget="75%", budget_on="peak")
+    for s in (through_tool, through_library):
+        for p in s["plans"]:
+            p.pop("work")
+    assert through_tool == through_library
+
+
+def test_an_infeasible_budget_through_the_tool(gpt, tool):
+    with pytest.raises(compiler.RematError) as e:
+        compiler.plan(gpt, budget="9%", source_name="gpt.mlir")
+    assert "gpt.mlir:198:3: error: remat: budget of 4694 bytes is infeasible" \
+        in str(e.value)
+    assert e.value.summary["plans"][0]["feasible"] is False
+
+
+def test_the_tool_stands_in_for_a_missing_library(gpt, tool, monkeypatch):
+    expected = opt("-remat-rematerialize=budget=90%")
+    monkeypatch.delenv("REMAT_PLANNER")
+    monkeypatch.setenv("REMAT_CAPI_LIBRARY", "/nonexistent/libRematCAPI.so")
+    # (Found on PATH, where neither the library's folder nor a source
+    # tree's build has it: an installed package.)
+    monkeypatch.setenv("PATH", os.path.dirname(tool) + os.pathsep +
+                       os.environ.get("PATH", ""))
+    monkeypatch.setattr(compiler, "_LIBRARY", None)
+    summary = compiler.plan(gpt, budget="90%")
+    assert summary["plans"][0]["feasible"] is True
+    assert summary["module"] == expected
