@@ -292,8 +292,12 @@ def _activation_budget(fresh, budget: float):
     return make
 
 
-def run(device: str, shapes: Dict[str, List[dict]],
-        repeats: int) -> List[Result]:
+def run(device: str, shapes: Dict[str, List[dict]], repeats: int,
+        after_shape: Callable[[List[Result]], None] = lambda rs: None
+        ) -> List[Result]:
+    """Every variant at every shape; `after_shape` sees the results so far
+    after each shape (the outputs are rewritten then, so a run cut short
+    keeps what it measured)."""
     torch.manual_seed(0)
     torch2 = int(torch.__version__.split(".")[0]) >= 2 and device == "cuda"
     meter = Meter(device)
@@ -337,6 +341,7 @@ def run(device: str, shapes: Dict[str, List[dict]],
                     r.loss = float(runner.loss)
                 print(_row(r), flush=True)
             results += rows
+            after_shape(results)
     return results
 
 
@@ -414,6 +419,7 @@ def plot(results: List[Result], path: str) -> None:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main(argv=None) -> int:
@@ -439,19 +445,22 @@ def main(argv=None) -> int:
     print(HEADER)
     shapes = QUICK if args.quick else \
         GPU_SHAPES if args.shapes == "gpu" else SHAPES
-    results = run(args.device, shapes, args.repeats)
+
+    def write(results: List[Result]) -> None:
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump([r.__dict__ for r in results], f, indent=1)
+        if args.markdown:
+            with open(args.markdown, "w") as f:
+                f.write(HEADER + "\n" + "\n".join(_row(r) for r in results)
+                        + "\n")
+        if args.plot:
+            plot(results, args.plot)
+
+    results = run(args.device, shapes, args.repeats, write)
     problems = check(results)
     for line in problems:
         print("not met: " + line)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump([r.__dict__ for r in results], f, indent=1)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(HEADER + "\n" + "\n".join(_row(r) for r in results)
-                    + "\n")
-    if args.plot:
-        plot(results, args.plot)
     return 1 if args.check and problems else 0
 
 
