@@ -34,6 +34,9 @@ INPUT_NAMES = {
 
 CONFIG_FLAGS = [f for f in fields(models.Config) if f.name != "model"]
 FLAG_HELP = {
+    "lora_rank": "LoRA: a rank-R adapter on every block's attention and MLP "
+                 "projections, every other parameter frozen (0: none)",
+    "freeze_embedding": "freeze the token embedding (no gradient for it)",
     "dropout_rng": "with --dropout > 0: make the dropout masks in the step "
                    "with Philox4x32-10 from a seed input (dropout_seed), so "
                    "the planner can recompute them (the default); "
@@ -72,8 +75,13 @@ def config_from(args) -> models.Config:
     return cfg
 
 
+# Fine-tuning settings, named in a description only when set.
+WHEN_SET = ("lora_rank", "freeze_embedding")
+
+
 def describe(cfg: models.Config) -> str:
-    return " ".join(f"{f.name}={getattr(cfg, f.name)}" for f in CONFIG_FLAGS)
+    return " ".join(f"{f.name}={getattr(cfg, f.name)}" for f in CONFIG_FLAGS
+                    if f.name not in WHEN_SET or getattr(cfg, f.name))
 
 
 def emit(cfg: models.Config, *, checkpoint=(), policy="nothing", main=False,

@@ -216,7 +216,10 @@ def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
     joint = joint_forward_backward(step)
     scopes = _Scopes()
 
-    primals = [p.detach().requires_grad_(True) for p in params.values()]
+    # A frozen parameter (requires_grad=False: LoRA's base weights) is a
+    # primal without a gradient.
+    primals = [p.detach().requires_grad_(p.requires_grad)
+               for p in params.values()]
     primals += [b for b in buffers.values()]
     primals += list(inputs)
     seeds = [torch.ones((), dtype=torch.float32, device=primals[0].device)]
@@ -247,8 +250,10 @@ def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
     names = pnames + bnames + input_names
     kinds = ["param"] * np_ + ["buffer"] * nb + ["input"] * len(inputs)
-    prims = [Primal(nm, kd, nd, kd == "param")
-             for nm, kd, nd in zip(names, kinds, placeholders)]
+    trainable = [p.requires_grad for p in params.values()] + \
+        [False] * (nb + len(inputs))
+    prims = [Primal(nm, kd, nd, t)
+             for nm, kd, nd, t in zip(names, kinds, placeholders, trainable)]
     tangents = placeholders[len(prims):]
     out_node = next(n for n in graph.nodes if n.op == "output")
     flat_out = list(_flatten_nodes(out_node.args[0]))

@@ -39,6 +39,8 @@ class Config:
     dtype: str = "f32"
     eps: float = 1e-5
     patch_dim: int = 12
+    lora_rank: int = 0
+    freeze_embedding: bool = False
 
     @property
     def head_dim(self) -> int:
@@ -355,6 +357,51 @@ class ViT(nn.Module):
         return F.cross_entropy(logits.float(), labels)
 
 
+class LoRALinear(nn.Module):
+    """A frozen linear layer plus a trainable low-rank update (LoRA):
+    ``base(x) + scale * lora_b(lora_a(x))`` with rank ``r`` and scale
+    ``alpha / r`` (alpha = 2r). LoRA starts ``lora_b`` at zero; ``randomize``
+    gives it values like every parameter, so its gradients are non-trivial."""
+
+    def __init__(self, base: nn.Linear, rank: int):
+        super().__init__()
+        self.base = base
+        self.lora_a = nn.Linear(base.in_features, rank, bias=False)
+        self.lora_b = nn.Linear(rank, base.out_features, bias=False)
+        nn.init.zeros_(self.lora_b.weight)
+        self.scale = 2.0
+
+    def forward(self, x):
+        return self.base(x) + self.lora_b(self.lora_a(x)) * self.scale
+
+
+# The projections LoRA adapts: attention's and the MLP's.
+LORA_TARGETS = ("attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2", "mlp.gate",
+                "mlp.up", "mlp.down")
+
+
+def adapt(model: nn.Module, cfg: Config) -> nn.Module:
+    """``cfg``'s fine-tuning setup: with ``lora_rank`` > 0, a LoRA adapter on
+    every block's attention and MLP projections and every other parameter
+    frozen (``requires_grad=False``); with ``freeze_embedding``, the token
+    embedding frozen."""
+    if cfg.lora_rank > 0:
+        for block in model.blocks:
+            for path in LORA_TARGETS:
+                parent_path, _, name = path.rpartition(".")
+                parent = block.get_submodule(parent_path)
+                base = getattr(parent, name, None)
+                if isinstance(base, nn.Linear):
+                    setattr(parent, name, LoRALinear(base, cfg.lora_rank))
+        for name, p in model.named_parameters():
+            p.requires_grad_(".lora_" in name)
+    if cfg.freeze_embedding:
+        for name, p in model.named_parameters():
+            if name.startswith("embed.") or name.startswith("wte."):
+                p.requires_grad_(False)
+    return model
+
+
 MODELS = {"gpt": GPT, "llama": Llama, "bert": Bert, "vit": ViT}
 
 # The small configurations the committed fixtures and numerical tests use.
@@ -382,11 +429,11 @@ def build(cfg: Config, *, meta: bool = False) -> nn.Module:
     """
     if meta:
         with _skip_init():
-            model = MODELS[cfg.model](cfg)
+            model = adapt(MODELS[cfg.model](cfg), cfg)
         return model.to(device="meta").to(dtype=_float_only(cfg))
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        model = MODELS[cfg.model](cfg)
+        model = adapt(MODELS[cfg.model](cfg), cfg)
     return model.to(dtype=cfg.torch_dtype)
 
 

@@ -30,8 +30,8 @@ def capi():
         pytest.skip(f"no libRematCAPI.so at {compiler.library_path()}")
 
 
-def corpus(name):
-    cfg = models.config(name)
+def corpus(name, **overrides):
+    cfg = models.config(name, **overrides)
     model = models.build(cfg)
     models.randomize(model, cfg)
     return model, models.example_inputs(cfg)
@@ -60,6 +60,7 @@ def tied_lm():
 
 
 MODELS = {"gpt": lambda: corpus("gpt"), "llama": lambda: corpus("llama"),
+          "llama-lora": lambda: corpus("llama", lora_rank=2),
           "bert": lambda: corpus("bert"), "vit": lambda: corpus("vit"),
           "parallel-lm": parallel_lm, "mixer": mixer, "tied-lm": tied_lm}
 BUDGETS = [("70%", "activations"), ("35%", "activations"), ("90%", "peak")]
@@ -79,7 +80,8 @@ def train(step, model, inputs, steps=3):
         loss = step(*inputs)
         loss.backward()
         losses.append(loss.detach().clone())
-        grads.append([p.grad.clone() for p in model.parameters()])
+        grads.append([p.grad.clone() for p in model.parameters()
+                      if p.requires_grad])
         opt.step()
     return losses, grads
 
@@ -220,3 +222,26 @@ def test_unknown_op_falls_back_to_the_default_partition():
 def test_bad_fallback_is_rejected():
     with pytest.raises(ValueError, match="fallback"):
         rt.compile(Unknown(), fallback="maybe")
+
+
+@pytest.mark.parametrize("overrides", [dict(lora_rank=2),
+                                       dict(freeze_embedding=True), {}],
+                         ids=["lora", "frozen-embedding", "full"])
+def test_importer_saves_what_default_partition_saves(overrides):
+    """The importer's saved set (remat.backward's operands, as the planner
+    counts them) is functorch's default_partition's on the same model:
+    frozen parameters drop what only their gradients needed."""
+    from remat.importer import import_step
+    cfg = models.config("llama", **overrides)
+    model = models.build(cfg)
+    models.randomize(model, cfg)
+    inputs = models.example_inputs(cfg)
+    imported = import_step(model, inputs)
+    (plan,) = compiler.plan(imported.text, budget="100%",
+                            budget_on="activations")["plans"]
+    step = aot_module(model, _nop, _nop, partition_fn=default_partition)
+    step(*inputs)
+    assert kept_bytes(step, model, inputs) == \
+        plan["baseline_activation_bytes"]
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert imported.grad_names == trainable
