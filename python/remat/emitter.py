@@ -1377,6 +1377,7 @@ def emit_module(jg: JointGraph, *, func_name: str = "train_step",
 
 from . import philox_ir  # noqa: E402,F401  (registers remat.philox_keep)
 from . import masks_ir  # noqa: E402,F401  (comparisons and boolean masks)
+from . import activations_ir  # noqa: E402,F401  (leaky_relu, mish, ...)
 
 # In-place twins (add_.Tensor, fill_.Scalar, index_put_.default, ...) lower
 # as their functional ops; Emitter.lower rebinds the mutated value to the
