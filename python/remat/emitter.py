@@ -185,9 +185,11 @@ class Emitter:
     """Lowers a ``JointGraph`` to the text of an MLIR module."""
 
     def __init__(self, jg: JointGraph, *, func_name: str = "train_step",
-                 checkpoint: Sequence[str] = (), policy: str = "nothing"):
+                 checkpoint: Sequence[str] = (), policy: str = "nothing",
+                 accumulate: bool = False):
         self.jg = jg
         self.func_name = func_name
+        self.accumulate = accumulate
         self.checkpoint = list(checkpoint)
         self.policy = policy
         self.counter = 0
@@ -506,6 +508,8 @@ class Emitter:
 
         loss = self.vals[jg.outputs[0]]
         grads = self.emit_backward()
+        if self.accumulate:
+            grads = self.accumulate_into(grads, arg_text)
         results = [loss] + grads
         self.loc = ""
         self.emit(f"return {', '.join(r.name for r in results)} : "
@@ -516,6 +520,25 @@ class Emitter:
             f"({', '.join(r.ty for r in results)}) {{")
         self.lines.append("  }")
         return self.lines
+
+    def accumulate_into(self, grads: List[V], arg_text: List[str]) -> List[V]:
+        """Gradient accumulation: an argument per gradient (``%acc.<param>``,
+        after the primals) that the step adds its gradient into and returns.
+        The add writes into the accumulator (``outs``), so bufferization
+        updates the argument's buffer in place."""
+        out = []
+        for name, g in zip(self.grad_names, grads):
+            acc = V("%acc." + ssa_name(name), g.shape, g.elem)
+            arg_text.append(f"{acc.name}: {acc.ty} "
+                            f"loc({self.loc_alias('acc.' + name)})")
+            rank = len(g.shape)
+            ident = affine(rank, [f"d{i}" for i in range(rank)])
+            self.loc = self.loc_alias("acc." + name)
+            out.append(self.generic(
+                g.shape, g.elem, [g], [ident], ident, ["parallel"] * rank,
+                lambda s, args, acc_value: s.add(acc_value, args[0]),
+                init=acc))
+        return out
 
     def unique_values(self, nodes) -> List[V]:
         """The tensor values of ``nodes``, each SSA value once, in order."""
@@ -1360,11 +1383,13 @@ def _nll_loss_backward(em, node, g, logp, target, weight, reduction,
 
 def emit_module(jg: JointGraph, *, func_name: str = "train_step",
                 checkpoint: Sequence[str] = (), policy: str = "nothing",
-                header: Sequence[str] = (),
-                extra: Sequence[str] = ()) -> Tuple[str, Emitter]:
-    """The text of a module holding the step function (and ``extra``)."""
+                header: Sequence[str] = (), extra: Sequence[str] = (),
+                accumulate: bool = False) -> Tuple[str, Emitter]:
+    """The text of a module holding the step function (and ``extra``);
+    with ``accumulate``, the step adds its gradients into accumulators it
+    takes and returns (``Emitter.accumulate_into``)."""
     em = Emitter(jg, func_name=func_name, checkpoint=checkpoint,
-                 policy=policy)
+                 policy=policy, accumulate=accumulate)
     body = em.emit_function()
     lines = [f"// {h}" if h else "//" for h in header]
     lines += em.loc_defs()

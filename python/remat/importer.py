@@ -49,13 +49,22 @@ def import_step(model: nn.Module, inputs: Sequence[torch.Tensor], *,
                 checkpoint: Sequence[str] = (), policy: str = "nothing",
                 func_name: str = "train_step", tracing_mode: str = "fake",
                 main: Union[bool, str, None] = False,
-                header: Sequence[str] = ()) -> Imported:
+                header: Sequence[str] = (), accumulate: bool = False,
+                micro_batches: Optional[Sequence[Sequence[torch.Tensor]]]
+                = None) -> Imported:
     """Capture and emit one training step of ``model(*inputs)``.
 
     ``main``: ``False``/``None`` emits the step alone; ``True`` or
     ``"constants"`` adds ``@main`` with the actual values as constants;
     ``"load"`` adds ``@remat_main`` (``LOAD_MAIN``), which loads them at run
     time and works on meta tensors.
+
+    ``accumulate``: the step takes a gradient accumulator per trainable
+    parameter (after its other arguments) and returns it with the step's
+    gradient added, in place after bufferization; ``@main`` then runs the
+    step on each of ``micro_batches`` (default: ``inputs`` alone), threading
+    the accumulators from zero, and prints the last loss and the
+    accumulated gradients (``reference_accumulated``).
     """
     if main is True:
         main = "constants"
@@ -65,10 +74,14 @@ def import_step(model: nn.Module, inputs: Sequence[torch.Tensor], *,
     jg = capture(model, inputs, input_names=input_names,
                  tracing_mode=tracing_mode)
     text, em = emit_module(jg, func_name=func_name, checkpoint=checkpoint,
-                           policy=policy, header=header)
+                           policy=policy, header=header,
+                           accumulate=accumulate)
+    if main and accumulate and main != "constants":
+        raise ValueError("accumulate supports main='constants' only")
     if main:
         # Insert the entry and its declarations before the closing brace.
-        extra = (main_function(em, model, inputs, func_name)
+        extra = (main_function(em, model, inputs, func_name,
+                               micro_batches if accumulate else None)
                  if main == "constants" else load_main_function(em, func_name))
         text = text.rstrip("\n")[:-1] + "\n".join(extra) + "\n}\n"
     return Imported(text, em, jg)
@@ -106,28 +119,61 @@ def _nested(x, fmt) -> str:
 
 
 def main_function(em: Emitter, model: nn.Module,
-                  inputs: Sequence[torch.Tensor], func_name: str) -> List[str]:
-    """``@main``: constants for every argument, the call, and the prints."""
-    values = list(dict(model.named_parameters()).values())
-    values += list(dict(model.named_buffers()).values())
-    values += list(inputs)
-    args, types = [], []
-    body = []
-    for i, (t, p) in enumerate(zip(values, em.jg.primals)):
-        ty = tensor_type(tuple(t.shape), ELEM[t.dtype])
-        body.append(f"    %a{i} = arith.constant {dense_literal(t)} : {ty}")
-        args.append(f"%a{i}")
-        types.append(ty)
+                  inputs: Sequence[torch.Tensor], func_name: str,
+                  micro_batches: Optional[Sequence[Sequence[torch.Tensor]]]
+                  = None) -> List[str]:
+    """``@main``: constants for every argument, the call, and the prints.
+    With an accumulating step (``em.accumulate``), one call per micro-batch
+    (``micro_batches``, default ``[inputs]``), the accumulators zero-filled
+    before the first and threaded through."""
+    shared = list(dict(model.named_parameters()).values())
+    shared += list(dict(model.named_buffers()).values())
+    batches = [list(b) for b in (micro_batches or [inputs])]
+    if not em.accumulate:
+        batches = [list(inputs)]
     nres = 1 + len(em.grad_names)
     res_types = [tensor_type(s, e) for s, e in result_shapes(em)]
     if any(not t.endswith("xf32>") and t != "tensor<f32>" for t in res_types):
         raise ValueError("@main prints f32 results only; import in f32")
+    body = []
+
+    def constants(values, first):
+        args, types = [], []
+        for i, t in enumerate(values, first):
+            ty = tensor_type(tuple(t.shape), ELEM[t.dtype])
+            body.append(f"    %a{i} = arith.constant {dense_literal(t)} : "
+                        f"{ty}")
+            args.append(f"%a{i}")
+            types.append(ty)
+        return args, types
+
+    args, types = constants(shared, 0)
+    # The accumulators: zero-filled buffers of their own (writable, so the
+    # step adds into them in place), allocated before the heap's peak reset.
+    accs = []
+    for j, ty in enumerate(res_types[1:] if em.accumulate else []):
+        body.append(f"    %e{j} = tensor.empty() : {ty}")
+        body.append(f"    %z{j} = arith.constant 0.0 : f32")
+        body.append(f"    %acc{j}_0 = linalg.fill ins(%z{j} : f32) "
+                    f"outs(%e{j} : {ty}) -> {ty}")
+        accs.append(f"%acc{j}_0")
+    inputs_at = len(args)
+    batch_args = []
+    for k, batch in enumerate(batches):
+        batch_args.append(constants(batch, inputs_at + k * len(batch)))
     body.append("    call @rematHeapResetPeak() : () -> ()")
-    body.append(f"    %r:{nres} = call @{func_name}({', '.join(args)}) : "
-                f"({', '.join(types)}) -> ({', '.join(res_types)})")
+    for k, (b_args, b_types) in enumerate(batch_args):
+        call_args = args + b_args + accs
+        call_types = types + b_types + (res_types[1:] if em.accumulate
+                                        else [])
+        r = "%r" if len(batch_args) == 1 else f"%r{k}"
+        body.append(f"    {r}:{nres} = call @{func_name}"
+                    f"({', '.join(call_args)}) : ({', '.join(call_types)}) "
+                    f"-> ({', '.join(res_types)})")
+        accs = [f"{r}#{j + 1}" for j in range(nres - 1)]
     body.append("    call @rematPrintHeapStats() : () -> ()")
     for i, ty in enumerate(res_types):
-        body.append(f"    %u{i} = tensor.cast %r#{i} : {ty} to tensor<*xf32>")
+        body.append(f"    %u{i} = tensor.cast {r}#{i} : {ty} to tensor<*xf32>")
         body.append(f"    %id{i} = arith.constant {i} : i64")
         body.append(f"    call @rematPrintTensorF32(%id{i}, %u{i}) : "
                     "(i64, tensor<*xf32>) -> ()")
@@ -249,6 +295,26 @@ def load_main_function(em: Emitter, func_name: str,
         "    return",
         "  }",
     ]
+
+
+def reference_accumulated(model: nn.Module,
+                          micro_batches: Sequence[Sequence[torch.Tensor]],
+                          grad_names: Sequence[str]) -> Dict[str, dict]:
+    """A k-micro-batch accumulation loop in float64, as PyTorch trains with
+    gradient accumulation (``loss.backward()`` per micro-batch, gradients
+    summed): the last micro-batch's loss and the summed gradients, ids as
+    in ``@main``."""
+    total: Dict[str, dict] = {}
+    for batch in micro_batches:
+        one = reference(model, batch, grad_names)
+        for key, entry in one.items():
+            if key == "0" or key not in total:
+                total[key] = entry
+            else:
+                total[key] = {"name": entry["name"], "values": [
+                    a + b for a, b in zip(total[key]["values"],
+                                          entry["values"])]}
+    return total
 
 
 def reference(model: nn.Module, inputs: Sequence[torch.Tensor],
