@@ -509,22 +509,9 @@ def bench_variant(v: dict, build: str, inputs_dir: str, work: str,
 # -- PyTorch peer ----------------------------------------------------------
 
 
-class _Checkpointed(nn.Module):
-    """``torch.utils.checkpoint`` around one block (non-reentrant)."""
-
-    def __init__(self, block: nn.Module):
-        super().__init__()
-        self.block = block
-
-    def forward(self, *args):
-        from torch.utils.checkpoint import checkpoint
-        return checkpoint(self.block, *args, use_reentrant=False)
-
-
 @contextlib.contextmanager
 def checkpointed_blocks(model: nn.Module):
-    blocks = model.blocks
-    model.blocks = nn.ModuleList(_Checkpointed(b) for b in blocks)
+    blocks = models.checkpoint_blocks(model)
     try:
         yield model
     finally:

@@ -40,12 +40,11 @@ import statistics
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
-from torch.utils.checkpoint import checkpoint
 
 from remat import models
 
@@ -95,17 +94,6 @@ class Result:
     note: str = ""
 
 
-class Checkpointed(nn.Module):
-    """A block run under torch.utils.checkpoint (non-reentrant)."""
-
-    def __init__(self, block: nn.Module):
-        super().__init__()
-        self.block = block
-
-    def forward(self, *args):
-        return checkpoint(self.block, *args, use_reentrant=False)
-
-
 def build(name: str, shape: dict, device: str):
     cfg = models.config(name, dropout=0.0, **shape)
     model = models.build(cfg)
@@ -114,20 +102,11 @@ def build(name: str, shape: dict, device: str):
     return model.to(device), tuple(t.to(device) for t in inputs)
 
 
-def with_checkpoints(model: nn.Module, every: int) -> nn.Module:
-    for i in range(0, len(model.blocks), every):
-        model.blocks[i] = Checkpointed(model.blocks[i])
-    return model
-
-
-def _nop(gm, _inputs):
-    from functorch.compile import make_boxed_func
-    return make_boxed_func(gm)
-
-
 def aot(model: nn.Module, partition) -> Callable:
     from functorch.compile import aot_module
-    return aot_module(model, _nop, _nop, partition_fn=partition)
+    from remat.torch import eager_compiler
+    return aot_module(model, eager_compiler, eager_compiler,
+                      partition_fn=partition)
 
 
 class Meter:
@@ -247,7 +226,7 @@ def variants(name: str, shape: dict, device: str, kept_of: Dict[str, int],
     def ckpt(every):
         def make():
             model, inputs = fresh()
-            with_checkpoints(model, every)
+            models.checkpoint_blocks(model, every)
             return model, model, inputs
         return make
 

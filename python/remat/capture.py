@@ -172,20 +172,50 @@ def _flatten(x) -> List[torch.Tensor]:
 
 @contextlib.contextmanager
 def _annotate_nodes(scopes: _Scopes):
-    """Stamp each node the tracer creates with the active module path."""
-    original = fx.Graph.create_node
+    """Stamp each node the tracer creates with the active module path.
+
+    A trace that replays a graph through an ``fx.Interpreter`` (torch 1.13's
+    AOTAutograd traces the joint graph again to functionalize it, where no
+    module hook runs) stamps each node with the annotation of the node being
+    interpreted instead."""
+    original_create_node = fx.Graph.create_node
+    original_run_node = fx.Interpreter.run_node
+    interpreting: List[fx.Node] = []
+
+    def run_node(self, n):
+        interpreting.append(n)
+        try:
+            return original_run_node(self, n)
+        finally:
+            interpreting.pop()
 
     def create_node(graph, op, target, *args, **kwargs):
-        node = original(graph, op, target, *args, **kwargs)
-        node.meta["remat_scope"] = scopes.current
-        node.meta["remat_phase"] = scopes.phase
+        node = original_create_node(graph, op, target, *args, **kwargs)
+        source = interpreting[-1].meta if interpreting else {}
+        node.meta["remat_scope"] = source.get("remat_scope", scopes.current)
+        node.meta["remat_phase"] = source.get("remat_phase", scopes.phase)
         return node
 
     fx.Graph.create_node = create_node
+    fx.Interpreter.run_node = run_node
     try:
         yield
     finally:
-        fx.Graph.create_node = original
+        fx.Graph.create_node = original_create_node
+        fx.Interpreter.run_node = original_run_node
+
+
+@contextlib.contextmanager
+def annotated_trace(model: nn.Module):
+    """While a trace of ``model`` runs: every node it creates carries its
+    module path (``remat_scope``) and phase (``remat_phase``)."""
+    scopes = _Scopes()
+    scopes.install(model)
+    try:
+        with _annotate_nodes(scopes):
+            yield scopes
+    finally:
+        scopes.remove()
 
 
 def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
@@ -214,7 +244,6 @@ def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
         return (loss,)
 
     joint = joint_forward_backward(step)
-    scopes = _Scopes()
 
     # A frozen parameter (requires_grad=False: LoRA's base weights) is a
     # primal without a gradient.
@@ -223,9 +252,8 @@ def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
     primals += [b for b in buffers.values()]
     primals += list(inputs)
     seeds = [torch.ones((), dtype=torch.float32, device=primals[0].device)]
-    scopes.install(model)
     try:
-        with _annotate_nodes(scopes):
+        with annotated_trace(model) as scopes:
             gm = make_fx(joint, tracing_mode=tracing_mode)(primals, seeds)
     except Exception as e:
         # Fake tensors cannot trace an op that makes a tensor constant of
@@ -243,8 +271,6 @@ def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
             f"fake-tensor tracing cannot run '{op}' (it makes a tensor "
             "constant or a data-dependent shape); import with "
             "tracing_mode='real' (real values, real memory)") from None
-    finally:
-        scopes.remove()
 
     graph = gm.graph
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]

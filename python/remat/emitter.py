@@ -1379,8 +1379,6 @@ def _nll_loss_backward(em, node, g, logp, target, weight, reduction,
     return em.reshape(r, shape)
 
 
-
-
 def emit_module(jg: JointGraph, *, func_name: str = "train_step",
                 checkpoint: Sequence[str] = (), policy: str = "nothing",
                 header: Sequence[str] = (), extra: Sequence[str] = (),

@@ -80,8 +80,7 @@ def import_step(model: nn.Module, inputs: Sequence[torch.Tensor], *,
         raise ValueError("accumulate supports main='constants' only")
     if main:
         # Insert the entry and its declarations before the closing brace.
-        extra = (main_function(em, model, inputs, func_name,
-                               micro_batches if accumulate else None)
+        extra = (main_function(em, model, inputs, func_name, micro_batches)
                  if main == "constants" else load_main_function(em, func_name))
         text = text.rstrip("\n")[:-1] + "\n".join(extra) + "\n}\n"
     return Imported(text, em, jg)
@@ -128,9 +127,8 @@ def main_function(em: Emitter, model: nn.Module,
     before the first and threaded through."""
     shared = list(dict(model.named_parameters()).values())
     shared += list(dict(model.named_buffers()).values())
-    batches = [list(b) for b in (micro_batches or [inputs])]
-    if not em.accumulate:
-        batches = [list(inputs)]
+    batches = [list(b) for b in (micro_batches if em.accumulate and
+                                 micro_batches else [inputs])]
     nres = 1 + len(em.grad_names)
     res_types = [tensor_type(s, e) for s, e in result_shapes(em)]
     if any(not t.endswith("xf32>") and t != "tensor<f32>" for t in res_types):
@@ -151,10 +149,11 @@ def main_function(em: Emitter, model: nn.Module,
     # The accumulators: zero-filled buffers of their own (writable, so the
     # step adds into them in place), allocated before the heap's peak reset.
     accs = []
+    if em.accumulate:
+        body.append("    %zero = arith.constant 0.0 : f32")
     for j, ty in enumerate(res_types[1:] if em.accumulate else []):
         body.append(f"    %e{j} = tensor.empty() : {ty}")
-        body.append(f"    %z{j} = arith.constant 0.0 : f32")
-        body.append(f"    %acc{j}_0 = linalg.fill ins(%z{j} : f32) "
+        body.append(f"    %acc{j}_0 = linalg.fill ins(%zero : f32) "
                     f"outs(%e{j} : {ty}) -> {ty}")
         accs.append(f"%acc{j}_0")
     inputs_at = len(args)

@@ -402,6 +402,30 @@ def adapt(model: nn.Module, cfg: Config) -> nn.Module:
     return model
 
 
+class CheckpointedBlock(nn.Module):
+    """A block run under ``torch.utils.checkpoint`` (non-reentrant): the
+    field's gradient checkpointing, the benchmarks' peer."""
+
+    def __init__(self, block: nn.Module):
+        super().__init__()
+        self.block = block
+
+    def forward(self, *args):
+        from torch.utils.checkpoint import checkpoint
+        return checkpoint(self.block, *args, use_reentrant=False)
+
+
+def checkpoint_blocks(model: nn.Module, every: int = 1) -> nn.ModuleList:
+    """Puts every ``every``-th block of ``model.blocks`` (from the first)
+    under ``torch.utils.checkpoint``; returns the blocks it replaced, to
+    restore them (``model.blocks = ...``)."""
+    blocks = model.blocks
+    model.blocks = nn.ModuleList(
+        CheckpointedBlock(b) if i % every == 0 else b
+        for i, b in enumerate(blocks))
+    return blocks
+
+
 MODELS = {"gpt": GPT, "llama": Llama, "bert": Bert, "vit": ViT}
 
 # The small configurations the committed fixtures and numerical tests use.

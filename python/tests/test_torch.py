@@ -66,9 +66,10 @@ MODELS = {"gpt": lambda: corpus("gpt"), "llama": lambda: corpus("llama"),
 BUDGETS = [("70%", "activations"), ("35%", "activations"), ("90%", "peak")]
 
 
-def _nop(gm, _):
-    from functorch.compile import make_boxed_func
-    return make_boxed_func(gm)
+def aot(model, partition):
+    """AOTAutograd with `partition`, on PyTorch's eager kernels."""
+    return aot_module(model, rt.eager_compiler, rt.eager_compiler,
+                      partition_fn=partition)
 
 
 def train(step, model, inputs, steps=3):
@@ -113,7 +114,7 @@ def reference():
     out = {}
     for name, make in MODELS.items():
         model, inputs = make()
-        step = aot_module(model, _nop, _nop, partition_fn=default_partition)
+        step = aot(model, default_partition)
         out[name] = train(step, model, inputs)
     return out
 
@@ -149,8 +150,7 @@ def test_default_partition_keeps_the_unplanned_bytes():
     assert kept_bytes(step, model, inputs) == \
         plan.summary["baseline_activation_bytes"]
     other, inputs = MODELS["gpt"]()
-    reference = aot_module(other, _nop, _nop,
-                           partition_fn=default_partition)
+    reference = aot(other, default_partition)
     reference(*inputs)
     assert kept_bytes(reference, other, inputs) == \
         plan.summary["baseline_activation_bytes"]
@@ -159,12 +159,24 @@ def test_default_partition_keeps_the_unplanned_bytes():
 def test_partition_fn_with_aot_module():
     model, inputs = MODELS["mixer"]()
     partition = rt.partition_fn(budget="50%", budget_on="activations")
-    step = aot_module(model, _nop, _nop, partition_fn=partition)
+    step = aot(model, partition)
     step(*inputs).backward()
     (plan,) = partition.plans
     # Without remat's trace annotations, primals keep placeholder names.
     assert plan.summary["function"] == "train_step"
     assert plan.recomputed
+
+
+def test_compile_names_the_primals():
+    """remat.torch.compile names the planned step's arguments after the
+    model's parameters and inputs (partition_fn alone cannot: below)."""
+    model, inputs = MODELS["gpt"]()
+    step = rt.compile(model, budget="50%", budget_on="activations")
+    step(*inputs)
+    text = step.plans[-1].text
+    assert "%blocks.0.attn.qkv.weight: tensor<" in text
+    assert "%input0: tensor<2x8xi64>" in text
+    assert "%primals_1" not in text
 
 
 def test_plan_names_submodules():
@@ -239,7 +251,7 @@ def test_importer_saves_what_default_partition_saves(overrides):
     imported = import_step(model, inputs)
     (plan,) = compiler.plan(imported.text, budget="100%",
                             budget_on="activations")["plans"]
-    step = aot_module(model, _nop, _nop, partition_fn=default_partition)
+    step = aot(model, default_partition)
     step(*inputs)
     assert kept_bytes(step, model, inputs) == \
         plan["baseline_activation_bytes"]

@@ -7,8 +7,8 @@
   (``api.py``).
 """
 
-from .api import RematModule, compile, plan
+from .api import RematModule, compile, eager_compiler, plan
 from .partition import PartitionedPlan, joint_graph_of, partition_fn
 
 __all__ = ["compile", "plan", "partition_fn", "joint_graph_of",
-           "PartitionedPlan", "RematModule"]
+           "PartitionedPlan", "RematModule", "eager_compiler"]

@@ -16,16 +16,14 @@ names submodules). ``plan`` makes that first call on example inputs and
 returns the plan summary.
 """
 
-import contextlib
 import warnings
 from collections import OrderedDict
 from typing import Optional, Sequence
 
 import torch
-import torch.fx as fx
 import torch.nn as nn
 
-from ..capture import _Scopes
+from ..capture import annotated_trace
 from ..emitter import UnsupportedOpError
 from .partition import partition_fn
 
@@ -37,51 +35,15 @@ except ImportError:  # pragma: no cover  (PyTorch 2.x without functorch)
     from torch._functorch.partitioners import default_partition
     from torch._functorch.aot_autograd import make_boxed_func
 
-__all__ = ["compile", "plan", "RematModule"]
+__all__ = ["compile", "plan", "RematModule", "eager_compiler"]
 
 FALLBACKS = ("error", "default")
 
 
-def _identity_compiler(gm, _example_inputs):
-    """Runs an FX module as it is (PyTorch's eager kernels)."""
+def eager_compiler(gm, _example_inputs):
+    """An AOTAutograd compiler that runs an FX module as it is (PyTorch's
+    eager kernels)."""
     return make_boxed_func(gm)
-
-
-@contextlib.contextmanager
-def _annotated_trace(model: nn.Module):
-    """Annotates every node the trace creates with its module path.
-
-    Module hooks give the path while the model runs under the first trace;
-    torch 1.13's AOTAutograd then traces that graph again through an
-    ``fx.Interpreter`` (functionalization), where a node inherits the path
-    of the node being interpreted."""
-    scopes = _Scopes()
-    scopes.install(model)
-    interpreting = []
-    original_run_node = fx.Interpreter.run_node
-    original_create_node = fx.Graph.create_node
-
-    def run_node(self, n):
-        interpreting.append(n)
-        try:
-            return original_run_node(self, n)
-        finally:
-            interpreting.pop()
-
-    def create_node(graph, *args, **kwargs):
-        node = original_create_node(graph, *args, **kwargs)
-        source = interpreting[-1].meta if interpreting else {}
-        node.meta["remat_scope"] = source.get("remat_scope", scopes.current)
-        return node
-
-    fx.Interpreter.run_node = run_node
-    fx.Graph.create_node = create_node
-    try:
-        yield
-    finally:
-        fx.Interpreter.run_node = original_run_node
-        fx.Graph.create_node = original_create_node
-        scopes.remove()
 
 
 class RematModule(nn.Module):
@@ -102,8 +64,7 @@ class RematModule(nn.Module):
         self.fallback_reason: Optional[str] = None
         self._partition = partition_fn(budget=budget, strategy=strategy,
                                        **options)
-        self._compiled = aot_module(model, _identity_compiler,
-                                    _identity_compiler,
+        self._compiled = aot_module(model, eager_compiler, eager_compiler,
                                     partition_fn=self._partition_or_fallback)
         self._traced = False
 
@@ -127,7 +88,7 @@ class RematModule(nn.Module):
     def forward(self, *args):
         if self._traced:
             return self._compiled(*args)
-        with _annotated_trace(self.model):
+        with annotated_trace(self.model):
             out = self._compiled(*args)
         self._traced = True
         return out

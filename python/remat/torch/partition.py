@@ -155,6 +155,15 @@ def _shapes_for_backward(jg: JointGraph) -> bool:
     return changed
 
 
+def _num_fwd_outputs(joint_module: fx.GraphModule,
+                     given: Optional[int]) -> int:
+    """The joint graph's forward outputs: as PyTorch 2.x passes them, or
+    from the output's tree spec as torch 1.13's partitioners read it."""
+    if given is not None:
+        return given
+    return joint_module._out_spec.children_specs[0].num_leaves
+
+
 def joint_graph_of(joint_module: fx.GraphModule,
                    num_fwd_outputs: Optional[int] = None,
                    names: Optional[Sequence[str]] = None) -> JointGraph:
@@ -168,9 +177,7 @@ def joint_graph_of(joint_module: fx.GraphModule,
     tangents = [n for n in placeholders if _is_tangent(n)]
     output = next(n for n in graph.nodes if n.op == "output")
     flat = pytree.tree_flatten(output.args)[0]
-    if num_fwd_outputs is None:
-        num_fwd_outputs = \
-            joint_module._out_spec.children_specs[0].num_leaves
+    num_fwd_outputs = _num_fwd_outputs(joint_module, num_fwd_outputs)
     fwd_outputs, grads = flat[:num_fwd_outputs], flat[num_fwd_outputs:]
     if len(grads) != len(primal_nodes):
         raise ValueError(f"the joint graph has {len(primal_nodes)} primals "
@@ -259,10 +266,10 @@ def plan_joint(joint_module: fx.GraphModule, *, budget=None,
     recomputed = [by_tag[t] for t in sorted(recomputed_tags)]
     dropped = set(recomputed)
     primal_nodes = [p.node for p in jg.primals]
-    saved = [n for n in jg.saved if n not in dropped]
     # Every primal may be read by a recomputation (functorch drops those
     # the backward does not read).
-    saved = primal_nodes + [n for n in saved if n not in set(primal_nodes)]
+    skip = dropped | set(primal_nodes)
+    saved = primal_nodes + [n for n in jg.saved if n not in skip]
     return PartitionedPlan(plan, saved, recomputed, text, dict(em.tags),
                            list(jg.forward))
 
@@ -304,21 +311,23 @@ def partition_fn(budget=None, strategy: str = "auto", cost: str = "time",
     ``"6GiB"`` or bytes); ``strategy``, ``cost`` and ``target`` as the pass
     options of ``-remat-rematerialize``, and any other option of that pass
     by its name with ``_`` for ``-``. The returned function takes
-    ``(joint_module, joint_inputs, *, num_fwd_outputs=None)``; each plan it
-    makes is appended to its ``plans`` list (``PartitionedPlan``)."""
+    ``(joint_module, joint_inputs, *, num_fwd_outputs=None, names=None)``;
+    each plan it makes is appended to its ``plans`` list
+    (``PartitionedPlan``). ``names`` (here or per call) name the primals in
+    the emitted IR."""
+    default_names = names
 
     def partition(joint_module: fx.GraphModule, _joint_inputs=None, *,
-                  num_fwd_outputs: Optional[int] = None, **_kwargs):
+                  num_fwd_outputs: Optional[int] = None,
+                  names: Optional[Sequence[str]] = None, **_kwargs):
         plan = plan_joint(joint_module, budget=budget, strategy=strategy,
                           cost=cost, target=target,
-                          num_fwd_outputs=num_fwd_outputs, names=names,
-                          **options)
+                          num_fwd_outputs=num_fwd_outputs,
+                          names=names or default_names, **options)
         partition.plans.append(plan)
-        if num_fwd_outputs is None:
-            num_fwd_outputs = \
-                joint_module._out_spec.children_specs[0].num_leaves
-        forward, backward = _extract(joint_module, list(plan.saved),
-                                     num_fwd_outputs)
+        forward, backward = _extract(
+            joint_module, list(plan.saved),
+            _num_fwd_outputs(joint_module, num_fwd_outputs))
         _recompute_at_first_use(backward, {n.name for n in plan.forward})
         return forward, backward
 
