@@ -17,8 +17,6 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/DialectRegistry.h"
 
-#include "llvm/Support/CheckedArithmetic.h"
-
 #include <algorithm>
 #include <limits>
 
@@ -29,12 +27,29 @@ using namespace mlir::remat;
 
 #include "remat/Analysis/CostInterface.cpp.inc"
 
+// (The compiler's overflow builtins, not llvm::checkedAdd/checkedMul: those
+// go through APInt, and the planner sums costs and sizes in its inner
+// loops.)
 int64_t mlir::remat::addSaturated(int64_t a, int64_t b) {
-  return llvm::checkedAdd(a, b).value_or(std::numeric_limits<int64_t>::max());
+  int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum))
+    return std::numeric_limits<int64_t>::max();
+  return sum;
 }
 
 int64_t mlir::remat::mulSaturated(int64_t a, int64_t b) {
-  return llvm::checkedMul(a, b).value_or(std::numeric_limits<int64_t>::max());
+  int64_t product;
+  if (__builtin_mul_overflow(a, b, &product))
+    return std::numeric_limits<int64_t>::max();
+  return product;
+}
+
+/// `a * b`, or nothing when it overflows.
+static std::optional<int64_t> mulChecked(int64_t a, int64_t b) {
+  int64_t product;
+  if (__builtin_mul_overflow(a, b, &product))
+    return std::nullopt;
+  return product;
 }
 
 OpCost &OpCost::operator+=(const OpCost &other) {
@@ -62,7 +77,7 @@ std::optional<int64_t> mlir::remat::getStaticElementCount(Type type) {
   std::optional<int64_t> count = 1;
   for (int64_t dim : shaped.getShape())
     if (count)
-      count = llvm::checkedMul(*count, dim);
+      count = mulChecked(*count, dim);
   return count;
 }
 
@@ -86,7 +101,7 @@ std::optional<int64_t> mlir::remat::getStaticSizeInBytes(Type type) {
   // the CPU and GPU runs allocate it; an i24 takes 4).
   int64_t elementBytes =
       static_cast<int64_t>(llvm::PowerOf2Ceil(llvm::divideCeil(*bits, 8)));
-  return llvm::checkedMul(elementBytes, *count);
+  return mulChecked(elementBytes, *count);
 }
 
 LogicalResult mlir::remat::checkModeledSizes(Operation *root) {

@@ -79,6 +79,8 @@ private:
            !isa<CostOpInterface>(op);
   }
 
+  /// Adds to `count` the ops number() gives points to.
+  static void countFlattened(Block &block, size_t &count);
   void number(Block &block);
   void assign(Block &block);
   void assignResults(Operation *op);
@@ -105,23 +107,36 @@ private:
 
   MemoryProfile &profile;
   int64_t tensorAlignment;
-  llvm::DenseMap<Operation *, unsigned> startOf, endOf;
+  /// Each numbered op's first and last program point (its own, and the
+  /// last of the ops in its flattened regions).
+  llvm::DenseMap<Operation *, std::pair<unsigned, unsigned>> pointsOf;
+  unsigned startOf(Operation *op) const { return pointsOf.lookup(op).first; }
+  unsigned endOf(Operation *op) const { return pointsOf.lookup(op).second; }
   /// Per buffer, the last use of the values aliased to it so far.
   SmallVector<unsigned> lastUses;
   unsigned lastPoint = 0;
 };
 } // namespace
 
+void MemoryModel::countFlattened(Block &block, size_t &count) {
+  for (Operation &op : block) {
+    ++count;
+    if (isFlattened(&op))
+      for (Region &region : op.getRegions())
+        for (Block &nested : region)
+          countFlattened(nested, count);
+  }
+}
+
 void MemoryModel::number(Block &block) {
   for (Operation &op : block) {
     unsigned point = profile.points.size();
-    startOf[&op] = point;
     profile.points.push_back(&op);
     if (isFlattened(&op))
       for (Region &region : op.getRegions())
         for (Block &nested : region)
           number(nested);
-    endOf[&op] = profile.points.size() - 1;
+    pointsOf[&op] = {point, static_cast<unsigned>(profile.points.size() - 1)};
   }
 }
 
@@ -148,7 +163,7 @@ void MemoryModel::addWorkspace(Operation *op) {
   auto workspace = dyn_cast<WorkspaceOpInterface>(op);
   if (!workspace || op->getNumResults() == 0)
     return;
-  unsigned point = endOf.lookup(op);
+  unsigned point = endOf(op);
   for (int64_t bytes : workspace.getWorkspaceBuffers()) {
     Buffer buffer;
     // (Labelled by the op's first result; no value lives in it.)
@@ -164,11 +179,11 @@ void MemoryModel::addWorkspace(Operation *op) {
 unsigned MemoryModel::usePoint(Operation *user, Region *defRegion) const {
   // The nearest ancestor that has a program point.
   Operation *numbered = user;
-  while (numbered && !startOf.count(numbered))
+  while (numbered && !pointsOf.count(numbered))
     numbered = numbered->getParentOp();
   if (!numbered)
     return lastPoint;
-  unsigned point = startOf.lookup(numbered);
+  unsigned point = startOf(numbered);
   if (isa<func::ReturnOp>(numbered))
     return lastPoint;
   // A use inside a loop that does not contain the definition lasts until
@@ -176,8 +191,8 @@ unsigned MemoryModel::usePoint(Operation *user, Region *defRegion) const {
   for (Operation *op = numbered->getParentOp(); op; op = op->getParentOp()) {
     if (defRegion && op->isAncestor(defRegion->getParentOp()))
       break;
-    if (isa<LoopLikeOpInterface>(op) && endOf.count(op))
-      point = std::max(point, endOf.lookup(op));
+    if (isa<LoopLikeOpInterface>(op) && pointsOf.count(op))
+      point = std::max(point, endOf(op));
   }
   return point;
 }
@@ -192,12 +207,12 @@ unsigned MemoryModel::lastUseOf(Value value) const {
 
 unsigned MemoryModel::inPlaceOrNew(Operation *op, Value result,
                                    Value candidate) {
-  unsigned point = endOf.lookup(op);
+  unsigned point = endOf(op);
   if (candidate && !candidate.getDefiningOp<tensor::EmptyOp>()) {
     auto it = profile.bufferOf.find(candidate);
     if (it != profile.bufferOf.end() &&
         profile.buffers[it->second].kind != BufferKind::Constant &&
-        lastUse(it->second) <= startOf.lookup(op)) {
+        lastUse(it->second) <= startOf(op)) {
       alias(result, it->second);
       return it->second;
     }
@@ -206,7 +221,7 @@ unsigned MemoryModel::inPlaceOrNew(Operation *op, Value result,
 }
 
 void MemoryModel::assignResults(Operation *op) {
-  unsigned point = endOf.lookup(op);
+  unsigned point = endOf(op);
   auto lookupBuffer = [&](Value v) -> std::optional<unsigned> {
     auto it = profile.bufferOf.find(v);
     if (it == profile.bufferOf.end())
@@ -321,12 +336,12 @@ void MemoryModel::assign(Block &block) {
         for (Block &nested : region) {
           for (BlockArgument arg : nested.getArguments())
             if (isBufferType(arg.getType()))
-              newBuffer(arg, BufferKind::Allocated, startOf.lookup(&op));
+              newBuffer(arg, BufferKind::Allocated, startOf(&op));
           assign(nested);
         }
       for (Value result : op.getResults())
         if (isBufferType(result.getType()))
-          newBuffer(result, BufferKind::Allocated, endOf.lookup(&op));
+          newBuffer(result, BufferKind::Allocated, endOf(&op));
       continue;
     }
     assignResults(&op);
@@ -337,7 +352,7 @@ void MemoryModel::assign(Block &block) {
         auto it = profile.bufferOf.find(operand);
         if (it != profile.bufferOf.end() &&
             profile.buffers[it->second].kind != BufferKind::Allocated)
-          newBuffer(operand, BufferKind::Allocated, startOf.lookup(&op));
+          newBuffer(operand, BufferKind::Allocated, startOf(&op));
       }
   }
 }
@@ -347,6 +362,13 @@ void MemoryModel::run(FunctionOpInterface function) {
   if (body.empty())
     return;
   Block &entry = body.front();
+  // (The maps are sized once: growing them cost a fifth of an analysis of
+  // a large step.)
+  size_t ops = 0;
+  countFlattened(entry, ops);
+  pointsOf.reserve(ops);
+  profile.points.reserve(ops);
+  profile.bufferOf.reserve(2 * ops);
   number(entry);
   lastPoint = profile.points.empty() ? 0 : profile.points.size() - 1;
   for (BlockArgument arg : entry.getArguments())
@@ -388,7 +410,11 @@ void MemoryModel::run(FunctionOpInterface function) {
 
   // Residuals: what backward regions read that the step allocates.
   llvm::SmallDenseSet<unsigned> counted;
-  function->walk([&](BackwardOp backward) {
+  // (Backward ops sit in flattened regions: the numbered ops hold them all.)
+  for (Operation *op : profile.points) {
+    auto backward = dyn_cast<BackwardOp>(op);
+    if (!backward)
+      continue;
     for (Value input : backward.getInputs()) {
       auto it = profile.bufferOf.find(input);
       if (it == profile.bufferOf.end() ||
@@ -398,7 +424,7 @@ void MemoryModel::run(FunctionOpInterface function) {
       if (counted.insert(it->second).second)
         profile.activationBytes += profile.buffers[it->second].bytes;
     }
-  });
+  }
 }
 
 MemoryProfile mlir::remat::analyzeMemory(Operation *function,

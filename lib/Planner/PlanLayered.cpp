@@ -36,6 +36,7 @@
 
 #include "remat/Dialect/Remat/Transforms/Transforms.h"
 
+#include "mlir/IR/Threading.h"
 #include "llvm/ADT/DenseMap.h"
 
 #include <cmath>
@@ -114,9 +115,10 @@ static Side buildSide(PlanContext &ctx, ArrayRef<unsigned> groups) {
 /// the segment's recomputed bytes (when `withRecompute`), and, after the
 /// chain, all saved bytes plus the recomputed bytes after it, at most
 /// `cap`. Empty segments when none fits.
-static Layout solveChain(const Chain &chain, ArrayRef<LayerPattern> menu,
-                         const Side &before, const Side &after, int64_t cap,
-                         bool withRecompute, double costCap) {
+static Layout solveChain(MLIRContext *context, const Chain &chain,
+                         ArrayRef<LayerPattern> menu, const Side &before,
+                         const Side &after, int64_t cap, bool withRecompute,
+                         double costCap) {
   unsigned n = chain.layers.size();
   // States keep their exact bytes; the buckets only bound how many are
   // kept (the cheapest per 1/kBuckets of the cap).
@@ -130,17 +132,30 @@ static Layout solveChain(const Chain &chain, ArrayRef<LayerPattern> menu,
   // the first e layers planned; states[0] are the choices before the
   // chain (`pattern` is the choice's index).
   SmallVector<SmallVector<State>> states(n + 1);
-  SmallVector<State> best(kBuckets + 1);
-  auto reset = [&]() {
-    for (State &s : best)
+  // The cheapest state per bucket (the first offered of equal ones). The
+  // segments ending at one layer are offered in chunks of their first
+  // layers, on the context's threads, each into its own buckets; merging
+  // the chunks in order keeps what one pass in order would keep, so the
+  // plan does not depend on the threads.
+  unsigned chunks =
+      context->isMultithreadingEnabled()
+          ? std::max(1u, context->getThreadPool().getMaxConcurrency())
+          : 1;
+  SmallVector<SmallVector<State>> buckets(chunks,
+                                          SmallVector<State>(kBuckets + 1));
+  SmallVector<State> &best = buckets.front();
+  auto resetBuckets = [](MutableArrayRef<State> slots) {
+    for (State &s : slots)
       s.cost = std::numeric_limits<double>::infinity();
   };
-  auto offer = [&](const State &state) {
-    State &slot = best[bucketOf(state.bytes)];
+  auto reset = [&]() { resetBuckets(best); };
+  auto offerInto = [&](MutableArrayRef<State> slots, const State &state) {
+    State &slot = slots[bucketOf(state.bytes)];
     if (state.cost < slot.cost ||
         (state.cost == slot.cost && state.bytes < slot.bytes))
       slot = state;
   };
+  auto offer = [&](const State &state) { offerInto(best, state); };
   auto collect = [&](SmallVectorImpl<State> &into) {
     for (const State &s : best)
       if (std::isfinite(s.cost) && (into.empty() || s.cost < into.back().cost))
@@ -151,9 +166,10 @@ static Layout solveChain(const Chain &chain, ArrayRef<LayerPattern> menu,
     if (option.saved + transient(option.recomputed) <= cap)
       offer({option.saved, option.cost, -1, 0, static_cast<unsigned>(o)});
   collect(states[0]);
-  for (unsigned e = 1; e <= n; ++e) {
-    reset();
-    for (unsigned i = 0; i < e; ++i) {
+  // The segments [i, e) for i in [first, last), offered into `slots`.
+  auto offerSegments = [&](unsigned e, unsigned firstLayer, unsigned lastLayer,
+                           MutableArrayRef<State> slots) {
+    for (unsigned i = firstLayer; i < lastLayer; ++i) {
       int64_t length = e - i;
       for (auto [p, pattern] : llvm::enumerate(menu)) {
         int64_t segSaved = pattern.segmentSaved(length);
@@ -172,11 +188,34 @@ static Layout solveChain(const Chain &chain, ArrayRef<LayerPattern> menu,
           int64_t bytes = s.bytes + segSaved;
           if (bytes + segRecomputed > cap)
             break; // (Ascending bytes: the later states miss too.)
-          offer({bytes, s.cost + segCost, static_cast<int>(si), i,
-                 static_cast<unsigned>(p)});
+          offerInto(slots, {bytes, s.cost + segCost, static_cast<int>(si), i,
+                            static_cast<unsigned>(p)});
         }
       }
     }
+  };
+  SmallVector<unsigned> bounds(chunks + 1);
+  for (unsigned e = 1; e <= n; ++e) {
+    // Chunks of about equal work (the states they extend).
+    size_t work = 0;
+    for (unsigned i = 0; i < e; ++i)
+      work += states[i].size() + 1;
+    size_t done = 0;
+    unsigned i = 0;
+    for (unsigned c = 0; c < chunks; ++c) {
+      bounds[c] = i;
+      while (i < e && done * chunks < work * (c + 1))
+        done += states[i++].size() + 1;
+    }
+    bounds[chunks] = e;
+    parallelFor(context, 0, chunks, [&](size_t c) {
+      resetBuckets(buckets[c]);
+      offerSegments(e, bounds[c], bounds[c + 1], buckets[c]);
+    });
+    for (unsigned c = 1; c < chunks; ++c)
+      for (const State &state : buckets[c])
+        if (std::isfinite(state.cost))
+          offer(state);
     collect(states[e]);
   }
   // The choice after the chain.
@@ -292,8 +331,8 @@ mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
     int64_t cap = budget - offset;
     if (cap <= 0)
       break;
-    Layout layout =
-        solveChain(chain, menu, before, after, cap, withRecompute, costCap);
+    Layout layout = solveChain(ctx.function.getContext(), chain, menu, before,
+                               after, cap, withRecompute, costCap);
     if (layout.segments.empty())
       break;
     llvm::BitVector recomputed = toGroups(layout);
