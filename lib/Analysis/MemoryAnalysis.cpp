@@ -21,7 +21,9 @@
 ///   (as `-convert-elementwise-to-linalg` and one-shot bufferization do),
 ///   function arguments included, and into a new buffer otherwise;
 /// - a returned value that lives in a function argument or a constant is
-///   copied into a new buffer at the return, as deallocation does;
+///   copied into a new buffer at the return, as deallocation does, except
+///   an argument a private function returns (bufferization drops that
+///   result: -drop-equivalent-buffer-results);
 /// - constants are static storage, not heap;
 /// - an op with WorkspaceOpInterface (a fused op that loops over chunks)
 ///   also holds its temporary buffers, at its own program point only.
@@ -115,6 +117,8 @@ private:
   /// Per buffer, the last use of the values aliased to it so far.
   SmallVector<unsigned> lastUses;
   unsigned lastPoint = 0;
+  /// Whether a returned argument stays in place (a private function).
+  bool returnsArgumentsInPlace = false;
 };
 } // namespace
 
@@ -346,13 +350,19 @@ void MemoryModel::assign(Block &block) {
     }
     assignResults(&op);
     addWorkspace(&op);
-    // A returned function argument or constant is copied out.
+    // A returned function argument or constant is copied out; except an
+    // argument a private function returns, a result bufferization drops
+    // (its callers read the argument; -drop-equivalent-buffer-results).
     if (isa<func::ReturnOp>(op))
       for (Value operand : op.getOperands()) {
         auto it = profile.bufferOf.find(operand);
-        if (it != profile.bufferOf.end() &&
-            profile.buffers[it->second].kind != BufferKind::Allocated)
-          newBuffer(operand, BufferKind::Allocated, startOf(&op));
+        if (it == profile.bufferOf.end())
+          continue;
+        BufferKind kind = profile.buffers[it->second].kind;
+        if (kind == BufferKind::Allocated ||
+            (kind == BufferKind::Resident && returnsArgumentsInPlace))
+          continue;
+        newBuffer(operand, BufferKind::Allocated, startOf(&op));
       }
   }
 }
@@ -362,6 +372,8 @@ void MemoryModel::run(FunctionOpInterface function) {
   if (body.empty())
     return;
   Block &entry = body.front();
+  auto symbol = dyn_cast<SymbolOpInterface>(function.getOperation());
+  returnsArgumentsInPlace = symbol && symbol.isPrivate();
   // (The maps are sized once: growing them cost a fifth of an analysis of
   // a large step.)
   size_t ops = 0;

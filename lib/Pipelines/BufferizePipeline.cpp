@@ -45,6 +45,10 @@ void mlir::remat::buildBufferizePipeline(
   bufferizeOptions.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferizeOptions));
+  // A private function's results that are its own argument buffers (a
+  // gradient accumulator updated in place) go: its callers read the
+  // argument. (Deallocation would copy each at the return otherwise.)
+  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
   pm.addPass(createRematStripBarriersPass());
   // (Folds the views' chains of reshapes.)
   pm.addPass(createCanonicalizerPass(noRegions));

@@ -83,6 +83,13 @@ def import_step(model: nn.Module, inputs: Sequence[torch.Tensor], *,
         extra = (main_function(em, model, inputs, func_name, micro_batches)
                  if main == "constants" else load_main_function(em, func_name))
         text = text.rstrip("\n")[:-1] + "\n".join(extra) + "\n}\n"
+        if accumulate:
+            # Only @main calls the step: private, so that bufferization
+            # drops the results that are its accumulator arguments
+            # (-drop-equivalent-buffer-results), which deallocation would
+            # otherwise copy at each return.
+            text = text.replace(f"  func.func @{func_name}(",
+                                f"  func.func private @{func_name}(", 1)
     return Imported(text, em, jg)
 
 
@@ -148,11 +155,14 @@ def main_function(em: Emitter, model: nn.Module,
     args, types = constants(shared, 0)
     # The accumulators: zero-filled buffers of their own (writable, so the
     # step adds into them in place), allocated before the heap's peak reset.
+    # (`bufferization.alloc_tensor`, not `tensor.empty`: CSE would merge the
+    # empty tensors and fills of one type, and bufferization then copy the
+    # shared buffer for each call that writes it, inside the measured span.)
     accs = []
     if em.accumulate:
         body.append("    %zero = arith.constant 0.0 : f32")
     for j, ty in enumerate(res_types[1:] if em.accumulate else []):
-        body.append(f"    %e{j} = tensor.empty() : {ty}")
+        body.append(f"    %e{j} = bufferization.alloc_tensor() : {ty}")
         body.append(f"    %acc{j}_0 = linalg.fill ins(%zero : f32) "
                     f"outs(%e{j} : {ty}) -> {ty}")
         accs.append(f"%acc{j}_0")
