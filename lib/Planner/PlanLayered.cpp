@@ -166,7 +166,8 @@ static Layout solveChain(MLIRContext *context, const Chain &chain,
     if (option.saved + transient(option.recomputed) <= cap)
       offer({option.saved, option.cost, -1, 0, static_cast<unsigned>(o)});
   collect(states[0]);
-  // The segments [i, e) for i in [first, last), offered into `slots`.
+  // The segments [i, e) for i in [firstLayer, lastLayer), offered into
+  // `slots`.
   auto offerSegments = [&](unsigned e, unsigned firstLayer, unsigned lastLayer,
                            MutableArrayRef<State> slots) {
     for (unsigned i = firstLayer; i < lastLayer; ++i) {
