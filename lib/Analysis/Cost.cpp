@@ -37,19 +37,16 @@ int64_t mlir::remat::addSaturated(int64_t a, int64_t b) {
   return sum;
 }
 
-int64_t mlir::remat::mulSaturated(int64_t a, int64_t b) {
-  int64_t product;
-  if (__builtin_mul_overflow(a, b, &product))
-    return std::numeric_limits<int64_t>::max();
-  return product;
-}
-
 /// `a * b`, or nothing when it overflows.
 static std::optional<int64_t> mulChecked(int64_t a, int64_t b) {
   int64_t product;
   if (__builtin_mul_overflow(a, b, &product))
     return std::nullopt;
   return product;
+}
+
+int64_t mlir::remat::mulSaturated(int64_t a, int64_t b) {
+  return mulChecked(a, b).value_or(std::numeric_limits<int64_t>::max());
 }
 
 OpCost &OpCost::operator+=(const OpCost &other) {

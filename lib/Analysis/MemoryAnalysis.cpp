@@ -81,9 +81,9 @@ private:
            !isa<CostOpInterface>(op);
   }
 
-  /// Adds to `count` the ops number() gives points to.
-  static void countFlattened(Block &block, size_t &count);
-  void number(Block &block);
+  /// Gives each op of `block` (and of its flattened regions) its program
+  /// point, in order, and records in `ends` the last point of each.
+  void number(Block &block, SmallVectorImpl<unsigned> &ends);
   void assign(Block &block);
   void assignResults(Operation *op);
   unsigned newBuffer(Value root, BufferKind kind, unsigned start);
@@ -122,25 +122,16 @@ private:
 };
 } // namespace
 
-void MemoryModel::countFlattened(Block &block, size_t &count) {
-  for (Operation &op : block) {
-    ++count;
-    if (isFlattened(&op))
-      for (Region &region : op.getRegions())
-        for (Block &nested : region)
-          countFlattened(nested, count);
-  }
-}
-
-void MemoryModel::number(Block &block) {
+void MemoryModel::number(Block &block, SmallVectorImpl<unsigned> &ends) {
   for (Operation &op : block) {
     unsigned point = profile.points.size();
     profile.points.push_back(&op);
+    ends.push_back(point);
     if (isFlattened(&op))
       for (Region &region : op.getRegions())
         for (Block &nested : region)
-          number(nested);
-    pointsOf[&op] = {point, static_cast<unsigned>(profile.points.size() - 1)};
+          number(nested, ends);
+    ends[point] = profile.points.size() - 1;
   }
 }
 
@@ -374,14 +365,15 @@ void MemoryModel::run(FunctionOpInterface function) {
   Block &entry = body.front();
   auto symbol = dyn_cast<SymbolOpInterface>(function.getOperation());
   returnsArgumentsInPlace = symbol && symbol.isPrivate();
+  SmallVector<unsigned> ends;
+  number(entry, ends);
   // (The maps are sized once: growing them cost a fifth of an analysis of
   // a large step.)
-  size_t ops = 0;
-  countFlattened(entry, ops);
+  size_t ops = profile.points.size();
   pointsOf.reserve(ops);
-  profile.points.reserve(ops);
+  for (auto [point, op] : llvm::enumerate(profile.points))
+    pointsOf[op] = {static_cast<unsigned>(point), ends[point]};
   profile.bufferOf.reserve(2 * ops);
-  number(entry);
   lastPoint = profile.points.empty() ? 0 : profile.points.size() - 1;
   for (BlockArgument arg : entry.getArguments())
     if (isBufferType(arg.getType())) {

@@ -148,7 +148,6 @@ static Layout solveChain(MLIRContext *context, const Chain &chain,
     for (State &s : slots)
       s.cost = std::numeric_limits<double>::infinity();
   };
-  auto reset = [&]() { resetBuckets(best); };
   auto offerInto = [&](MutableArrayRef<State> slots, const State &state) {
     State &slot = slots[bucketOf(state.bytes)];
     if (state.cost < slot.cost ||
@@ -161,7 +160,7 @@ static Layout solveChain(MLIRContext *context, const Chain &chain,
       if (std::isfinite(s.cost) && (into.empty() || s.cost < into.back().cost))
         into.push_back(s);
   };
-  reset();
+  resetBuckets(best);
   for (auto [o, option] : llvm::enumerate(before.options))
     if (option.saved + transient(option.recomputed) <= cap)
       offer({option.saved, option.cost, -1, 0, static_cast<unsigned>(o)});

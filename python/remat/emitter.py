@@ -186,10 +186,11 @@ class Emitter:
 
     def __init__(self, jg: JointGraph, *, func_name: str = "train_step",
                  checkpoint: Sequence[str] = (), policy: str = "nothing",
-                 accumulate: bool = False):
+                 accumulate: bool = False, private: bool = False):
         self.jg = jg
         self.func_name = func_name
         self.accumulate = accumulate
+        self.private = private
         self.checkpoint = list(checkpoint)
         self.policy = policy
         self.counter = 0
@@ -516,7 +517,8 @@ class Emitter:
                   f"{', '.join(r.ty for r in results)}")
         self.lines.insert(
             header_at,
-            f"  func.func @{self.func_name}({', '.join(arg_text)}) -> "
+            f"  func.func {'private ' if self.private else ''}"
+            f"@{self.func_name}({', '.join(arg_text)}) -> "
             f"({', '.join(r.ty for r in results)}) {{")
         self.lines.append("  }")
         return self.lines
@@ -1382,12 +1384,14 @@ def _nll_loss_backward(em, node, g, logp, target, weight, reduction,
 def emit_module(jg: JointGraph, *, func_name: str = "train_step",
                 checkpoint: Sequence[str] = (), policy: str = "nothing",
                 header: Sequence[str] = (), extra: Sequence[str] = (),
-                accumulate: bool = False) -> Tuple[str, Emitter]:
+                accumulate: bool = False,
+                private: bool = False) -> Tuple[str, Emitter]:
     """The text of a module holding the step function (and ``extra``);
     with ``accumulate``, the step adds its gradients into accumulators it
-    takes and returns (``Emitter.accumulate_into``)."""
+    takes and returns (``Emitter.accumulate_into``); with ``private``, the
+    step is a private function (only the module calls it)."""
     em = Emitter(jg, func_name=func_name, checkpoint=checkpoint,
-                 policy=policy, accumulate=accumulate)
+                 policy=policy, accumulate=accumulate, private=private)
     body = em.emit_function()
     lines = [f"// {h}" if h else "//" for h in header]
     lines += em.loc_defs()

@@ -71,25 +71,23 @@ def import_step(model: nn.Module, inputs: Sequence[torch.Tensor], *,
     if main and main not in MAIN_KINDS:
         raise ValueError(f"unknown main kind '{main}' (known: "
                          f"{', '.join(MAIN_KINDS)})")
-    jg = capture(model, inputs, input_names=input_names,
-                 tracing_mode=tracing_mode)
-    text, em = emit_module(jg, func_name=func_name, checkpoint=checkpoint,
-                           policy=policy, header=header,
-                           accumulate=accumulate)
     if main and accumulate and main != "constants":
         raise ValueError("accumulate supports main='constants' only")
+    jg = capture(model, inputs, input_names=input_names,
+                 tracing_mode=tracing_mode)
+    # With @main driving accumulation, only @main calls the step: private,
+    # so that bufferization drops the results that are its accumulator
+    # arguments (-drop-equivalent-buffer-results), which deallocation would
+    # otherwise copy at each return.
+    text, em = emit_module(jg, func_name=func_name, checkpoint=checkpoint,
+                           policy=policy, header=header,
+                           accumulate=accumulate,
+                           private=bool(main and accumulate))
     if main:
         # Insert the entry and its declarations before the closing brace.
         extra = (main_function(em, model, inputs, func_name, micro_batches)
                  if main == "constants" else load_main_function(em, func_name))
         text = text.rstrip("\n")[:-1] + "\n".join(extra) + "\n}\n"
-        if accumulate:
-            # Only @main calls the step: private, so that bufferization
-            # drops the results that are its accumulator arguments
-            # (-drop-equivalent-buffer-results), which deallocation would
-            # otherwise copy at each return.
-            text = text.replace(f"  func.func @{func_name}(",
-                                f"  func.func private @{func_name}(", 1)
     return Imported(text, em, jg)
 
 
