@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Threading.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
@@ -337,14 +338,44 @@ FailureOr<int64_t> PlanContext::peak(const ValueSet &saved,
         cloneWithPlan(function, backward, saved, duplicated);
     return options.peakModel(*copy);
   }
+  // A search that prunes evaluates ahead on a second copy, made beside the
+  // first evaluation (a copy costs about three evaluations).
+  bool prunes = options.strategy == PlanStrategy::Auto ||
+                options.strategy == PlanStrategy::Optimal;
+  if (scratches.empty() && prunes && canEvaluateAhead()) {
+    scratches.resize(2);
+    int64_t p = 0;
+    parallelFor(function.getContext(), 0, 2, [&](size_t k) {
+      if (k == 0)
+        p = peakOn(getScratch(0), saved, liveAtPeak, duplicated);
+      else
+        (void)getScratch(1);
+    });
+    return p;
+  }
+  return peakOn(getScratch(0), saved, liveAtPeak, duplicated);
+}
+
+PlanContext::Scratch &PlanContext::getScratch(unsigned index) {
+  // (peaksAhead sizes the list before its threads start.)
+  if (index >= scratches.size())
+    scratches.resize(index + 1);
+  std::unique_ptr<Scratch> &s = scratches[index];
+  if (!s) {
+    s = std::make_unique<Scratch>();
+    s->function = function.clone(s->mapping);
+    s->backward = cast<BackwardOp>(s->mapping.lookup(backward.getOperation()));
+  }
+  return *s;
+}
+
+int64_t PlanContext::peakOn(Scratch &scratch, const ValueSet &saved,
+                            std::string *liveAtPeak,
+                            const ValueSet *duplicated) {
   // The plan is applied to a scratch copy of the function (made once),
   // analyzed, and undone: cloning the whole function per evaluation cost
   // half of it.
-  if (!scratch) {
-    scratch = function.clone(scratchMapping);
-    scratchBackward =
-        cast<BackwardOp>(scratchMapping.lookup(backward.getOperation()));
-  }
+  BackwardOp scratchBackward = scratch.backward;
   Block &body = scratchBackward.getBody().front();
   SmallVector<Value> inputsBefore(scratchBackward.getInputs());
   // Each block argument's index, type, location and uses, to make the
@@ -360,15 +391,16 @@ FailureOr<int64_t> PlanContext::peak(const ValueSet &saved,
     for (OpOperand &use : arg.getUses())
       uses.push_back(&use);
   }
-  ValueSet savedCopy = mapValues(scratchMapping, &saved);
-  ValueSet duplicatedCopy = mapValues(scratchMapping, duplicated);
+  ValueSet savedCopy = mapValues(scratch.mapping, &saved);
+  ValueSet duplicatedCopy = mapValues(scratch.mapping, duplicated);
   InsertedOps inserted(&body);
   IRRewriter rewriter(function.getContext(), &inserted);
   recomputeBackwardInputs(
       rewriter, scratchBackward,
       [&](Value v) { return !savedCopy.contains(v); },
       [&](Value v) { return duplicatedCopy.contains(v); });
-  MemoryProfile profile = analyzeMemory(*scratch, kAllocationAlignment);
+  MemoryProfile profile =
+      analyzeMemory(*scratch.function, kAllocationAlignment);
   if (liveAtPeak)
     *liveAtPeak = describeLiveAtPeak(profile);
   // Undo. The kept arguments are still in their order, followed by those
@@ -397,11 +429,16 @@ FailureOr<int64_t> PlanContext::peak(const ValueSet &saved,
   return profile.peakBytes;
 }
 
-FailureOr<int64_t> PlanContext::peak(const llvm::BitVector &recomputed) {
+std::string PlanContext::cacheKey(const llvm::BitVector &recomputed) {
   std::string key;
   key.reserve(recomputed.size());
   for (unsigned i = 0, e = recomputed.size(); i < e; ++i)
     key.push_back(recomputed.test(i) ? '1' : '0');
+  return key;
+}
+
+FailureOr<int64_t> PlanContext::peak(const llvm::BitVector &recomputed) {
+  std::string key = cacheKey(recomputed);
   auto it = peakCache.find(key);
   if (it != peakCache.end())
     return it->second;
@@ -409,6 +446,39 @@ FailureOr<int64_t> PlanContext::peak(const llvm::BitVector &recomputed) {
   if (succeeded(p))
     peakCache[key] = *p;
   return p;
+}
+
+bool PlanContext::canEvaluateAhead() const {
+  MLIRContext *context = backward->getContext();
+  return !options.peakModel && options.budgetOn == BudgetOn::Peak &&
+         context->isMultithreadingEnabled() && context->getNumThreads() > 1;
+}
+
+SmallVector<FailureOr<int64_t>>
+PlanContext::peaksAhead(ArrayRef<llvm::BitVector> recomputed) {
+  size_t n = recomputed.size();
+  SmallVector<FailureOr<int64_t>> peaks(n, failure());
+  // (Plans evaluated already are looked up; the others get a copy each.)
+  SmallVector<std::pair<size_t, ValueSet>> todo;
+  for (auto [i, r] : llvm::enumerate(recomputed)) {
+    auto it = peakCache.find(cacheKey(r));
+    if (it != peakCache.end())
+      peaks[i] = it->second;
+    else
+      todo.push_back({i, savedFor(r)});
+  }
+  if (scratches.size() < todo.size())
+    scratches.resize(todo.size());
+  parallelFor(function.getContext(), 0, todo.size(), [&](size_t k) {
+    auto &[i, saved] = todo[k];
+    peaks[i] = peakOn(getScratch(k), saved, nullptr, nullptr);
+  });
+  return peaks;
+}
+
+void PlanContext::usePeak(const llvm::BitVector &recomputed, int64_t peak) {
+  if (peakCache.try_emplace(cacheKey(recomputed), peak).second)
+    ++evaluations;
 }
 
 /// The bytes of the buffer `value` aliases when it is an activation (not an

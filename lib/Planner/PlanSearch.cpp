@@ -234,24 +234,69 @@ mlir::remat::detail::planGreedy(PlanContext &ctx, int64_t budget,
 
 /// Tries to keep each recomputed group saved again, latest-ranked first,
 /// while the budget still holds and the limits allow.
+///
+/// Where the context has threads, the walk evaluates the trial after the
+/// current one beside it, as if the current one went as the last did (a
+/// pruning mostly keeps every group or none). A trial evaluated ahead is
+/// used only when the walk reaches it; the walk, its evaluations and its
+/// plan are those of one evaluating a trial at a time.
 LogicalResult mlir::remat::detail::pruneGreedy(PlanContext &ctx, int64_t budget,
                                                ArrayRef<unsigned> order,
                                                Incumbent &plan,
                                                StringRef where) {
-  for (unsigned g : llvm::reverse(order)) {
-    if (!plan.recomputed.test(g))
-      continue;
+  SmallVector<unsigned> walk(llvm::reverse(order));
+  // The first position from `from` whose group `base` recomputes and whose
+  // trial the cheap lower bound does not rule out (such a trial costs no
+  // evaluation).
+  auto nextTrial = [&](size_t from,
+                       const llvm::BitVector &base) -> std::optional<size_t> {
+    for (size_t i = from; i < walk.size(); ++i) {
+      if (!base.test(walk[i]))
+        continue;
+      llvm::BitVector trial = base;
+      trial.reset(walk[i]);
+      if (ctx.lowerBound(trial) <= budget)
+        return i;
+    }
+    return std::nullopt;
+  };
+  bool ahead = ctx.canEvaluateAhead();
+  bool lastKept = true;
+  // A trial evaluated ahead, and its peak.
+  std::optional<std::pair<llvm::BitVector, FailureOr<int64_t>>> ready;
+  for (std::optional<size_t> at = nextTrial(0, plan.recomputed); at;
+       at = nextTrial(*at + 1, plan.recomputed)) {
     llvm::BitVector trial = plan.recomputed;
-    trial.reset(g);
-    // (A trial the cheap lower bound rules out costs no evaluation.)
-    if (ctx.lowerBound(trial) > budget)
-      continue;
+    trial.reset(walk[*at]);
     if (!ctx.spendEvaluation(where))
       break;
-    FailureOr<int64_t> p = ctx.measure(trial);
+    FailureOr<int64_t> p = failure();
+    if (ready && ready->first == trial) {
+      p = ready->second;
+      if (succeeded(p))
+        ctx.usePeak(trial, *p);
+    } else if (ahead) {
+      // The next trial if this one goes as the last did.
+      const llvm::BitVector &base = lastKept ? trial : plan.recomputed;
+      ready.reset();
+      SmallVector<llvm::BitVector, 2> trials = {trial};
+      if (std::optional<size_t> then = nextTrial(*at + 1, base)) {
+        trials.push_back(base);
+        trials.back().reset(walk[*then]);
+      }
+      SmallVector<FailureOr<int64_t>> peaks = ctx.peaksAhead(trials);
+      p = peaks[0];
+      if (succeeded(p))
+        ctx.usePeak(trial, *p);
+      if (trials.size() > 1)
+        ready.emplace(std::move(trials[1]), peaks[1]);
+    } else {
+      p = ctx.measure(trial);
+    }
     if (failed(p))
       return failure();
-    if (*p <= budget) {
+    lastKept = *p <= budget;
+    if (lastKept) {
       plan.recomputed = trial;
       plan.peak = *p;
       plan.cost = ctx.objective(trial);

@@ -149,6 +149,21 @@ public:
                           const ValueSet *duplicated = nullptr);
   /// The same for the groups set in `recomputed` (memoized).
   FailureOr<int64_t> peak(const llvm::BitVector &recomputed);
+  /// Whether `peaksAhead` evaluates plans side by side: the context has
+  /// more than one thread, the budget is on the peak and peaks come from
+  /// the memory analysis (no `peakModel`).
+  bool canEvaluateAhead() const;
+  /// The peaks of several plans (the groups set in each of `recomputed`),
+  /// evaluated side by side on the context's threads, each on a copy of
+  /// the function of its own. Not counted and not memoized: a search
+  /// evaluates ahead of its walk, and calls `usePeak` for each result the
+  /// walk reaches, so that its figures (evaluations, the memo) are those
+  /// of a walk that evaluated one plan at a time.
+  SmallVector<FailureOr<int64_t>>
+  peaksAhead(ArrayRef<llvm::BitVector> recomputed);
+  /// Counts and memoizes `peak`, from `peaksAhead`, as `peak(recomputed)`
+  /// would have.
+  void usePeak(const llvm::BitVector &recomputed, int64_t peak);
   /// The saved activation bytes with `saved` saved: each distinct buffer
   /// (view root) of a forward value that is not a constant, once; with
   /// `withFrontier`, also the forward values that recomputing the other
@@ -317,10 +332,21 @@ private:
   std::shared_ptr<const ForwardLayers> layers;
   std::optional<SmallVector<LayerCrossing>> layerCrossings;
   uint64_t opCount = 0;
-  /// The copy of the function peaks are evaluated on (peak).
-  OwningOpRef<func::FuncOp> scratch;
-  IRMapping scratchMapping;
-  BackwardOp scratchBackward;
+  /// A copy of the function peaks are evaluated on: a plan is applied to
+  /// it, analyzed and undone.
+  struct Scratch {
+    OwningOpRef<func::FuncOp> function;
+    IRMapping mapping;
+    BackwardOp backward;
+  };
+  /// The copies, made on first use: the first for `peak`, one more for each
+  /// plan `peaksAhead` evaluates side by side.
+  SmallVector<std::unique_ptr<Scratch>> scratches;
+  Scratch &getScratch(unsigned index);
+  /// The peak of `saved` on `scratch` (see `peak`).
+  int64_t peakOn(Scratch &scratch, const ValueSet &saved,
+                 std::string *liveAtPeak, const ValueSet *duplicated);
+  static std::string cacheKey(const llvm::BitVector &recomputed);
 };
 
 /// A candidate plan: the groups recomputed, and its figures.
