@@ -60,6 +60,12 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
         elif f.name == "dtype":
             p.add_argument(flag, choices=sorted(models.DTYPES), default=None,
                            help="element type (default f32)")
+        elif f.name == "autocast":
+            p.add_argument(flag, choices=["bf16", "f16"], default=None,
+                           help="mixed precision: run the forward under "
+                                "torch.autocast in this type (f32 master "
+                                "weights; matmuls and sums accumulate in "
+                                "f32)")
         else:
             p.add_argument(flag, type=type(f.default), default=None,
                            metavar=f.name.upper(),
@@ -77,7 +83,7 @@ def config_from(args) -> models.Config:
 
 
 # Fine-tuning settings, named in a description only when set.
-WHEN_SET = ("lora_rank", "freeze_embedding")
+WHEN_SET = ("lora_rank", "freeze_embedding", "autocast")
 
 
 def describe(cfg: models.Config) -> str:
@@ -108,19 +114,20 @@ def emit(cfg: models.Config, *, checkpoint=(), policy="nothing", main=False,
                                  input_names=input_names(cfg),
                                  checkpoint=checkpoint, policy=policy,
                                  main=True, header=header, accumulate=True,
-                                 micro_batches=batches)
+                                 micro_batches=batches,
+                                 autocast=cfg.autocast_dtype)
             return result, model, batches
         inputs = models.example_inputs(cfg)
         result = import_step(model, inputs, input_names=input_names(cfg),
                              checkpoint=checkpoint, policy=policy, main=True,
-                             header=header)
+                             header=header, autocast=cfg.autocast_dtype)
         return result, model, inputs
     model = models.build(cfg, meta=True)
     inputs = tuple(t.to("meta") for t in models.example_inputs(cfg))
     result = import_step(model, inputs, input_names=input_names(cfg),
                          checkpoint=checkpoint, policy=policy,
                          tracing_mode="real", main=main or False,
-                         header=header)
+                         header=header, autocast=cfg.autocast_dtype)
     return result, model, inputs
 
 
@@ -189,6 +196,9 @@ def cmd_emit(args) -> int:
     if args.main == "load" and cfg.dtype != "f32":
         raise ValueError("--main=load loads and saves f32 tensors; use "
                          "--dtype f32")
+    if cfg.autocast and cfg.dtype != "f32":
+        raise ValueError("--autocast keeps f32 master weights; use --dtype "
+                         "f32 (the default)")
     if args.micro_batches < 1:
         raise ValueError("--micro-batches must be at least 1")
     if args.micro_batches > 1 and args.main != "constants":
@@ -213,11 +223,17 @@ def cmd_emit(args) -> int:
     if args.reference:
         if not args.main:
             raise ValueError("--reference needs --main (real values)")
-        ref = (reference_accumulated(model, inputs, result.grad_names)
+        autocast = cfg.autocast_dtype
+        ref = (reference_accumulated(model, inputs, result.grad_names,
+                                     autocast=autocast)
                if args.micro_batches > 1 else
-               reference(model, inputs, result.grad_names))
+               reference(model, inputs, result.grad_names,
+                         autocast=autocast))
         ref["_meta"] = {"generator": f"python3 -m remat {command}",
-                        "dtype": "float64 autograd from the float32 values"}
+                        "dtype": "float64 autograd from the float32 values"
+                        if autocast is None else
+                        f"float32 autograd under torch.autocast('cpu', "
+                        f"{autocast})"}
         with open(args.reference, "w") as f:
             json.dump(ref, f, sort_keys=True, separators=(",", ":"))
             f.write("\n")

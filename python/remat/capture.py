@@ -220,8 +220,13 @@ def annotated_trace(model: nn.Module):
 
 def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
             input_names: Optional[Sequence[str]] = None,
-            tracing_mode: str = "fake") -> JointGraph:
-    """Trace one training step of ``model(*inputs)`` (a scalar loss)."""
+            tracing_mode: str = "fake",
+            autocast: Optional[torch.dtype] = None) -> JointGraph:
+    """Trace one training step of ``model(*inputs)`` (a scalar loss).
+
+    ``autocast``: run the forward under ``torch.autocast`` with this
+    element type (mixed precision: the parameters stay as they are, the
+    master weights, and the graph holds autocast's casts)."""
     params = dict(model.named_parameters())
     buffers = dict(model.named_buffers())
     input_names = list(input_names or
@@ -239,7 +244,8 @@ def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
         # A tied tensor (an output head sharing the embedding's weight) is
         # one primal under every name it has.
         state.update({alias: state[name] for alias, name in aliases.items()})
-        loss = functional_call(model, state, tuple(flat[np_ + nb:]))
+        with autocast_context(autocast):
+            loss = functional_call(model, state, tuple(flat[np_ + nb:]))
         scopes.label_from([loss], "")
         return (loss,)
 
@@ -290,6 +296,14 @@ def capture(model: nn.Module, inputs: Sequence[torch.Tensor], *,
     jg.module = gm
     jg.partition()
     return jg
+
+
+def autocast_context(dtype: Optional[torch.dtype]):
+    """``torch.autocast`` on the CPU with ``dtype`` (nothing when None), as
+    the importer captures and its reference runs a mixed-precision step."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast("cpu", dtype=dtype)
 
 
 def joint_forward_backward(fn):

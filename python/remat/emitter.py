@@ -186,8 +186,12 @@ class Emitter:
 
     def __init__(self, jg: JointGraph, *, func_name: str = "train_step",
                  checkpoint: Sequence[str] = (), policy: str = "nothing",
-                 accumulate: bool = False, private: bool = False):
+                 accumulate: bool = False, private: bool = False,
+                 wide_sums: bool = False):
         self.jg = jg
+        # Matmuls and sums of 16-bit floats accumulate in f32, as PyTorch's
+        # CPU kernels do under autocast (otherwise in their own type).
+        self.wide_sums = wide_sums
         self.func_name = func_name
         self.accumulate = accumulate
         self.private = private
@@ -290,6 +294,10 @@ class Emitter:
     def reduce(self, x: V, dims: Sequence[int], kind: str = "add",
                keepdim: bool = False, elem: Optional[str] = None) -> V:
         elem = elem or x.elem
+        if kind == "add" and self.widens(elem):
+            # (In f32, rounded once, as PyTorch sums 16-bit floats.)
+            wide = self.reduce(x, dims, kind, keepdim, "f32")
+            return self.ew(wide.shape, elem, [wide], lambda s, a: a)
         rank = len(x.shape)
         dims = sorted({d % rank for d in dims}) if rank else []
         out = tuple(s for i, s in enumerate(x.shape) if i not in dims)
@@ -377,7 +385,20 @@ class Emitter:
                   f"{src.ty} into {dst.ty}")
         return v
 
-    def matmul(self, a: V, b: V, shape, elem, batch=False) -> V:
+    def widens(self, elem: str) -> bool:
+        """Whether sums of ``elem`` accumulate in f32 (``wide_sums``)."""
+        return self.wide_sums and elem in ("bf16", "f16")
+
+    def matmul(self, a: V, b: V, shape, elem, batch=False,
+               keep_wide=False) -> V:
+        """``a @ b`` in ``elem``; with ``wide_sums``, a 16-bit product
+        accumulates in f32 and is rounded once (kept in f32 with
+        ``keep_wide``, for a caller that adds to it first)."""
+        if self.widens(elem):
+            wide = self.matmul(a, b, shape, "f32", batch)
+            if keep_wide:
+                return wide
+            return self.ew(tuple(shape), elem, [wide], lambda s, x: x)
         z = self.full(shape, elem, 0.0)
         v = V(self.fresh(), tuple(shape), elem)
         op = "linalg.batch_matmul" if batch else "linalg.matmul"
@@ -1161,13 +1182,20 @@ def _bmm(em, node, a, b):
 @lowers("aten.addmm.default")
 def _addmm(em, node, bias, a, b, *, beta=1, alpha=1):
     shape, elem = out_meta(em)
-    m = em.matmul(a, b, shape, elem)
+    # (With wide sums, the bias joins the f32 product before the one
+    # rounding, as PyTorch's addmm adds it.)
+    m = em.matmul(a, b, shape, elem, keep_wide=True)
 
     def body(s, mv, bv):
+        # (The arithmetic in the product's type, then one conversion.)
+        s.elem = m.elem
+        bv = s.convert(bv, bias.elem, m.elem)
         mv = mv if alpha == 1 else s.mul(mv, float(alpha))
         bv = bv if beta == 1 else s.mul(bv, float(beta))
-        return s.add(mv, bv)
-    return em.ew(shape, elem, [m, bias], body)
+        total = s.add(mv, bv)
+        s.elem = elem
+        return s.convert(total, m.elem, elem)
+    return em.ew(shape, elem, [m, bias], body, convert=False)
 
 
 def _softmax_parts(em, x, dim, elem):
@@ -1384,14 +1412,16 @@ def _nll_loss_backward(em, node, g, logp, target, weight, reduction,
 def emit_module(jg: JointGraph, *, func_name: str = "train_step",
                 checkpoint: Sequence[str] = (), policy: str = "nothing",
                 header: Sequence[str] = (), extra: Sequence[str] = (),
-                accumulate: bool = False,
-                private: bool = False) -> Tuple[str, Emitter]:
+                accumulate: bool = False, private: bool = False,
+                wide_sums: bool = False) -> Tuple[str, Emitter]:
     """The text of a module holding the step function (and ``extra``);
     with ``accumulate``, the step adds its gradients into accumulators it
     takes and returns (``Emitter.accumulate_into``); with ``private``, the
-    step is a private function (only the module calls it)."""
+    step is a private function (only the module calls it); with
+    ``wide_sums``, 16-bit matmuls and sums accumulate in f32."""
     em = Emitter(jg, func_name=func_name, checkpoint=checkpoint,
-                 policy=policy, accumulate=accumulate, private=private)
+                 policy=policy, accumulate=accumulate, private=private,
+                 wide_sums=wide_sums)
     body = em.emit_function()
     lines = [f"// {h}" if h else "//" for h in header]
     lines += em.loc_defs()

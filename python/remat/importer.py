@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
-from .capture import JointGraph, capture
+from .capture import JointGraph, autocast_context, capture
 from .emitter import ELEM, Emitter, V, emit_module, tensor_type
 
 
@@ -51,7 +51,7 @@ def import_step(model: nn.Module, inputs: Sequence[torch.Tensor], *,
                 main: Union[bool, str, None] = False,
                 header: Sequence[str] = (), accumulate: bool = False,
                 micro_batches: Optional[Sequence[Sequence[torch.Tensor]]]
-                = None) -> Imported:
+                = None, autocast: Optional[torch.dtype] = None) -> Imported:
     """Capture and emit one training step of ``model(*inputs)``.
 
     ``main``: ``False``/``None`` emits the step alone; ``True`` or
@@ -65,6 +65,10 @@ def import_step(model: nn.Module, inputs: Sequence[torch.Tensor], *,
     step on each of ``micro_batches`` (default: ``inputs`` alone), threading
     the accumulators from zero, and prints the last loss and the
     accumulated gradients (``reference_accumulated``).
+
+    ``autocast``: mixed precision, the forward under ``torch.autocast`` in
+    this element type; the graph holds its casts of the f32 parameters
+    (the master weights), and 16-bit matmuls and sums accumulate in f32.
     """
     if main is True:
         main = "constants"
@@ -74,7 +78,7 @@ def import_step(model: nn.Module, inputs: Sequence[torch.Tensor], *,
     if main and accumulate and main != "constants":
         raise ValueError("accumulate supports main='constants' only")
     jg = capture(model, inputs, input_names=input_names,
-                 tracing_mode=tracing_mode)
+                 tracing_mode=tracing_mode, autocast=autocast)
     # With @main driving accumulation, only @main calls the step: private,
     # so that bufferization drops the results that are its accumulator
     # arguments (-drop-equivalent-buffer-results), which deallocation would
@@ -82,7 +86,8 @@ def import_step(model: nn.Module, inputs: Sequence[torch.Tensor], *,
     text, em = emit_module(jg, func_name=func_name, checkpoint=checkpoint,
                            policy=policy, header=header,
                            accumulate=accumulate,
-                           private=bool(main and accumulate))
+                           private=bool(main and accumulate),
+                           wide_sums=autocast is not None)
     if main:
         # Insert the entry and its declarations before the closing brace.
         extra = (main_function(em, model, inputs, func_name, micro_batches)
@@ -306,14 +311,16 @@ def load_main_function(em: Emitter, func_name: str,
 
 def reference_accumulated(model: nn.Module,
                           micro_batches: Sequence[Sequence[torch.Tensor]],
-                          grad_names: Sequence[str]) -> Dict[str, dict]:
+                          grad_names: Sequence[str],
+                          autocast: Optional[torch.dtype] = None
+                          ) -> Dict[str, dict]:
     """A k-micro-batch accumulation loop in float64, as PyTorch trains with
     gradient accumulation (``loss.backward()`` per micro-batch, gradients
     summed): the last micro-batch's loss and the summed gradients, ids as
     in ``@main``."""
     total: Dict[str, dict] = {}
     for batch in micro_batches:
-        one = reference(model, batch, grad_names)
+        one = reference(model, batch, grad_names, autocast=autocast)
         for key, entry in one.items():
             if key == "0" or key not in total:
                 total[key] = entry
@@ -325,16 +332,23 @@ def reference_accumulated(model: nn.Module,
 
 
 def reference(model: nn.Module, inputs: Sequence[torch.Tensor],
-              grad_names: Sequence[str]) -> Dict[str, dict]:
-    """Loss and gradients from eager autograd in float64 (ids as in @main)."""
+              grad_names: Sequence[str],
+              autocast: Optional[torch.dtype] = None) -> Dict[str, dict]:
+    """Loss and gradients from eager autograd in float64 (ids as in @main);
+    with ``autocast``, as PyTorch trains in mixed precision: float32
+    parameters, the forward under ``torch.autocast`` in that type."""
     import copy
-    ref = copy.deepcopy(model).double()
-    for name, b in ref.named_buffers():
-        orig = dict(model.named_buffers())[name]
-        if not orig.is_floating_point():
-            b.data = orig.clone()
-    ins = [x.double() if x.is_floating_point() else x for x in inputs]
-    loss = ref(*ins)
+    if autocast is not None:
+        ref, ins = copy.deepcopy(model), list(inputs)
+    else:
+        ref = copy.deepcopy(model).double()
+        for name, b in ref.named_buffers():
+            orig = dict(model.named_buffers())[name]
+            if not orig.is_floating_point():
+                b.data = orig.clone()
+        ins = [x.double() if x.is_floating_point() else x for x in inputs]
+    with autocast_context(autocast):
+        loss = ref(*ins)
     params = dict(ref.named_parameters())
     grads = torch.autograd.grad(loss, [params[n] for n in grad_names])
     out = {"0": {"name": "loss", "values": [loss.item()]}}

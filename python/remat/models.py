@@ -15,7 +15,7 @@ Configurations are plain dataclasses; ``build(name, **overrides)`` makes one.
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -41,6 +41,7 @@ class Config:
     patch_dim: int = 12
     lora_rank: int = 0
     freeze_embedding: bool = False
+    autocast: str = ""
 
     @property
     def head_dim(self) -> int:
@@ -49,6 +50,12 @@ class Config:
     @property
     def torch_dtype(self) -> torch.dtype:
         return DTYPES[self.dtype]
+
+    @property
+    def autocast_dtype(self) -> Optional[torch.dtype]:
+        """The element type of ``torch.autocast`` (mixed precision), if
+        any."""
+        return DTYPES[self.autocast] if self.autocast else None
 
     @property
     def seeded(self) -> bool:
