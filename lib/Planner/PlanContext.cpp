@@ -290,27 +290,19 @@ static ValueSet mapValues(const IRMapping &mapping, const ValueSet *values) {
 
 /// A copy of `function` in which every residual of `backward` outside
 /// `saved` is recomputed (the plan applied to the copy).
-OwningOpRef<func::FuncOp> mlir::remat::detail::cloneWithPlan(
-    func::FuncOp function, BackwardOp backward, const ValueSet &saved,
-    const ValueSet *duplicated, llvm::DenseMap<Value, Value> *firstClone) {
+OwningOpRef<func::FuncOp>
+mlir::remat::detail::cloneWithPlan(func::FuncOp function, BackwardOp backward,
+                                   const ValueSet &saved,
+                                   const ValueSet *duplicated) {
   IRMapping mapping;
   OwningOpRef<func::FuncOp> copy = function.clone(mapping);
   ValueSet savedCopy = mapValues(mapping, &saved);
   ValueSet duplicatedCopy = mapValues(mapping, duplicated);
   auto copyBackward = cast<BackwardOp>(mapping.lookup(backward.getOperation()));
   IRRewriter rewriter(function.getContext());
-  // The copy's forward values back to the function's.
-  llvm::DenseMap<Value, Value> original;
-  if (firstClone)
-    for (auto [from, to] : mapping.getValueMap())
-      original[to] = from;
   recomputeBackwardInputs(
       rewriter, copyBackward, [&](Value v) { return !savedCopy.contains(v); },
-      [&](Value v) { return duplicatedCopy.contains(v); },
-      [&](Value forward, Value clone) {
-        if (firstClone)
-          firstClone->try_emplace(original.lookup(forward), clone);
-      });
+      [&](Value v) { return duplicatedCopy.contains(v); });
   return copy;
 }
 
@@ -369,9 +361,12 @@ PlanContext::Scratch &PlanContext::getScratch(unsigned index) {
   return *s;
 }
 
-int64_t PlanContext::peakOn(Scratch &scratch, const ValueSet &saved,
-                            std::string *liveAtPeak,
-                            const ValueSet *duplicated) {
+int64_t
+PlanContext::peakOn(Scratch &scratch, const ValueSet &saved,
+                    std::string *liveAtPeak, const ValueSet *duplicated,
+                    function_ref<void(const MemoryProfile &,
+                                      const llvm::DenseMap<Value, Value> &)>
+                        inspect) {
   // The plan is applied to a scratch copy of the function (made once),
   // analyzed, and undone: cloning the whole function per evaluation cost
   // half of it.
@@ -395,14 +390,21 @@ int64_t PlanContext::peakOn(Scratch &scratch, const ValueSet &saved,
   ValueSet duplicatedCopy = mapValues(scratch.mapping, duplicated);
   InsertedOps inserted(&body);
   IRRewriter rewriter(function.getContext(), &inserted);
+  llvm::DenseMap<Value, Value> firstClone;
   recomputeBackwardInputs(
       rewriter, scratchBackward,
       [&](Value v) { return !savedCopy.contains(v); },
-      [&](Value v) { return duplicatedCopy.contains(v); });
+      [&](Value v) { return duplicatedCopy.contains(v); },
+      [&](Value forward, Value clone) {
+        if (inspect)
+          firstClone.try_emplace(forward, clone);
+      });
   MemoryProfile profile =
       analyzeMemory(*scratch.function, kAllocationAlignment);
   if (liveAtPeak)
     *liveAtPeak = describeLiveAtPeak(profile);
+  if (inspect)
+    inspect(profile, firstClone);
   // Undo. The kept arguments are still in their order, followed by those
   // the rewrite appended: each dropped one is made again at its index and
   // its uses move back to it; then the clones go (users first), then the
@@ -474,6 +476,33 @@ PlanContext::peaksAhead(ArrayRef<llvm::BitVector> recomputed) {
     peaks[i] = peakOn(getScratch(k), saved, nullptr, nullptr);
   });
   return peaks;
+}
+
+llvm::BitVector PlanContext::heldAtPeak(const ValueSet &saved,
+                                        const ValueSet *duplicated,
+                                        ArrayRef<Value> values) {
+  llvm::BitVector held(values.size());
+  Scratch &scratch = getScratch(0);
+  (void)peakOn(scratch, saved, nullptr, duplicated,
+               [&](const MemoryProfile &profile,
+                   const llvm::DenseMap<Value, Value> &firstClone) {
+                 // The first and last points at the peak.
+                 unsigned firstPeak = profile.peakPoint, lastPeak = 0;
+                 for (auto [point, bytes] : llvm::enumerate(profile.timeline))
+                   if (bytes == profile.peakBytes)
+                     lastPeak = point;
+                 for (auto [i, v] : llvm::enumerate(values)) {
+                   Value clone =
+                       firstClone.lookup(scratch.mapping.lookupOrNull(v));
+                   auto it = profile.bufferOf.find(clone);
+                   if (!clone || it == profile.bufferOf.end())
+                     continue;
+                   const Buffer &buffer = profile.buffers[it->second];
+                   if (buffer.start <= firstPeak && lastPeak <= buffer.end)
+                     held.set(i);
+                 }
+               });
+  return held;
 }
 
 void PlanContext::usePeak(const llvm::BitVector &recomputed, int64_t peak) {

@@ -43,36 +43,17 @@ mlir::remat::detail::recomputeTwice(PlanContext &ctx, const ValueSet &saved,
   PlanCostSum before = ctx.cost(saved, &duplicated);
   // A second recompute frees a clone only where it was held for a later
   // residual, so only the clones live at every peak point of the memory
-  // analysis are tried.
-  OwningOpRef<func::FuncOp> copy;
-  llvm::DenseMap<Value, Value> firstClone;
-  MemoryProfile profile;
-  // The first and last points at the peak.
-  unsigned firstPeak = 0, lastPeak = 0;
-  auto analyze = [&] {
-    firstClone.clear();
-    copy = cloneWithPlan(ctx.function, ctx.backward, saved, &duplicated,
-                         &firstClone);
-    profile = analyzeMemory(*copy, kAllocationAlignment);
-    firstPeak = profile.peakPoint;
-    for (auto [point, bytes] : llvm::enumerate(profile.timeline))
-      if (bytes == profile.peakBytes)
-        lastPeak = point;
-  };
-  auto heldAtPeak = [&](Value v) {
-    auto it = profile.bufferOf.find(firstClone.lookup(v));
-    if (it == profile.bufferOf.end())
-      return false;
-    const Buffer &buffer = profile.buffers[it->second];
-    return buffer.start <= firstPeak && lastPeak <= buffer.end;
-  };
+  // analysis are tried. (The analysis runs on the evaluations' scratch
+  // copy: a copy of its own cost a 96-layer plan about 100 ms.)
+  llvm::BitVector held;
+  auto analyze = [&] { held = ctx.heldAtPeak(saved, &duplicated, shared); };
   if (!shared.empty())
     analyze();
   unsigned trials = 0;
-  for (Value v : shared) {
+  for (auto [index, v] : llvm::enumerate(shared)) {
     if ((stopAt && peak <= *stopAt) || trials == kMaxTrials)
       break;
-    if (!heldAtPeak(v))
+    if (!held.test(index))
       continue;
     // A value is recomputed with the values whose buffer it writes or
     // views: a destination-style op's inits (its result is computed in

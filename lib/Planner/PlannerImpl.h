@@ -164,6 +164,13 @@ public:
   /// Counts and memoizes `peak`, from `peaksAhead`, as `peak(recomputed)`
   /// would have.
   void usePeak(const llvm::BitVector &recomputed, int64_t peak);
+  /// For each of `values` (forward values the plan recomputes), whether
+  /// the buffer of its first recompute clone is live at every peak point
+  /// of the plan saving `saved` (those in `duplicated` recomputed once per
+  /// residual). Analyzed on the scratch copy, as `peak` is; not counted as
+  /// an evaluation.
+  llvm::BitVector heldAtPeak(const ValueSet &saved, const ValueSet *duplicated,
+                             ArrayRef<Value> values);
   /// The saved activation bytes with `saved` saved: each distinct buffer
   /// (view root) of a forward value that is not a constant, once; with
   /// `withFrontier`, also the forward values that recomputing the other
@@ -343,9 +350,14 @@ private:
   /// plan `peaksAhead` evaluates side by side.
   SmallVector<std::unique_ptr<Scratch>> scratches;
   Scratch &getScratch(unsigned index);
-  /// The peak of `saved` on `scratch` (see `peak`).
+  /// The peak of `saved` on `scratch` (see `peak`). `inspect`, if given,
+  /// sees the plan's memory profile and each recomputed forward value's
+  /// first clone (both in the scratch copy) before the plan is undone.
   int64_t peakOn(Scratch &scratch, const ValueSet &saved,
-                 std::string *liveAtPeak, const ValueSet *duplicated);
+                 std::string *liveAtPeak, const ValueSet *duplicated,
+                 function_ref<void(const MemoryProfile &,
+                                   const llvm::DenseMap<Value, Value> &)>
+                     inspect = nullptr);
   static std::string cacheKey(const llvm::BitVector &recomputed);
 };
 
@@ -362,12 +374,11 @@ struct Incumbent {
 //===----------------------------------------------------------------------===//
 
 /// A copy of `function` in which every residual of `backward` outside
-/// `saved` is recomputed (the plan applied to the copy); `firstClone` maps
-/// the forward values recomputed to their first clone.
-OwningOpRef<func::FuncOp>
-cloneWithPlan(func::FuncOp function, BackwardOp backward, const ValueSet &saved,
-              const ValueSet *duplicated = nullptr,
-              llvm::DenseMap<Value, Value> *firstClone = nullptr);
+/// `saved` is recomputed (the plan applied to the copy).
+OwningOpRef<func::FuncOp> cloneWithPlan(func::FuncOp function,
+                                        BackwardOp backward,
+                                        const ValueSet &saved,
+                                        const ValueSet *duplicated = nullptr);
 /// A fresh module holding `owned`, a private declaration of every other
 /// function of `symbols`, and a copy of its other ops (globals the step
 /// reads, for example), so that the function still verifies there.
