@@ -61,7 +61,8 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
             p.add_argument(flag, choices=sorted(models.DTYPES), default=None,
                            help="element type (default f32)")
         elif f.name == "autocast":
-            p.add_argument(flag, choices=["bf16", "f16"], default=None,
+            # (PyTorch's CPU autocast runs bf16 only.)
+            p.add_argument(flag, choices=["bf16"], default=None,
                            help="mixed precision: run the forward under "
                                 "torch.autocast in this type (f32 master "
                                 "weights; matmuls and sums accumulate in "
