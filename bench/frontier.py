@@ -18,9 +18,16 @@ Prints one table per model and shape, then the violations; exits 1 if there
 is any. With --plot, draws each model's frontier (peak against recompute
 overhead) into a PNG.
 
+With --offload LINK (pcie4, pcie5, c2c or GB/s), the ladder is walked again
+with offload=true over that link: each rung's overhead then counts the
+transfer time the step waits for, the budgets where offload beats
+recomputation are listed, and a rung with offload that costs more than the
+one without, or misses its budget, is a violation. The plot gets that
+ladder too.
+
 Usage: bench/frontier.py [--build build] [--shapes default,small[,tiny]]
                          [--models gpt,llama] [--jobs 2] [--plot out.png]
-                         [--dropout-masks generated|inputs]
+                         [--dropout-masks generated|inputs] [--offload LINK]
 
 --dropout-masks inputs imports with --no-dropout-rng (masks as step inputs,
 the graph of issue 15's figures); the default is the importer's own,
@@ -98,7 +105,16 @@ def row(name, p, base_step):
             f"{'' if p.get('search_complete', True) else ' (search cut)'}")
 
 
-def study(build, model, shape, jobs, tmp, masks="generated"):
+def offload_row(name, p):
+    if "error" in p:
+        return f"  {name:<34} infeasible"
+    return (f"  {name:<34} {mib(p['peak_bytes']):>10} {mib(p['activation_bytes']):>10} "
+            f"{p['recompute_seconds'] * 1e6:>10.4g} {p['overhead_percent']:>7.2f}%  "
+            f"{p['offloaded']} offloaded ({mib(p['offloaded_bytes'])} {UNIT[1]}), "
+            f"transfer {p['transfer_seconds'] * 1e6:.4g} us")
+
+
+def study(build, model, shape, jobs, tmp, masks="generated", offload=None):
     src = os.path.join(tmp, f"{model}-{shape}.mlir")
     emit(model, shape, src, masks)
     UNIT[:] = [2**10, "KiB"] if shape == "tiny" else [2**20, "MiB"]
@@ -131,6 +147,13 @@ def study(build, model, shape, jobs, tmp, masks="generated"):
         ladder.append((pct, p))
         if "error" in p:
             break
+    # The same rungs with offload over the link.
+    offloaded = []
+    if offload:
+        offloaded = list(run_all({
+            pct: f"budget={pct}% offload=true link={offload}"
+            for pct, p in ladder if "error" not in p}).items())
+        offloaded.sort(key=lambda kv: -kv[0])
     pool.shutdown()
 
     violations = []
@@ -161,6 +184,24 @@ def study(build, model, shape, jobs, tmp, masks="generated"):
                 f"{model}/{shape}: ladder not monotone: {hi}% recomputes "
                 f"{ph['recompute_seconds'] * 1e6:.4g} us, {lo}% "
                 f"{pl['recompute_seconds'] * 1e6:.4g} us")
+    by_pct = dict(ladder)
+    beats = []
+    for pct, p in offloaded:
+        label = f"{model}/{shape}: offload over {offload} at {pct}%"
+        if "error" in p:
+            violations.append(f"{label}: {p['error']}")
+            continue
+        base = by_pct[pct]
+        if p["peak_bytes"] > p["budget_bytes"]:
+            violations.append(f"{label}: peak {p['peak_bytes']} over the "
+                              f"budget {p['budget_bytes']}")
+        if p["step_seconds"] > base["step_seconds"] * (1 + EPS):
+            violations.append(
+                f"{label}: step {p['step_seconds'] * 1e6:.6g} us > "
+                f"{base['step_seconds'] * 1e6:.6g} us without offload")
+        if p["offloaded"] and p["step_seconds"] < base["step_seconds"] * (1 - EPS):
+            beats.append(f"{pct}% ({base['overhead_percent']:.2f}% -> "
+                         f"{p['overhead_percent']:.2f}%)")
     floor = ladder[-1][1] if ladder and "error" in ladder[-1][1] else None
     if floor and floor.get("peak_bytes"):
         for k, p in sched.items():
@@ -183,8 +224,15 @@ def study(build, model, shape, jobs, tmp, masks="generated"):
                 lines.append(row(f"  auto at its {'peak' if where == 'peak' else 'activations'}", a, base_step))
     for pct, p in ladder:
         lines.append(row(f"auto budget={pct}%", p, base_step))
+    for pct, p in offloaded:
+        lines.append(offload_row(f"auto budget={pct}% offload={offload}", p))
+    if offload:
+        lines.append(f"  offload over {offload} beats recomputation at: "
+                     + (", ".join(beats) if beats else "no budget"))
     points = {"schedules": {k: v for k, v in sched.items() if "error" not in v},
-              "ladder": [(pct, p) for pct, p in feasible], "none": none}
+              "ladder": [(pct, p) for pct, p in feasible], "none": none,
+              "offload": [(pct, p) for pct, p in offloaded if "error" not in p],
+              "link": offload}
     return lines, violations, points
 
 
@@ -204,6 +252,12 @@ def plot(results, path):
         lad = pts["ladder"]
         ax.plot([p["peak_bytes"] / 2**30 for _, p in lad],
                 [p["overhead_percent"] for _, p in lad], "o-", label="auto (5% ladder)")
+        off = pts.get("offload")
+        if off:
+            ax.plot([p["peak_bytes"] / 2**30 for _, p in off],
+                    [p["overhead_percent"] for _, p in off], "x--",
+                    color="tab:green",
+                    label=f"auto with offload ({pts['link']}), recompute + transfer")
         for k, p in pts["schedules"].items():
             marker = "s" if not k.startswith("every") else "^"
             ax.plot(p["peak_bytes"] / 2**30, p["overhead_percent"], marker,
@@ -215,7 +269,7 @@ def plot(results, path):
         ax.axvline(none / 2**30, color="gray", ls=":", label="without remat")
         ax.set_title(f"{model}, {shape} shape")
         ax.set_xlabel("peak (GiB, model)")
-        ax.set_ylabel("recompute, % of the modeled step")
+        ax.set_ylabel("recompute (+ transfer), % of the modeled step")
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -228,6 +282,9 @@ def main():
     ap.add_argument("--shapes", default="default,small")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--plot")
+    ap.add_argument("--offload", metavar="LINK",
+                    help="also walk the ladder with offload=true over LINK "
+                         "(pcie4, pcie5, c2c or GB/s)")
     ap.add_argument("--dropout-masks", choices=("generated", "inputs"),
                     default="generated",
                     help="dropout masks made in the step from a seed (the "
@@ -238,7 +295,8 @@ def main():
         for shape in a.shapes.split(","):
             for model in a.models.split(","):
                 lines, violations, points = study(a.build, model, shape,
-                                                  a.jobs, tmp, a.dropout_masks)
+                                                  a.jobs, tmp, a.dropout_masks,
+                                                  a.offload)
                 print("\n".join(lines) + "\n", flush=True)
                 all_violations += violations
                 results[(model, shape)] = points

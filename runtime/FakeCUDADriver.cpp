@@ -590,6 +590,24 @@ CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t count,
   return CUDA_SUCCESS;
 }
 
+/// Page-locked host memory: plain host memory here, apart from the device's
+/// (cuMemGetInfo does not count it).
+CUresult cuMemAllocHost(void **pp, size_t bytes) {
+  FAKE_NEED_CONTEXT();
+  if (!pp || bytes == 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  size_t rounded = (bytes + kAllocationAlignment - 1) / kAllocationAlignment *
+                   kAllocationAlignment;
+  *pp = std::aligned_alloc(kAllocationAlignment, rounded);
+  return *pp ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+CUresult cuMemFreeHost(void *p) {
+  FAKE_NEED_CONTEXT();
+  std::free(p);
+  return CUDA_SUCCESS;
+}
+
 CUresult cuMemHostRegister(void *ptr, size_t bytes, unsigned int /*flags*/) {
   FAKE_NEED_CONTEXT();
   return ptr && bytes ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;

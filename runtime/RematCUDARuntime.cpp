@@ -159,6 +159,13 @@ static HeapStats &deviceHeap() {
   return *heap;
 }
 
+/// The pinned host buffers of offloaded values (`gpu.alloc host_shared`),
+/// apart from the device heap.
+static HeapStats &hostHeap() {
+  static HeapStats *heap = new HeapStats();
+  return *heap;
+}
+
 /// The step timer of rematTimerStart/rematTimerStop.
 static remat::runtime::StepTimer &timer() {
   static remat::runtime::StepTimer stepTimer;
@@ -368,18 +375,23 @@ MLIR_CRUNNERUTILS_EXPORT void mgpuEventRecord(CUevent event, CUstream stream) {
 // Memory
 //===----------------------------------------------------------------------===//
 
-/// Allocates `sizeBytes` of device memory, or of managed memory when
-/// `isHostShared` (`gpu.alloc host_shared`), and records it in the device
-/// heap. An empty allocation returns null and is not recorded.
+/// Allocates `sizeBytes` of device memory and records it in the device
+/// heap, or, when `isHostShared` (`gpu.alloc host_shared`: what
+/// -remat-gpu-device-memory makes of an offloaded buffer), of page-locked
+/// host memory, recorded in the host arena. An empty allocation returns
+/// null and is not recorded.
 MLIR_CRUNNERUTILS_EXPORT void *
 mgpuMemAlloc(uint64_t sizeBytes, CUstream /*stream*/, bool isHostShared) {
   if (sizeBytes == 0)
     return nullptr;
   ensureContext();
+  if (isHostShared) {
+    void *host = nullptr;
+    REMAT_CUDA_CHECK(cuMemAllocHost(&host, sizeBytes));
+    return hostHeap().record(host, sizeBytes);
+  }
   CUdeviceptr ptr = 0;
-  CUresult result =
-      isHostShared ? cuMemAllocManaged(&ptr, sizeBytes, CU_MEM_ATTACH_GLOBAL)
-                   : cuMemAlloc(&ptr, sizeBytes);
+  CUresult result = cuMemAlloc(&ptr, sizeBytes);
   if (result != CUDA_SUCCESS) {
     std::fflush(stdout);
     std::fprintf(stderr,
@@ -387,9 +399,7 @@ mgpuMemAlloc(uint64_t sizeBytes, CUstream /*stream*/, bool isHostShared) {
                  " bytes live on the device\n",
                  static_cast<unsigned long long>(sizeBytes),
                  deviceHeap().live());
-    cudaFail(result, isHostShared ? "cuMemAllocManaged(&ptr, sizeBytes, "
-                                    "CU_MEM_ATTACH_GLOBAL)"
-                                  : "cuMemAlloc(&ptr, sizeBytes)");
+    cudaFail(result, "cuMemAlloc(&ptr, sizeBytes)");
   }
   return deviceHeap().record(reinterpret_cast<void *>(ptr), sizeBytes);
 }
@@ -399,6 +409,13 @@ MLIR_CRUNNERUTILS_EXPORT void mgpuMemFree(void *ptr, CUstream /*stream*/) {
   if (!ptr)
     return;
   ensureContext();
+  if (hostHeap().owns(ptr)) {
+    // (The copies out of and into it must be done first.)
+    synchronizeDevice();
+    hostHeap().release(ptr);
+    REMAT_CUDA_CHECK(cuMemFreeHost(ptr));
+    return;
+  }
   deviceHeap().release(ptr);
   REMAT_CUDA_CHECK(cuMemFree(reinterpret_cast<CUdeviceptr>(ptr)));
 }
@@ -492,7 +509,10 @@ MLIR_CRUNNERUTILS_EXPORT int64_t rematHeapLiveBytes() {
 /// Restarts the device high-water mark from the bytes live now;
 /// `phase_peak_bytes` is the high-water mark above what was live at the
 /// reset.
-MLIR_CRUNNERUTILS_EXPORT void rematHeapResetPeak() { deviceHeap().resetPeak(); }
+MLIR_CRUNNERUTILS_EXPORT void rematHeapResetPeak() {
+  deviceHeap().resetPeak();
+  hostHeap().resetPeak();
+}
 
 /// Prints the `remat-heap:` line of the CPU runtime with the device heap's
 /// figures, then `remat-device-heap:` with what the driver reports in use
@@ -500,6 +520,8 @@ MLIR_CRUNNERUTILS_EXPORT void rematHeapResetPeak() { deviceHeap().resetPeak(); }
 /// rounding included).
 MLIR_CRUNNERUTILS_EXPORT void rematPrintHeapStats() {
   deviceHeap().print();
+  if (hostHeap().allocations)
+    hostHeap().print("remat-host");
   ensureContext();
   size_t freeBytes = 0;
   size_t totalBytes = 0;

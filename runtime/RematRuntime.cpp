@@ -12,6 +12,10 @@
 /// run can report its heap high-water mark and hold it against the memory
 /// model's prediction.
 ///
+/// Buffers offloaded to host memory (`remat.offload`) are allocated right
+/// after a call to `rematHostAllocNext()` and recorded in a host arena of
+/// their own, so that the heap's figures are the device's alone.
+///
 /// It also prints tensors at full float precision, which the integration
 /// tests compare against recorded references, loads and saves tensors as raw
 /// files (`$REMAT_INPUTS/<id>.bin`, `$REMAT_OUTPUTS/<id>.bin`) and times a
@@ -32,6 +36,22 @@ static HeapStats &stats() {
   return heap;
 }
 
+/// The host arena: the buffers offloaded to host memory.
+static HeapStats &hostStats() {
+  static HeapStats heap;
+  return heap;
+}
+
+/// Set by rematHostAllocNext(): the next allocation goes to the host arena.
+static thread_local bool nextOnHost = false;
+
+/// The arena the next allocation goes to.
+static HeapStats &takeArena() {
+  bool host = nextOnHost;
+  nextOnHost = false;
+  return host ? hostStats() : stats();
+}
+
 /// The step timer of rematTimerStart/rematTimerStop.
 static remat::runtime::StepTimer &timer() {
   static remat::runtime::StepTimer stepTimer;
@@ -44,7 +64,7 @@ extern "C" {
 
 /// Allocation entry point of `finalize-memref-to-llvm{use-generic-functions}`.
 MLIR_CRUNNERUTILS_EXPORT void *_mlir_memref_to_llvm_alloc(size_t size) {
-  return stats().record(std::malloc(size), size);
+  return takeArena().record(std::malloc(size), size);
 }
 
 /// Aligned allocation entry point; `size` is rounded up to `alignment` as
@@ -52,13 +72,25 @@ MLIR_CRUNNERUTILS_EXPORT void *_mlir_memref_to_llvm_alloc(size_t size) {
 MLIR_CRUNNERUTILS_EXPORT void *
 _mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t size) {
   size_t rounded = (size + alignment - 1) / alignment * alignment;
-  return stats().record(std::aligned_alloc(alignment, rounded), size);
+  return takeArena().record(std::aligned_alloc(alignment, rounded), size);
 }
 
 /// Deallocation entry point.
 MLIR_CRUNNERUTILS_EXPORT void _mlir_memref_to_llvm_free(void *ptr) {
-  stats().release(ptr);
+  if (ptr && hostStats().owns(ptr))
+    hostStats().release(ptr);
+  else
+    stats().release(ptr);
   std::free(ptr);
+}
+
+/// Sends the next allocation to the host arena (-remat-lower-host-memory
+/// calls it before each allocation of an offloaded buffer).
+MLIR_CRUNNERUTILS_EXPORT void rematHostAllocNext() { nextOnHost = true; }
+
+/// Returns the highest number of host-arena bytes live at once so far.
+MLIR_CRUNNERUTILS_EXPORT int64_t rematHostPeakBytes() {
+  return hostStats().peak();
 }
 
 /// Returns the highest number of heap bytes live at once so far.
@@ -70,10 +102,18 @@ MLIR_CRUNNERUTILS_EXPORT int64_t rematHeapLiveBytes() { return stats().live(); }
 /// Restarts the high-water mark from the bytes live now, so that a program
 /// can measure the peak of each phase separately; `phase_peak_bytes` is the
 /// high-water mark above what was live at the reset.
-MLIR_CRUNNERUTILS_EXPORT void rematHeapResetPeak() { stats().resetPeak(); }
+MLIR_CRUNNERUTILS_EXPORT void rematHeapResetPeak() {
+  stats().resetPeak();
+  hostStats().resetPeak();
+}
 
-/// Prints one line with the heap's figures, for FileCheck.
-MLIR_CRUNNERUTILS_EXPORT void rematPrintHeapStats() { stats().print(); }
+/// Prints one line with the heap's figures, for FileCheck, and one with the
+/// host arena's (`remat-host:`) when it has held buffers.
+MLIR_CRUNNERUTILS_EXPORT void rematPrintHeapStats() {
+  stats().print();
+  if (hostStats().allocations)
+    hostStats().print("remat-host");
+}
 
 /// Prints `tensor <id>: v0 v1 ...` with every element of an f32 memref of
 /// any rank, in row-major order, at full precision (%.9g round-trips f32).

@@ -95,6 +95,12 @@ struct HeapStats {
     return peakBytes;
   }
 
+  /// True when the buffer at `ptr` is recorded here.
+  bool owns(const void *ptr) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return sizes.count(ptr) != 0;
+  }
+
   int64_t live() {
     std::lock_guard<std::mutex> lock(mutex);
     return liveBytes;
@@ -109,14 +115,15 @@ struct HeapStats {
     baselineBytes = liveBytes;
   }
 
-  /// Prints the `remat-heap:` line that the tests check.
-  void print() {
+  /// Prints the `remat-heap:` line that the tests check (`prefix` names
+  /// another arena: `remat-host`).
+  void print(const char *prefix = "remat-heap") {
     std::lock_guard<std::mutex> lock(mutex);
-    std::printf("remat-heap: peak_bytes=%" PRId64 " peak_buffers=%" PRId64
+    std::printf("%s: peak_bytes=%" PRId64 " peak_buffers=%" PRId64
                 " live_bytes=%" PRId64 " live_buffers=%" PRId64
                 " allocations=%" PRId64 " phase_peak_bytes=%" PRId64 "\n",
-                peakBytes, peakBuffers, liveBytes, liveBuffers, allocations,
-                peakBytes - baselineBytes);
+                prefix, peakBytes, peakBuffers, liveBytes, liveBuffers,
+                allocations, peakBytes - baselineBytes);
     std::fflush(stdout);
   }
 };

@@ -197,6 +197,13 @@ def main():
                         "size (512MiB), a fraction of the no-remat peak "
                         "(60%%), or the name of a strategy above, for the "
                         "peak it reaches")
+    p.add_argument("--offload-budgets", default="",
+                   help="budgets of the auto planner with offload=true "
+                        "(offloaded buffers in pinned host memory, copied "
+                        "with gpu.memcpy), comma-separated as above")
+    p.add_argument("--link", default="pcie5",
+                   help="the host link of --offload-budgets: pcie4, pcie5, "
+                        "c2c or GB/s")
     p.add_argument("--matmul", default="1024,4096",
                    help="square matmul sizes to time against torch.matmul")
     p.add_argument("--matmul-mma", default="none,tf32",
@@ -279,6 +286,11 @@ def main():
             budget = str(predicted[b]) if b in predicted else b
             build_variant(f"auto-at-{b.rstrip('%')}",
                           f"strategy=auto budget={budget}", budget)
+        for b in [b for b in args.offload_budgets.split(",") if b]:
+            budget = str(predicted[b]) if b in predicted else b
+            build_variant(f"auto-offload-at-{b.rstrip('%')}",
+                          f"strategy=auto budget={budget} offload=true "
+                          f"link={args.link}", budget)
         matmuls = []
         for size in [int(s) for s in args.matmul.split(",") if s]:
             src = os.path.join(tmp, f"matmul-{size}.mlir")

@@ -326,7 +326,7 @@ def _value(text: str):
 def parse_output(text: str) -> dict:
     """The figures of an executable's stdout (see the module docstring)."""
     out = {"device": None, "step_ms": [], "heap": [], "device_heap": [],
-           "tensors": {}}
+           "host": [], "tensors": {}}
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("remat-device:"):
@@ -337,6 +337,9 @@ def parse_output(text: str) -> dict:
                 out["step_ms"].append(float(kv["step_ms"]))
         elif line.startswith("remat-heap:"):
             out["heap"].append({k: _value(v) for k, v in _KV.findall(line)})
+        elif line.startswith("remat-host:"):
+            # The pinned host arena of offloaded buffers.
+            out["host"].append({k: _value(v) for k, v in _KV.findall(line)})
         elif line.startswith("remat-device-heap:"):
             out["device_heap"].append(
                 {k: _value(v) for k, v in _KV.findall(line)})
@@ -480,6 +483,9 @@ def bench_variant(v: dict, build: str, inputs_dir: str, work: str,
     rec["phase_peaks"] = peaks
     rec["measured_peak_bytes"] = max(peaks) if peaks else None
     rec["peak_stable"] = len(set(peaks)) <= 1
+    host = [h.get("phase_peak_bytes") for h in parsed.get("host", [])
+            if "phase_peak_bytes" in h]
+    rec["host_peak_bytes"] = max(host) if host else 0
     checks = {}
     pred, meas = rec["predicted_peak_bytes"], rec["measured_peak_bytes"]
     if pred and meas is not None:
@@ -944,7 +950,9 @@ def run(args) -> dict:
                         f"FAILED: {rec.get('error') or rec['checks']}")
                 + f"; step {fmt(rec['time'].get('median_ms'))} ms, peak "
                 f"{fmt_bytes(rec['measured_peak_bytes'])} (predicted "
-                f"{fmt_bytes(rec['predicted_peak_bytes'])})")
+                f"{fmt_bytes(rec['predicted_peak_bytes'])})"
+                + (f", host {rec['host_peak_bytes']} bytes"
+                   if rec.get("host_peak_bytes") else ""))
             res["variants"].append(rec)
 
     if not args.skip_peer:

@@ -17,7 +17,11 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/DialectRegistry.h"
 
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #define DEBUG_TYPE "remat-cost"
@@ -180,6 +184,32 @@ std::optional<TargetModel> TargetModel::getPreset(StringRef name) {
     return TargetModel{"cpu",      1.0 * tera, 1.0 * tera,
                        2.0 * tera, 0,          0.1 * tera};
   return std::nullopt;
+}
+
+std::optional<HostLink> mlir::remat::parseHostLink(StringRef text,
+                                                   std::string *error) {
+  constexpr double giga = 1e9;
+  // Nominal rates per direction: PCIe 4.0 and 5.0 with 16 lanes, and
+  // NVLink-C2C (900 GB/s both ways together); docs/CostModel.md.
+  if (text == "pcie4")
+    return HostLink{"pcie4", 32 * giga};
+  if (text == "pcie5")
+    return HostLink{"pcie5", 64 * giga};
+  if (text == "c2c")
+    return HostLink{"c2c", 450 * giga};
+  StringRef number = text.trim();
+  number.consume_back("GB/s");
+  double value;
+  if (number.trim().getAsDouble(value) || !(value > 0) ||
+      !std::isfinite(value)) {
+    if (error)
+      *error = "link '" + text.str() +
+               "' is not a preset (pcie4, pcie5, c2c) or a positive "
+               "bandwidth in GB/s";
+    return std::nullopt;
+  }
+  return HostLink{llvm::formatv("{0} GB/s", llvm::format("%g", value)).str(),
+                  value * giga};
 }
 
 FailureOr<TargetModel>
@@ -585,7 +615,10 @@ void mlir::remat::registerCostModelExternalModels(DialectRegistry &registry) {
            tensor::FromElementsOp, tensor::SplatOp>(ctx);
   });
   registry.addExtension(+[](MLIRContext *ctx, RematDialect *) {
-    attach<FreeCostModel, NameOp, BarrierOp>(ctx);
+    // (The copies to and from host memory run on the copy engines over the
+    // host link, not on the compute units: the planner models their time,
+    // PlanOffload.cpp.)
+    attach<FreeCostModel, NameOp, BarrierOp, OffloadOp, ReloadOp>(ctx);
     attachFusedOpModels<LinearCrossEntropyModels, LinearCrossEntropyOp,
                         LinearCrossEntropyGradOp>(ctx);
     registerAttentionCostModels(ctx);

@@ -25,6 +25,9 @@
 ///   an argument a private function returns (bufferization drops that
 ///   result: -drop-equivalent-buffer-results);
 /// - constants are static storage, not heap;
+/// - a `remat.offload` result is a host buffer: it is counted in a host
+///   arena of its own, not in the timeline (nor is a memref in
+///   `#remat.memory_space<host>` after bufferization);
 /// - an op with WorkspaceOpInterface (a fused op that loops over chunks)
 ///   also holds its temporary buffers, at its own program point only.
 ///
@@ -144,7 +147,8 @@ unsigned MemoryModel::newBuffer(Value root, BufferKind kind, unsigned start) {
   if (!bytes)
     profile.unsized.push_back(root);
   buffer.bytes = bytes.value_or(0);
-  if (kind == BufferKind::Allocated && isa<TensorType>(root.getType()))
+  if ((kind == BufferKind::Allocated || kind == BufferKind::Host) &&
+      isa<TensorType>(root.getType()))
     buffer.bytes = static_cast<int64_t>(
         llvm::alignTo(buffer.bytes, static_cast<uint64_t>(tensorAlignment)));
   profile.buffers.push_back(buffer);
@@ -257,11 +261,18 @@ void MemoryModel::assignResults(Operation *op) {
   }
   if (isa<tensor::EmptyOp>(op))
     return; // Materializes only through the op that writes into it.
+  if (isa<OffloadOp>(op)) {
+    newBuffer(op->getResult(0), BufferKind::Host, point);
+    return;
+  }
 
   // Buffers after bufferization: heap allocations and copies, static
   // storage, and views.
   if (isa<memref::AllocOp, bufferization::CloneOp>(op)) {
-    unsigned buffer = newBuffer(op->getResult(0), BufferKind::Allocated, point);
+    bool host = isHostMemRef(op->getResult(0).getType());
+    unsigned buffer =
+        newBuffer(op->getResult(0),
+                  host ? BufferKind::Host : BufferKind::Allocated, point);
     // An aligned allocation is rounded up to its alignment, as the LLVM
     // lowering does for aligned_alloc.
     if (auto alloc = dyn_cast<memref::AllocOp>(op))
@@ -384,17 +395,27 @@ void MemoryModel::run(FunctionOpInterface function) {
 
   // Live ranges and the timeline.
   SmallVector<int64_t> delta(profile.points.size() + 1, 0);
+  SmallVector<int64_t> hostDelta;
   for (auto [index, buffer] : llvm::enumerate(profile.buffers)) {
     if (buffer.kind == BufferKind::Resident) {
       buffer.end = lastPoint;
       continue;
     }
     buffer.end = std::max(buffer.start, lastUse(index));
+    if (buffer.kind == BufferKind::Host) {
+      hostDelta.resize(profile.points.size() + 1, 0);
+      hostDelta[buffer.start] += buffer.bytes;
+      hostDelta[buffer.end + 1] -= buffer.bytes;
+      profile.hostBytes += buffer.bytes;
+    }
     if (buffer.kind != BufferKind::Allocated)
       continue;
     delta[buffer.start] += buffer.bytes;
     delta[buffer.end + 1] -= buffer.bytes;
   }
+  int64_t hostLive = 0;
+  for (int64_t d : hostDelta)
+    profile.hostPeakBytes = std::max(profile.hostPeakBytes, hostLive += d);
   int64_t live = 0;
   for (unsigned point = 0; point < profile.points.size(); ++point) {
     live += delta[point];

@@ -50,6 +50,8 @@ void mlir::remat::buildLowerToLLVMPipeline(
     OpPassManager &pm, const LowerToLLVMPipelineOptions &options) {
   buildBufferizePipeline(pm, options);
 
+  // Offloaded buffers come from the runtime's host arena.
+  pm.addPass(createRematLowerHostMemoryPass());
   // Loops and LLVM.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
@@ -73,7 +75,8 @@ void mlir::remat::buildLowerToNVVMPipeline(
   if (options.attentionKernels)
     pm.addPass(createRematGPULaunchKernelCallsPass());
 
-  // Device memory, and the loops mapped to blocks and threads.
+  // Device memory (offloaded buffers in pinned host memory, their copies
+  // over the link), and the loops mapped to blocks and threads.
   pm.addPass(createRematGPUDeviceMemoryPass());
   // Kernels written for their class: matmuls tiled through shared memory,
   // then reductions combined across a block (contractions first: they are
@@ -102,6 +105,11 @@ void mlir::remat::buildLowerToNVVMPipeline(
   // Kernels, and the host's runtime calls on one stream.
   pm.addPass(createGpuKernelOutliningPass());
   pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
+  // Offloaded buffers: their host allocations synchronous, their memory
+  // space dropped.
+  RematLowerHostMemoryPassOptions hostMemory;
+  hostMemory.gpu = true;
+  pm.addPass(createRematLowerHostMemoryPass(hostMemory));
   GpuNVVMAttachTargetOptions target;
   target.chip = options.chip;
   target.features = options.features;

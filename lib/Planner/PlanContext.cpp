@@ -290,19 +290,20 @@ static ValueSet mapValues(const IRMapping &mapping, const ValueSet *values) {
 
 /// A copy of `function` in which every residual of `backward` outside
 /// `saved` is recomputed (the plan applied to the copy).
-OwningOpRef<func::FuncOp>
-mlir::remat::detail::cloneWithPlan(func::FuncOp function, BackwardOp backward,
-                                   const ValueSet &saved,
-                                   const ValueSet *duplicated) {
+OwningOpRef<func::FuncOp> mlir::remat::detail::cloneWithPlan(
+    func::FuncOp function, BackwardOp backward, const ValueSet &saved,
+    const ValueSet *duplicated, const ValueSet *offloaded) {
   IRMapping mapping;
   OwningOpRef<func::FuncOp> copy = function.clone(mapping);
   ValueSet savedCopy = mapValues(mapping, &saved);
   ValueSet duplicatedCopy = mapValues(mapping, duplicated);
+  ValueSet offloadedCopy = mapValues(mapping, offloaded);
   auto copyBackward = cast<BackwardOp>(mapping.lookup(backward.getOperation()));
   IRRewriter rewriter(function.getContext());
   recomputeBackwardInputs(
       rewriter, copyBackward, [&](Value v) { return !savedCopy.contains(v); },
-      [&](Value v) { return duplicatedCopy.contains(v); });
+      [&](Value v) { return duplicatedCopy.contains(v); }, {},
+      [&](Value v) { return offloadedCopy.contains(v); });
   return copy;
 }
 

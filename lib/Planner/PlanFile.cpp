@@ -16,11 +16,14 @@
 using namespace mlir;
 using namespace mlir::remat;
 
-/// What the plan adds to the step's modeled time (its recompute and what
-/// its rewrites change), as a share of the step without remat, in percent.
+/// What the plan adds to the step's modeled time (its recompute, the
+/// transfers of its offloads and what its rewrites change), as a share of
+/// the step without remat, in percent.
 static double overheadPercent(const RematPlan &plan) {
   return plan.baselineStepSeconds > 0
-             ? 100.0 * (plan.recomputeSeconds + plan.rewriteSeconds) /
+             ? 100.0 *
+                   (plan.recomputeSeconds + plan.transferSeconds +
+                    plan.rewriteSeconds) /
                    plan.baselineStepSeconds
              : 0.0;
 }
@@ -32,6 +35,7 @@ llvm::json::Value mlir::remat::planToJSON(StringRef function,
     llvm::json::Object o{{"value", d.label},
                          {"bytes", d.bytes},
                          {"recompute", d.recompute},
+                         {"offload", d.offload},
                          {"reason", d.reason}};
     if (d.recompute) {
       o["flops"] = d.flops;
@@ -64,8 +68,13 @@ llvm::json::Value mlir::remat::planToJSON(StringRef function,
       {"recompute_flops", plan.recomputeFlops},
       {"recompute_seconds", plan.recomputeSeconds},
       {"baseline_step_seconds", plan.baselineStepSeconds},
-      {"step_seconds",
-       plan.baselineStepSeconds + plan.rewriteSeconds + plan.recomputeSeconds},
+      {"step_seconds", plan.baselineStepSeconds + plan.rewriteSeconds +
+                           plan.recomputeSeconds + plan.transferSeconds},
+      {"offloaded", static_cast<int64_t>(plan.offloaded.size())},
+      {"offloaded_bytes", plan.offloadedBytes},
+      {"transfer_seconds", plan.transferSeconds},
+      {"link", plan.link.empty() ? llvm::json::Value(nullptr)
+                                 : llvm::json::Value(plan.link)},
       {"rewrite_seconds", plan.rewriteSeconds},
       {"overhead_percent", overheadPercent(plan)},
       {"proven_optimal", plan.provenOptimal},

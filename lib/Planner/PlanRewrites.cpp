@@ -92,7 +92,7 @@ static Trial plan(func::FuncOp function, const PlanOptions &options,
 
 /// The step's modeled time with the plan, less the given step's.
 static double extraSeconds(const RematPlan &plan) {
-  return plan.rewriteSeconds + plan.recomputeSeconds;
+  return plan.rewriteSeconds + plan.recomputeSeconds + plan.transferSeconds;
 }
 
 namespace {

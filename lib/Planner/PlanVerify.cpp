@@ -26,13 +26,20 @@ using namespace mlir::remat::detail;
 
 /// The bufferized peak of `function` with `plan` applied. (`plan.saved`
 /// holds every backward input it keeps.)
-static FailureOr<int64_t> verifyPlan(func::FuncOp function, BackwardOp backward,
-                                     const RematPlan &plan, bool fusePointwise,
-                                     std::string *live = nullptr) {
+FailureOr<int64_t> mlir::remat::detail::verifyPlan(func::FuncOp function,
+                                                   BackwardOp backward,
+                                                   const RematPlan &plan,
+                                                   bool fusePointwise,
+                                                   std::string *live) {
   ValueSet saved(plan.saved.begin(), plan.saved.end());
   ValueSet duplicated = duplicatedSet(plan);
+  ValueSet offloaded(plan.offloaded.begin(), plan.offloaded.end());
   OwningOpRef<func::FuncOp> copy =
-      cloneWithPlan(function, backward, saved, &duplicated);
+      cloneWithPlan(function, backward, saved, &duplicated, &offloaded);
+  if (!offloaded.empty() && plan.transferTarget)
+    copy->walk([&](BackwardOp b) {
+      (void)scheduleReloads(b, *plan.transferTarget, plan.linkBandwidth);
+    });
   func::FuncOp owned = copy.release();
   OwningOpRef<ModuleOp> module = wrapInModule(owned, function->getParentOp());
   return getBufferizedPeak(*module, owned, live, fusePointwise);
@@ -82,6 +89,10 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
   auto done = [&](FailureOr<RematPlan> plan) -> FailureOr<RematPlan> {
     if (failed(plan))
       return plan;
+    // Offload, the third choice, among what the plan recomputes.
+    if (options.offload &&
+        failed(chooseOffloads(function, backward, options, limits, *plan)))
+      return failure();
     plan->planSeconds = limits.elapsed();
     plan->work = limits.getSpent();
     if (limits.wasCut()) {
@@ -355,19 +366,29 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
 
 void mlir::remat::applyRematPlan(RewriterBase &rewriter, func::FuncOp function,
                                  const RematPlan &plan) {
-  if (plan.recomputed.empty())
+  if (plan.recomputed.empty() && plan.offloaded.empty())
     return;
-  llvm::DenseSet<Value> saved(plan.saved.begin(), plan.saved.end());
-  llvm::DenseSet<Value> recomputed(plan.recomputed.begin(),
-                                   plan.recomputed.end());
   ValueSet duplicated = duplicatedSet(plan);
+  ValueSet offloaded(plan.offloaded.begin(), plan.offloaded.end());
   function.walk([&](BackwardOp backward) {
-    // Non-candidate operands (arguments, constants, effects) stay saved.
-    for (Value input : backward.getInputs())
-      if (!recomputed.contains(input))
-        saved.insert(input);
+    ValueSet saved = keptInputs(backward, plan);
     recomputeBackwardInputs(
         rewriter, backward, [&](Value v) { return !saved.contains(v); },
-        [&](Value v) { return duplicated.contains(v); });
+        [&](Value v) { return duplicated.contains(v); }, {},
+        [&](Value v) { return offloaded.contains(v); });
+    if (!offloaded.empty() && plan.transferTarget)
+      (void)scheduleReloads(backward, *plan.transferTarget, plan.linkBandwidth);
   });
+}
+
+ValueSet mlir::remat::detail::keptInputs(BackwardOp backward,
+                                         const RematPlan &plan) {
+  ValueSet saved(plan.saved.begin(), plan.saved.end());
+  ValueSet dropped(plan.recomputed.begin(), plan.recomputed.end());
+  dropped.insert(plan.offloaded.begin(), plan.offloaded.end());
+  // Non-candidate operands (arguments, constants, effects) stay saved.
+  for (Value input : backward.getInputs())
+    if (!dropped.contains(input))
+      saved.insert(input);
+  return saved;
 }

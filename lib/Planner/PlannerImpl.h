@@ -374,11 +374,13 @@ struct Incumbent {
 //===----------------------------------------------------------------------===//
 
 /// A copy of `function` in which every residual of `backward` outside
-/// `saved` is recomputed (the plan applied to the copy).
+/// `saved` is recomputed, or offloaded when in `offloaded` (the plan
+/// applied to the copy).
 OwningOpRef<func::FuncOp> cloneWithPlan(func::FuncOp function,
                                         BackwardOp backward,
                                         const ValueSet &saved,
-                                        const ValueSet *duplicated = nullptr);
+                                        const ValueSet *duplicated = nullptr,
+                                        const ValueSet *offloaded = nullptr);
 /// A fresh module holding `owned`, a private declaration of every other
 /// function of `symbols`, and a copy of its other ops (globals the step
 /// reads, for example), so that the function still verifies there.
@@ -500,6 +502,32 @@ ValueSet duplicatedSet(const RematPlan &plan);
 /// each value's fate.
 void describePlan(PlanContext &ctx, const ValueSet &saved, RematPlan &plan,
                   function_ref<std::string(Value, bool)> reason);
+/// The bufferized peak of `function` with `plan` applied (PlanVerify.cpp).
+FailureOr<int64_t> verifyPlan(func::FuncOp function, BackwardOp backward,
+                              const RematPlan &plan, bool fusePointwise,
+                              std::string *live = nullptr);
+/// What `plan` keeps saved: `plan.saved` and every input of `backward` it
+/// neither recomputes nor offloads (arguments, constants, effects).
+ValueSet keptInputs(BackwardOp backward, const RematPlan &plan);
+
+//===----------------------------------------------------------------------===//
+// Offload (PlanOffload.cpp)
+//===----------------------------------------------------------------------===//
+
+/// With options.offload: offloads recomputed buffers of the feasible
+/// `plan` (its figures and decisions updated) where that lowers the
+/// modeled step time and the peak still meets the budget.
+LogicalResult chooseOffloads(func::FuncOp function, BackwardOp backward,
+                             const PlanOptions &options, SearchLimits &limits,
+                             RematPlan &plan);
+
+/// Moves each `remat.reload` of `backward`'s body up, in order, so that its
+/// copy over a link of `bandwidth` bytes per second (one copy at a time)
+/// ends by its first use, as far as the compute before it on `target`
+/// allows; returns the seconds of copying it cannot hide.
+double scheduleReloads(BackwardOp backward, const TargetModel &target,
+                       double bandwidth);
+
 /// Emits the infeasible-budget error.
 LogicalResult emitInfeasible(PlanContext &ctx, int64_t budget, int64_t baseline,
                              StringRef strategy, int64_t reached, StringRef how,

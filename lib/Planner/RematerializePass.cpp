@@ -77,6 +77,16 @@ struct RematRematerializePass
     options.exactCandidateLimit = exactLimit;
     options.verify = verify;
     options.fusePointwise = fusePointwise;
+    options.offload = offload;
+    {
+      std::string error;
+      std::optional<HostLink> parsedLink = parseHostLink(link, &error);
+      if (!parsedLink) {
+        mlir::emitError(loc, "remat-rematerialize: ") << error;
+        return signalPassFailure();
+      }
+      options.link = *parsedLink;
+    }
     constexpr StringLiteral pass = "remat-rematerialize";
     std::optional<bool> bufferized =
         parseChoice<bool>(root, pass, "peak-model", peakModel,
@@ -188,7 +198,10 @@ struct RematRematerializePass
   void emitPlanRemarks(func::FuncOp function, const RematPlan &plan) {
     for (const PlanDecision &d : plan.decisions) {
       InFlightDiagnostic remark = mlir::emitRemark(d.value.getLoc());
-      if (d.recompute)
+      if (d.offload)
+        remark << "remat: offload '" << d.label << "' (" << d.bytes
+               << " bytes): " << d.reason;
+      else if (d.recompute)
         remark << "remat: recompute '" << d.label << "' (" << d.bytes
                << " bytes; " << d.flops << " FLOPs, "
                << formatMicroseconds(d.seconds) << " us): " << d.reason;
@@ -233,6 +246,14 @@ struct RematRematerializePass
             << formatPercent(plan.recomputeSeconds, plan.baselineStepSeconds)
             << " of the " << formatMicroseconds(plan.baselineStepSeconds)
             << " us step)";
+    if (!plan.offloaded.empty())
+      summary << "; offloaded " << plan.offloaded.size() << " buffers ("
+              << plan.offloadedBytes << " bytes, "
+              << formatBytes(plan.offloadedBytes) << ") to host memory over "
+              << plan.link << ", " << formatMicroseconds(plan.transferSeconds)
+              << " us of transfer the step waits for ("
+              << formatPercent(plan.transferSeconds, plan.baselineStepSeconds)
+              << " of the step)";
     if (!plan.rewrites.empty())
       summary << "; rewrites: " << llvm::join(plan.rewrites, ", ") << " ("
               << (plan.rewriteSeconds > 0 ? "+" : "")

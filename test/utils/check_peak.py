@@ -30,11 +30,20 @@ def predicted_peak(text, function):
 
 
 def measured_peak(text):
-    values = re.findall(r"phase_peak_bytes=(\d+)", text)
+    values = re.findall(r"^remat-heap:.*phase_peak_bytes=(\d+)", text,
+                        re.MULTILINE)
     if len(values) != 1:
         sys.exit(f"check_peak: expected one remat-heap line with "
                  f"phase_peak_bytes, found {len(values)}")
     return int(values[0])
+
+
+def host_arena(text):
+    """The host arena's (peak bytes, allocations), from the `remat-host:`
+    line, or (0, 0) when the run offloaded nothing."""
+    m = re.search(r"^remat-host: peak_bytes=(\d+) .*allocations=(\d+)", text,
+                  re.MULTILINE)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
 def main():

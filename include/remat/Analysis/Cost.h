@@ -77,6 +77,19 @@ struct TargetModel {
   double getPeakFlops(Type elementType, bool contraction) const;
 };
 
+/// The link between device and host memory that offloaded values cross.
+struct HostLink {
+  std::string name;
+  /// Bytes per second in each direction.
+  double bandwidth = 0;
+};
+
+/// Parses `pcie4` (PCIe 4.0 x16, 32 GB/s each way), `pcie5` (PCIe 5.0 x16,
+/// 64 GB/s), `c2c` (NVLink-C2C, 450 GB/s) or a bandwidth in GB/s (`25`,
+/// `25GB/s`). Returns nullopt, with the reason in `error`, otherwise.
+std::optional<HostLink> parseHostLink(llvm::StringRef text,
+                                      std::string *error = nullptr);
+
 /// Returns the size in bytes of a value of static shaped or scalar `type`
 /// (element count times the bytes the LLVM lowering allocates per element:
 /// the bit width rounded up to whole bytes and then to a power of two, so

@@ -33,6 +33,8 @@ enum class BufferKind {
   Allocated, ///< a heap buffer the step allocates.
   Resident,  ///< a function argument: live for the whole step.
   Constant,  ///< a constant, global or stack buffer: not on the heap.
+  Host,      ///< a host copy (remat.offload): in the host arena, not on the
+             ///< device heap.
 };
 
 /// One buffer of the step.
@@ -63,6 +65,10 @@ struct MemoryProfile {
   SmallVector<unsigned> liveAtPeak;
   /// Bytes of the resident function arguments.
   int64_t residentBytes = 0;
+  /// The highest number of bytes live at once in host buffers (offloaded
+  /// values), which `timeline` does not count, and their total.
+  int64_t hostPeakBytes = 0;
+  int64_t hostBytes = 0;
   /// The values `remat.backward` ops read that the step allocates (the
   /// residuals), and the bytes of their distinct buffers.
   SmallVector<Value> residuals;

@@ -166,6 +166,10 @@ def RematGPUDeviceMemoryPass : Pass<"remat-gpu-device-memory", "ModuleOp"> {
       (the runtime's `mgpuMemAlloc` / `mgpuMemFree`, which record the device
       high-water mark);
     - `memref.copy` becomes `linalg.copy`, so that it runs as a kernel;
+    - an allocation in `#remat.memory_space<host>` (an offloaded buffer)
+      becomes `gpu.alloc host_shared`, which the runtime allocates as
+      pinned host memory in a host arena of its own, and a copy to or from
+      one becomes `gpu.memcpy` (a DMA copy over the host link);
     - a `memref.get_global` (a constant of the step) is copied to a device
       buffer where it is read, freed at the end of its block;
     - each memref operand of a call to an external function (a host routine
@@ -181,6 +185,8 @@ def RematGPUDeviceMemoryPass : Pass<"remat-gpu-device-memory", "ModuleOp"> {
   let statistics = [
     Statistic<"numAllocs", "allocs", "allocations moved to the device">,
     Statistic<"numGlobals", "globals", "constants copied to the device">,
+    Statistic<"numHostAllocs", "host-allocs",
+              "offloaded buffers allocated in pinned host memory">,
     Statistic<"numHostCopies", "host-copies",
               "call operands passed through a host buffer">,
   ];

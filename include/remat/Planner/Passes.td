@@ -158,6 +158,13 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
            "Bufferize with element-wise chains fused first, as "
            "-remat-lower-to-nvvm does, when checking plans (verify) or "
            "searching with peak-model=bufferized">,
+    Option<"offload", "offload", "bool", /*default=*/"false",
+           "Offload, as a third choice: a buffer the plan recomputes is "
+           "copied to host memory and back instead where that costs less "
+           "modeled time and the peak still meets the budget">,
+    Option<"link", "link", "std::string", /*default=*/"\"pcie5\"",
+           "The host link offloaded buffers cross: pcie4, pcie5, c2c, or a "
+           "bandwidth in GB/s">,
     Option<"rewrites", "rewrites", "std::string", /*default=*/"\"none\"",
            "Rewrites of the step the plan may use: none, chunk-loss (chunk "
            "the loss as -remat-chunk-loss does, then plan), fuse-attention "

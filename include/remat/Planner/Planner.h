@@ -162,6 +162,12 @@ struct PlanOptions {
   /// the step; fusion changes which temporaries exist, so a GPU build's
   /// peak is predicted with it.
   bool fusePointwise = false;
+  /// Offload as a third choice: after the search, each recomputed buffer
+  /// whose copy back from host memory over `link` costs less modeled time
+  /// than recomputing it is offloaded instead, while the peak still meets
+  /// the budget (chooseOffloads, PlanOffload.cpp).
+  bool offload = false;
+  HostLink link = *parseHostLink("pcie5");
 };
 
 /// One value and what the planner decided for it.
@@ -173,6 +179,8 @@ struct PlanDecision {
                         ///< order), when recomputed.
   double seconds = 0.0; ///< roofline time of the same.
   bool recompute = false;
+  /// Offloaded to host memory and reloaded (not recomputed).
+  bool offload = false;
   std::string reason;
 };
 
@@ -257,6 +265,19 @@ struct RematPlan {
   /// The values recomputed once per residual that needs them, in the order
   /// they were chosen (the totals above include their cost).
   SmallVector<PlanDuplicate> duplicated;
+  /// The buffers offloaded to host memory (PlanOptions::offload): each is
+  /// copied out after its definition and back before the backward needs
+  /// it. Their bytes, and the modeled link time the step waits for (the
+  /// copies back; the copies out overlap the forward).
+  SmallVector<Value> offloaded;
+  int64_t offloadedBytes = 0;
+  double transferSeconds = 0.0;
+  /// The link the transfers were modeled on ("" without offload), its
+  /// bandwidth, and the target whose compute hides them: applyRematPlan
+  /// places each copy back early enough to hide it (scheduleReloads).
+  std::string link;
+  double linkBandwidth = 0;
+  std::optional<TargetModel> transferTarget;
   /// The values to save: the residuals kept and, for min-cut plans, forward
   /// values that become residuals. Every other forward value the
   /// recomputation needs is recomputed too.

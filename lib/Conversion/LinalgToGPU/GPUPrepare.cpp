@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "remat/Conversion/Passes.h"
+#include "remat/Dialect/Remat/IR/Remat.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -95,9 +96,13 @@ struct RematGPUDeviceMemoryPass
       b.setInsertionPoint(op);
       Location loc = op->getLoc();
       if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+        // An offloaded buffer (host memory space) is pinned host memory:
+        // `host_shared`, which the runtime allocates on the host.
+        bool host = isHostMemRef(alloc.getType());
         auto device = gpu::AllocOp::create(
             b, loc, alloc.getType(), Type(), ValueRange(),
-            alloc.getDynamicSizes(), alloc.getSymbolOperands(), false);
+            alloc.getDynamicSizes(), alloc.getSymbolOperands(), host);
+        numHostAllocs += host;
         alloc.replaceAllUsesWith(device.getMemref());
         alloc.erase();
         ++numAllocs;
@@ -106,7 +111,14 @@ struct RematGPUDeviceMemoryPass
                                dealloc.getMemref());
         dealloc.erase();
       } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
-        linalg::CopyOp::create(b, loc, copy.getSource(), copy.getTarget());
+        // A copy to or from host memory (an offload or a reload) goes over
+        // the link as a DMA copy; the others run as kernels.
+        if (isHostMemRef(copy.getSource().getType()) ||
+            isHostMemRef(copy.getTarget().getType()))
+          gpu::MemcpyOp::create(b, loc, Type(), ValueRange(), copy.getTarget(),
+                                copy.getSource());
+        else
+          linalg::CopyOp::create(b, loc, copy.getSource(), copy.getTarget());
         copy.erase();
       } else if (auto global = dyn_cast<memref::GetGlobalOp>(op)) {
         // (A global's type is static: the verifier requires it.)

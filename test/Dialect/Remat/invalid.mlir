@@ -556,3 +556,30 @@ func.func @f(%q: tensor<2x2x8x4xf64>, %k: tensor<2x2x8x4xf64>, %v: tensor<2x2x8x
   %out, %lse = remat.attention %q, %k, %v attributes {block_k = 4 : i64, block_q = 4 : i64, scale = 0.5 : f64} : tensor<2x2x8x4xf64>, tensor<2x2x8x4xf64>, tensor<2x2x8x4xf64> -> tensor<2x2x8x4xf64>, tensor<2x2x8xf32>
   return
 }
+
+// -----
+
+// remat.reload reads only what remat.offload made.
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @below {{'remat.reload' op expects its operand to be the host copy of a remat.offload (through remat.backward arguments and remat.barrier)}}
+  %r = remat.reload %x : tensor<4xf32>
+  return %r : tensor<4xf32>
+}
+
+// -----
+
+// Offload and reload keep the type.
+func.func @f(%x: tensor<4xf32>) -> tensor<8xf32> {
+  // expected-error @below {{'remat.offload' op failed to verify that all of {input, result} have same type}}
+  %h = "remat.offload"(%x) : (tensor<4xf32>) -> tensor<8xf32>
+  return %h : tensor<8xf32>
+}
+
+// -----
+
+// Only static tensors are offloaded.
+func.func @f(%x: tensor<?xf32>) -> tensor<?xf32> {
+  // expected-error @below {{'remat.offload' op operand #0 must be statically shaped tensor of any type values, but got 'tensor<?xf32>'}}
+  %h = remat.offload %x : tensor<?xf32>
+  return %h : tensor<?xf32>
+}

@@ -145,3 +145,28 @@ func.func @attention(%q: tensor<2x2x8x4xbf16>, %k: tensor<2x2x8x4xbf16>,
       -> tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>
   return %out, %dq : tensor<2x2x8x4xbf16>, tensor<2x2x8x4xbf16>
 }
+
+// Offload and reload round-trip; the memory space attribute prints in its
+// short form.
+// CHECK-LABEL: func.func @offload
+// CHECK: %[[H:.*]] = remat.offload %{{.*}} : tensor<4x8xf32>
+// CHECK: remat.backward(%[[H]], %{{.*}})
+// CHECK: ^bb0(%[[HA:.*]]: tensor<4x8xf32>, %{{.*}}: tensor<4x8xf32>):
+// CHECK-NEXT: remat.reload %[[HA]] : tensor<4x8xf32>
+func.func @offload(%x: tensor<4x8xf32>, %seed: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %y = arith.mulf %x, %x : tensor<4x8xf32>
+  %h = remat.offload %y : tensor<4x8xf32>
+  %dx = remat.backward(%h, %seed) : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32> {
+  ^bb0(%hy: tensor<4x8xf32>, %g: tensor<4x8xf32>):
+    %y2 = remat.reload %hy : tensor<4x8xf32>
+    %d = arith.mulf %y2, %g : tensor<4x8xf32>
+    remat.yield %d : tensor<4x8xf32>
+  }
+  return %dx : tensor<4x8xf32>
+}
+
+// CHECK-LABEL: func.func @host_memref
+// CHECK-SAME: memref<4xf32, #remat.memory_space<host>>
+func.func @host_memref(%m: memref<4xf32, #remat.memory_space<host>>) {
+  return
+}

@@ -245,6 +245,44 @@ LogicalResult BarrierOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// ReloadOp
+//===----------------------------------------------------------------------===//
+
+Value mlir::remat::getOffloadedSource(Value value) {
+  while (true) {
+    if (auto offload = value.getDefiningOp<OffloadOp>())
+      return offload.getResult();
+    if (auto barrier = value.getDefiningOp<BarrierOp>()) {
+      value = barrier.getInputs()[cast<OpResult>(value).getResultNumber()];
+      continue;
+    }
+    auto arg = dyn_cast<BlockArgument>(value);
+    if (!arg)
+      return Value();
+    auto backward = dyn_cast_or_null<BackwardOp>(arg.getOwner()->getParentOp());
+    if (!backward)
+      return Value();
+    value = backward.getInputs()[arg.getArgNumber()];
+  }
+}
+
+bool mlir::remat::isHostMemRef(Type type) {
+  auto memref = dyn_cast<BaseMemRefType>(type);
+  auto space = memref
+                   ? dyn_cast_or_null<MemorySpaceAttr>(memref.getMemorySpace())
+                   : MemorySpaceAttr();
+  return space && space.getValue() == MemorySpace::Host;
+}
+
+LogicalResult ReloadOp::verify() {
+  if (!getOffloadedSource(getInput()))
+    return emitOpError() << "expects its operand to be the host copy of a "
+                            "remat.offload (through remat.backward arguments "
+                            "and remat.barrier)";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // LinearCrossEntropyOp and LinearCrossEntropyGradOp
 //===----------------------------------------------------------------------===//
 

@@ -241,6 +241,7 @@ struct RematTestPrintLivenessPass
       for (const Buffer &buffer : profile.buffers) {
         StringRef kind = buffer.kind == BufferKind::Allocated  ? "allocated"
                          : buffer.kind == BufferKind::Resident ? "resident"
+                         : buffer.kind == BufferKind::Host     ? "host"
                                                                : "constant";
         os << "  buffer " << getValueLabel(buffer.root) << ": " << kind
            << " bytes=" << buffer.bytes << " live=[" << buffer.start << ", "
@@ -257,7 +258,11 @@ struct RematTestPrintLivenessPass
            << profile.buffers[index].bytes << ")";
       os << "\n  resident=" << profile.residentBytes
          << " activations=" << profile.activationBytes
-         << " residuals=" << profile.residuals.size() << "\n";
+         << " residuals=" << profile.residuals.size();
+      if (profile.hostBytes)
+        os << " host=" << profile.hostBytes
+           << " host_peak=" << profile.hostPeakBytes;
+      os << "\n";
     });
   }
 };

@@ -42,10 +42,11 @@ public:
   Recomputer(RewriterBase &rewriter, BackwardOp backward,
              function_ref<bool(Value)> shouldRecompute,
              function_ref<bool(Value)> shouldDuplicate,
-             function_ref<void(Value, Value)> onClone, RecomputeStats &stats)
+             function_ref<void(Value, Value)> onClone,
+             function_ref<bool(Value)> shouldOffload, RecomputeStats &stats)
       : rewriter(rewriter), backward(backward),
         shouldRecompute(shouldRecompute), shouldDuplicate(shouldDuplicate),
-        onClone(onClone), stats(stats) {}
+        onClone(onClone), shouldOffload(shouldOffload), stats(stats) {}
 
   /// Returns the value standing for forward value `value` inside the body
   /// at the current insertion point: a clone or a block argument.
@@ -53,6 +54,9 @@ public:
     if (Value mapped = mapping.lookupOrNull(value))
       return mapped;
     Operation *def = value.getDefiningOp();
+    if (def && shouldOffload && shouldOffload(value) &&
+        def->getBlock() == backward->getBlock())
+      return offload(value);
     bool clone =
         def && canRecomputeIn(def, backward) &&
         (shouldRecompute(value) || def->hasTrait<OpTrait::ConstantLike>());
@@ -112,6 +116,20 @@ public:
   void map(Value from, Value to) { mapping.map(from, to); }
 
 private:
+  /// Offloads `value`: a `remat.offload` after its definition, its host
+  /// copy a new operand, and a `remat.reload` of it at the insertion point.
+  Value offload(Value value) {
+    OpBuilder::InsertPoint here = rewriter.saveInsertionPoint();
+    rewriter.setInsertionPointAfterValue(value);
+    auto host = OffloadOp::create(rewriter, value.getLoc(), value);
+    rewriter.restoreInsertionPoint(here);
+    Value arg = addOperand(host.getResult());
+    Value reloaded = ReloadOp::create(rewriter, value.getLoc(), arg);
+    mapping.map(value, reloaded);
+    ++stats.offloaded;
+    return reloaded;
+  }
+
   /// Saves `value`: a new operand and block argument. (Existing operands
   /// are already mapped.)
   Value addOperand(Value value) {
@@ -128,6 +146,7 @@ private:
   function_ref<bool(Value)> shouldRecompute;
   function_ref<bool(Value)> shouldDuplicate;
   function_ref<void(Value, Value)> onClone;
+  function_ref<bool(Value)> shouldOffload;
   RecomputeStats &stats;
   IRMapping mapping;
   /// The ops cloned for the current residual that each residual clones
@@ -164,14 +183,18 @@ mlir::remat::recomputeBackwardInputs(RewriterBase &rewriter,
                                      BackwardOp backward,
                                      function_ref<bool(Value)> shouldRecompute,
                                      function_ref<bool(Value)> shouldDuplicate,
-                                     function_ref<void(Value, Value)> onClone) {
+                                     function_ref<void(Value, Value)> onClone,
+                                     function_ref<bool(Value)> shouldOffload) {
   RecomputeStats stats;
   Block &body = backward.getBody().front();
   // The residuals to drop, by the position of their first use.
   SmallVector<std::pair<unsigned, Operation *>> dropped;
   for (auto [index, input] : llvm::enumerate(backward.getInputs())) {
     Operation *def = input.getDefiningOp();
-    if (!def || !shouldRecompute(input) || !canRecomputeIn(def, backward))
+    bool offloaded = def && shouldOffload && shouldOffload(input) &&
+                     def->getBlock() == backward->getBlock();
+    if (!offloaded &&
+        (!def || !shouldRecompute(input) || !canRecomputeIn(def, backward)))
       continue;
     dropped.push_back({static_cast<unsigned>(index),
                        getFirstUser(body, body.getArgument(index))});
@@ -187,7 +210,7 @@ mlir::remat::recomputeBackwardInputs(RewriterBase &rewriter,
   });
 
   Recomputer recomputer(rewriter, backward, shouldRecompute, shouldDuplicate,
-                        onClone, stats);
+                        onClone, shouldOffload, stats);
   // Residuals that stay saved map to their own block arguments.
   llvm::BitVector erased(backward->getNumOperands());
   for (const auto &d : dropped)

@@ -38,6 +38,12 @@ namespace remat {
 /// of (b, h, i, j: index, seed: i64) yielding one i1) at `b`'s insertion
 /// point, its arguments bound to `args`, and returns the keep bit.
 Value cloneKeepRegion(OpBuilder &b, Region &keep, ValueRange args);
+/// The `remat.offload` result that `value` is, directly or through the
+/// arguments of `remat.backward` and the results of `remat.barrier`; null
+/// when it is none.
+Value getOffloadedSource(Value value);
+/// True for a memref type in `#remat.memory_space<host>`.
+bool isHostMemRef(Type type);
 } // namespace remat
 } // namespace mlir
 

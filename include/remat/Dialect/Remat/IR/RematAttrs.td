@@ -58,4 +58,30 @@ def Remat_PolicyAttr : AttrDef<Remat_Dialect, "Policy"> {
   }];
 }
 
+def Remat_MemorySpace : I32EnumAttr<"MemorySpace", "where a buffer lives", [
+    I32EnumAttrCase<"Host", 1, "host">
+  ]> {
+  let cppNamespace = "::mlir::remat";
+  let genSpecializedAttr = 0;
+}
+
+def Remat_MemorySpaceAttr : EnumAttr<Remat_Dialect, Remat_MemorySpace,
+                                     "memory_space"> {
+  let summary = "The memory space of buffers offloaded to host memory";
+  let description = [{
+    `#remat.memory_space<host>` is the memory space of the buffers that
+    `remat.offload` bufferizes to: host memory, outside the device budget.
+    The memory model counts such buffers in a host arena of their own, and
+    `-remat-lower-host-memory` lowers their allocations to the host
+    allocator of the runtime.
+
+    Example:
+
+    ```mlir
+    %h = memref.alloc() : memref<4x8xf32, #remat.memory_space<host>>
+    ```
+  }];
+  let assemblyFormat = "`<` $value `>`";
+}
+
 #endif // REMAT_DIALECT_REMAT_IR_REMATATTRS_TD

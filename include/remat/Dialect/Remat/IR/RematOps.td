@@ -199,6 +199,67 @@ def Remat_BarrierOp : Remat_Op<"barrier", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// OffloadOp and ReloadOp
+//===----------------------------------------------------------------------===//
+
+def Remat_OffloadOp : Remat_Op<"offload", [
+    AllTypesMatch<["input", "result"]>,
+    MemoryEffects<[MemAlloc<DefaultResource>, MemRead<DefaultResource>]>]> {
+  let summary = "Copies a residual to host memory for the backward";
+  let description = [{
+    `remat.offload` starts copying a forward value to host memory; its
+    result is that host copy, a value the backward reads only through
+    `remat.reload`. The device buffer of the operand is free after its last
+    forward use, as if it were recomputed, and the copy costs link time
+    instead of recompute time: an offloaded residual is the planner's third
+    choice beside saving and recomputing it (`-remat-rematerialize`'s
+    `offload` option).
+
+    The result has the operand's type; the memory model counts it in the
+    host arena, not against the device budget. It bufferizes to an
+    allocation in `#remat.memory_space<host>` and a copy. The op allocates,
+    so it is never recomputed, hoisted or merged by CSE.
+
+    Example:
+
+    ```mlir
+    %h = remat.offload %x : tensor<4x8xf32>
+    %dx = remat.backward(%h, %seed) : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32> {
+    ^bb0(%hx: tensor<4x8xf32>, %g: tensor<4x8xf32>):
+      %x2 = remat.reload %hx : tensor<4x8xf32>
+      %d = arith.mulf %x2, %g : tensor<4x8xf32>
+      remat.yield %d : tensor<4x8xf32>
+    }
+    ```
+  }];
+  let arguments = (ins AnyStaticShapeTensor:$input);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Remat_ReloadOp : Remat_Op<"reload", [
+    AllTypesMatch<["input", "result"]>,
+    MemoryEffects<[MemAlloc<DefaultResource>, MemRead<DefaultResource>]>]> {
+  let summary = "Copies an offloaded value back to device memory";
+  let description = [{
+    `remat.reload` copies the host copy that `remat.offload` made back into a
+    new device buffer, just before the backward's first use of it. Its
+    operand must be the result of a `remat.offload`, directly or through the
+    arguments of `remat.backward` and `remat.barrier`.
+
+    Example:
+
+    ```mlir
+    %x2 = remat.reload %hx : tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyStaticShapeTensor:$input);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // LinearCrossEntropyOp
 //===----------------------------------------------------------------------===//
 

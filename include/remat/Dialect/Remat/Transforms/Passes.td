@@ -194,6 +194,40 @@ def RematStripBarriersPass : Pass<"remat-strip-barriers"> {
   ];
 }
 
+def RematLowerHostMemoryPass : Pass<"remat-lower-host-memory", "::mlir::ModuleOp"> {
+  let summary = "Allocate offloaded buffers from the runtime's host arena";
+  let description = [{
+    After bufferization, the copies `remat.offload` made live in memrefs of
+    `#remat.memory_space<host>`, which the LLVM lowering does not know. This
+    pass calls `rematHostAllocNext()` (declared in the module) before each
+    allocation in that memory space, so that the runtime's next allocation
+    comes from its host arena, and then drops the memory space from every
+    type. The CPU runtime (`libRematRuntime`) keeps the host arena apart
+    from the device heap: `rematPrintHeapStats` prints its own
+    `remat-host:` line.
+
+    With `gpu=true` (as `-remat-lower-to-nvvm` runs it, after
+    `-remat-gpu-device-memory` has made each host allocation a
+    `gpu.alloc host_shared`, which the CUDA runtime allocates as pinned host
+    memory), the pass only drops the memory space, and makes each
+    `gpu.alloc async host_shared` that `-gpu-async-region` made synchronous
+    (the GPU runtime lowering takes no asynchronous host allocation; it
+    happens on the host at once); a `memref.alloc` still in host memory is
+    then an error.
+  }];
+  let options = [
+    Option<"gpu", "gpu", "bool", /*default=*/"false",
+           "Only drop the memory space (the GPU lowering allocates host "
+           "buffers itself)">
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::gpu::GPUDialect"];
+  let statistics = [
+    Statistic<"numHostAllocs", "host-allocs",
+              "Number of allocations moved to the host arena">
+  ];
+}
+
 def RematPlaceDeallocsPass : Pass<"remat-place-deallocs"> {
   let summary = "Free each buffer right after its last use";
   let description = [{

@@ -80,6 +80,7 @@ struct RecomputeStats {
   /// Clones of forward ops cloned before (recomputed once per residual);
   /// each reads its operands through a `remat.barrier {copy = k}`.
   unsigned duplicated = 0;
+  unsigned offloaded = 0; ///< values offloaded to host memory.
 };
 
 /// The rematerialization rewrite on one `remat.backward`. Every operand `v`
@@ -98,11 +99,19 @@ struct RecomputeStats {
 /// stay saved. Values used inside a cloned op's regions are materialized
 /// like operands. `onClone`, when set, is called with each cloned forward
 /// value and its clone.
+///
+/// A value with `shouldOffload` (checked before `shouldRecompute`) is
+/// offloaded instead: a `remat.offload` right after its definition copies
+/// it to host memory, the backward reads that copy, and a `remat.reload`
+/// just before the first use that needs it brings it back (once, however
+/// many residuals need it). An offloaded operand is dropped like a
+/// recomputed one.
 RecomputeStats
 recomputeBackwardInputs(RewriterBase &rewriter, BackwardOp backward,
                         llvm::function_ref<bool(Value)> shouldRecompute,
                         llvm::function_ref<bool(Value)> shouldDuplicate = {},
-                        llvm::function_ref<void(Value, Value)> onClone = {});
+                        llvm::function_ref<void(Value, Value)> onClone = {},
+                        llvm::function_ref<bool(Value)> shouldOffload = {});
 
 /// Returns the entry argument of `backward` that carries `value`: that of
 /// an operand equal to it, else of one appended for it.
