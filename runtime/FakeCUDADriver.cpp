@@ -22,7 +22,10 @@
 ///   and counted; with REMAT_FAKE_CUDA_KERNELS, they run on the CPU from
 ///   their host-compiled form (FakeCUDAEmulator.h);
 /// - calls that need a context fail without a current one, as the real
-///   driver does.
+///   driver does;
+/// - copies and memsets run when issued, or, with
+///   REMAT_FAKE_CUDA_STREAMS=deferred, in stream order as late as events
+///   allow (FakeCUDAStreams.h).
 ///
 /// At exit it prints `fake-cuda: launches=<n>` to stderr, then a line with
 /// the module and allocation counts. `REMAT_FAKE_CUDA_TOTAL_BYTES` sets the
@@ -32,6 +35,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "FakeCUDAEmulator.h"
+#include "FakeCUDAStreams.h"
 
 #include "cuda.h"
 
@@ -79,13 +83,8 @@ struct FakeFunction {
   bool syncs = true;
 };
 
-struct FakeStream {
-  unsigned flags;
-};
-
-struct FakeEvent {
-  unsigned flags;
-};
+using FakeStream = remat::fake::Stream;
+using FakeEvent = remat::fake::Event;
 
 /// The driver's state; never destroyed, so that global destructors of the
 /// program that run after ours can still call in.
@@ -96,6 +95,8 @@ struct Driver {
   int primaryRetains = 0;
   size_t totalBytes = kDefaultTotalBytes;
   std::unordered_map<CUdeviceptr, size_t> allocations;
+  /// cuMemAllocHost's buffers and their sizes.
+  std::unordered_map<void *, size_t> hostAllocations;
   std::unordered_set<FakeModule *> modules;
   std::unordered_set<FakeStream *> streams;
   std::unordered_set<FakeEvent *> events;
@@ -286,17 +287,23 @@ __attribute__((destructor)) static void report() {
                "allocations=%" PRId64 " peak_bytes=%zu live_bytes=%zu\n",
                state.modulesLoaded, state.modules.size(), state.allocationCount,
                state.peakBytes, state.liveBytes);
+  remat::fake::report();
 }
 
 // The names below are the CUDA driver's.
 // NOLINTBEGIN(readability-identifier-naming)
-/// Sets `count` words of type `Word` at `dst` to `value` (the memsets).
+/// Issues the memset of `count` words of type `Word` at `dst` to `value`
+/// on `stream`.
 template <typename Word>
-CUresult fillWords(CUdeviceptr dst, Word value, size_t count) {
+CUresult issueFill(CUstream stream, CUdeviceptr dst, Word value, size_t count) {
   if (count && !dst)
     return CUDA_ERROR_INVALID_VALUE;
-  std::fill_n(reinterpret_cast<Word *>(dst), count, value);
-  return CUDA_SUCCESS;
+  return remat::fake::issue(remat::fake::streamOf(stream), dst,
+                            count * sizeof(Word), 0, 0, /*isCopy=*/false, [=] {
+                              std::fill_n(reinterpret_cast<Word *>(dst), count,
+                                          value);
+                              return CUDA_SUCCESS;
+                            });
 }
 
 /// Creates a fake stream or event (an element of `live`) with `flags`, and
@@ -509,7 +516,7 @@ CUresult cuCtxGetDevice(CUdevice *device) {
 
 CUresult cuCtxSynchronize() {
   FAKE_NEED_CONTEXT();
-  return CUDA_SUCCESS;
+  return remat::fake::synchronizeAll();
 }
 
 //===----------------------------------------------------------------------===//
@@ -544,10 +551,19 @@ CUresult cuMemFree(CUdeviceptr dptr) {
   if (!dptr)
     return CUDA_SUCCESS;
   Driver &state = driver();
+  size_t bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    auto it = state.allocations.find(dptr);
+    if (it == state.allocations.end())
+      return CUDA_ERROR_INVALID_VALUE;
+    bytes = it->second;
+  }
+  // Only the queued work on these bytes must be done before they go.
+  if (CUresult status = remat::fake::runTouching(dptr, bytes))
+    return status;
   std::lock_guard<std::mutex> lock(state.mutex);
   auto it = state.allocations.find(dptr);
-  if (it == state.allocations.end())
-    return CUDA_ERROR_INVALID_VALUE;
   state.liveBytes -= it->second;
   state.allocations.erase(it);
   std::free(reinterpret_cast<void *>(dptr));
@@ -558,6 +574,8 @@ CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
   FAKE_NEED_CONTEXT();
   if (bytes && (!dst || !src))
     return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult status = remat::fake::synchronizeAll())
+    return status;
   if (bytes)
     std::memmove(reinterpret_cast<void *>(dst),
                  reinterpret_cast<const void *>(src), bytes);
@@ -565,29 +583,36 @@ CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
 }
 
 CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
-                       CUstream /*stream*/) {
-  return cuMemcpy(dst, src, bytes);
+                       CUstream stream) {
+  FAKE_NEED_CONTEXT();
+  if (bytes && (!dst || !src))
+    return CUDA_ERROR_INVALID_VALUE;
+  return remat::fake::issue(remat::fake::streamOf(stream), dst, bytes, src,
+                            bytes, /*isCopy=*/true, [=] {
+                              if (bytes)
+                                std::memmove(
+                                    reinterpret_cast<void *>(dst),
+                                    reinterpret_cast<const void *>(src), bytes);
+                              return CUDA_SUCCESS;
+                            });
 }
 
 CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned int value, size_t count,
-                          CUstream /*stream*/) {
+                          CUstream stream) {
   FAKE_NEED_CONTEXT();
-  return fillWords(dst, value, count);
+  return issueFill(stream, dst, value, count);
 }
 
 CUresult cuMemsetD16Async(CUdeviceptr dst, unsigned short value, size_t count,
-                          CUstream /*stream*/) {
+                          CUstream stream) {
   FAKE_NEED_CONTEXT();
-  return fillWords(dst, value, count);
+  return issueFill(stream, dst, value, count);
 }
 
 CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t count,
-                         CUstream /*stream*/) {
+                         CUstream stream) {
   FAKE_NEED_CONTEXT();
-  if (count && !dst)
-    return CUDA_ERROR_INVALID_VALUE;
-  std::memset(reinterpret_cast<void *>(dst), value, count);
-  return CUDA_SUCCESS;
+  return issueFill(stream, dst, value, count);
 }
 
 /// Page-locked host memory: plain host memory here, apart from the device's
@@ -599,11 +624,27 @@ CUresult cuMemAllocHost(void **pp, size_t bytes) {
   size_t rounded = (bytes + kAllocationAlignment - 1) / kAllocationAlignment *
                    kAllocationAlignment;
   *pp = std::aligned_alloc(kAllocationAlignment, rounded);
-  return *pp ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+  if (!*pp)
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  std::lock_guard<std::mutex> lock(driver().mutex);
+  driver().hostAllocations[*pp] = bytes;
+  return CUDA_SUCCESS;
 }
 
 CUresult cuMemFreeHost(void *p) {
   FAKE_NEED_CONTEXT();
+  size_t bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(driver().mutex);
+    auto it = driver().hostAllocations.find(p);
+    if (it == driver().hostAllocations.end())
+      return CUDA_ERROR_INVALID_VALUE;
+    bytes = it->second;
+    driver().hostAllocations.erase(it);
+  }
+  if (CUresult status =
+          remat::fake::runTouching(reinterpret_cast<uintptr_t>(p), bytes))
+    return status;
   std::free(p);
   return CUDA_SUCCESS;
 }
@@ -693,9 +734,12 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX,
                         unsigned int gridDimY, unsigned int gridDimZ,
                         unsigned int blockDimX, unsigned int blockDimY,
                         unsigned int blockDimZ, unsigned int /*sharedMemBytes*/,
-                        CUstream /*stream*/, void **kernelParams,
+                        CUstream stream, void **kernelParams,
                         void ** /*extra*/) {
   FAKE_NEED_CONTEXT();
+  if (CUresult status =
+          remat::fake::beforeKernel(remat::fake::streamOf(stream)))
+    return status;
   return launch(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY,
                 blockDimZ, kernelParams);
 }
@@ -705,34 +749,75 @@ CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f,
   FAKE_NEED_CONTEXT();
   if (!config)
     return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult status =
+          remat::fake::beforeKernel(remat::fake::streamOf(config->hStream)))
+    return status;
   return launch(f, config->gridDimX, config->gridDimY, config->gridDimZ,
                 config->blockDimX, config->blockDimY, config->blockDimZ,
                 kernelParams);
 }
 
 //===----------------------------------------------------------------------===//
-// Streams and events: all work is done when it is issued.
+// Streams and events: work runs when it is issued, or in stream order with
+// REMAT_FAKE_CUDA_STREAMS=deferred (FakeCUDAStreams.h).
 //===----------------------------------------------------------------------===//
 
 CUresult cuStreamCreate(CUstream *stream, unsigned int flags) {
   FAKE_NEED_CONTEXT();
-  return createHandle(driver().streams, stream, flags);
+  if (!stream)
+    return CUDA_ERROR_INVALID_VALUE;
+  FakeStream *fake = remat::fake::createStream(flags);
+  std::lock_guard<std::mutex> lock(driver().mutex);
+  driver().streams.insert(fake);
+  *stream = reinterpret_cast<CUstream>(fake);
+  return CUDA_SUCCESS;
+}
+
+/// The fake stream of `stream` (null: the legacy stream), or null when it
+/// is not a live stream.
+static FakeStream *liveStream(CUstream stream) {
+  auto *fake = remat::fake::streamOf(stream);
+  if (!stream)
+    return fake;
+  std::lock_guard<std::mutex> lock(driver().mutex);
+  return driver().streams.count(fake) ? fake : nullptr;
+}
+
+static FakeEvent *liveEvent(CUevent event) {
+  auto *fake = reinterpret_cast<FakeEvent *>(event);
+  std::lock_guard<std::mutex> lock(driver().mutex);
+  return driver().events.count(fake) ? fake : nullptr;
 }
 
 CUresult cuStreamDestroy(CUstream stream) {
   FAKE_NEED_CONTEXT();
-  return destroyHandle(driver().streams, stream);
-}
-
-CUresult cuStreamSynchronize(CUstream /*stream*/) {
-  FAKE_NEED_CONTEXT();
+  FakeStream *fake = liveStream(stream);
+  if (!stream || !fake)
+    return CUDA_ERROR_INVALID_HANDLE;
+  if (CUresult status = remat::fake::destroyStream(fake))
+    return status;
+  std::lock_guard<std::mutex> lock(driver().mutex);
+  driver().streams.erase(fake);
   return CUDA_SUCCESS;
 }
 
-CUresult cuStreamWaitEvent(CUstream /*stream*/, CUevent event,
+CUresult cuStreamSynchronize(CUstream stream) {
+  FAKE_NEED_CONTEXT();
+  FakeStream *fake = liveStream(stream);
+  if (!fake)
+    return CUDA_ERROR_INVALID_HANDLE;
+  return remat::fake::synchronizeStream(fake);
+}
+
+CUresult cuStreamWaitEvent(CUstream stream, CUevent event,
                            unsigned int /*flags*/) {
   FAKE_NEED_CONTEXT();
-  return event ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+  FakeStream *fakeStream = liveStream(stream);
+  FakeEvent *fakeEvent = liveEvent(event);
+  if (!fakeStream || !fakeEvent)
+    return CUDA_ERROR_INVALID_HANDLE;
+  remat::fake::waitEvent(fakeStream, fakeEvent);
+  return CUDA_SUCCESS;
 }
 
 CUresult cuEventCreate(CUevent *event, unsigned int flags) {
@@ -745,14 +830,30 @@ CUresult cuEventDestroy(CUevent event) {
   return destroyHandle(driver().events, event);
 }
 
-CUresult cuEventRecord(CUevent event, CUstream /*stream*/) {
+CUresult cuEventRecord(CUevent event, CUstream stream) {
   FAKE_NEED_CONTEXT();
-  return event ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+  FakeStream *fakeStream = liveStream(stream);
+  FakeEvent *fakeEvent = liveEvent(event);
+  if (!fakeStream || !fakeEvent)
+    return CUDA_ERROR_INVALID_HANDLE;
+  remat::fake::recordEvent(fakeEvent, fakeStream);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuEventQuery(CUevent event) {
+  FAKE_NEED_CONTEXT();
+  FakeEvent *fake = liveEvent(event);
+  if (!fake)
+    return CUDA_ERROR_INVALID_HANDLE;
+  return remat::fake::eventDone(fake) ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
 }
 
 CUresult cuEventSynchronize(CUevent event) {
   FAKE_NEED_CONTEXT();
-  return event ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+  FakeEvent *fake = liveEvent(event);
+  if (!fake)
+    return CUDA_ERROR_INVALID_HANDLE;
+  return remat::fake::synchronizeEvent(fake);
 }
 }
 // NOLINTEND(readability-identifier-naming)

@@ -37,6 +37,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <vector>
 
 using remat::runtime::HeapStats;
 
@@ -164,6 +165,36 @@ static HeapStats &deviceHeap() {
 static HeapStats &hostHeap() {
   static HeapStats *heap = new HeapStats();
   return *heap;
+}
+
+/// Pinned host buffers the program has freed whose copies may still run:
+/// each waits for an event recorded on the stream that freed it.
+/// cuMemFreeHost synchronizes the device, so they are returned to the
+/// driver where the host waits anyway (mgpuStreamSynchronize).
+struct PendingHostFree {
+  void *ptr;
+  CUevent event;
+};
+static std::vector<PendingHostFree> &pendingHostFrees() {
+  static auto *pending = new std::vector<PendingHostFree>();
+  return *pending;
+}
+
+/// Returns to the driver the pinned buffers whose copies are done.
+static void returnHostBuffers() {
+  auto &pending = pendingHostFrees();
+  size_t kept = 0;
+  for (PendingHostFree &entry : pending) {
+    CUresult status = cuEventQuery(entry.event);
+    if (status == CUDA_ERROR_NOT_READY) {
+      pending[kept++] = entry;
+      continue;
+    }
+    REMAT_CUDA_CHECK(status);
+    REMAT_CUDA_CHECK(cuEventDestroy(entry.event));
+    REMAT_CUDA_CHECK(cuMemFreeHost(entry.ptr));
+  }
+  pending.resize(kept);
 }
 
 /// The step timer of rematTimerStart/rematTimerStop.
@@ -340,6 +371,7 @@ MLIR_CRUNNERUTILS_EXPORT void mgpuStreamDestroy(CUstream stream) {
 MLIR_CRUNNERUTILS_EXPORT void mgpuStreamSynchronize(CUstream stream) {
   ensureContext();
   REMAT_CUDA_CHECK(cuStreamSynchronize(stream));
+  returnHostBuffers();
 }
 
 MLIR_CRUNNERUTILS_EXPORT void mgpuStreamWaitEvent(CUstream stream,
@@ -404,16 +436,19 @@ mgpuMemAlloc(uint64_t sizeBytes, CUstream /*stream*/, bool isHostShared) {
   return deviceHeap().record(reinterpret_cast<void *>(ptr), sizeBytes);
 }
 
-/// Frees memory of mgpuMemAlloc; null is ignored.
-MLIR_CRUNNERUTILS_EXPORT void mgpuMemFree(void *ptr, CUstream /*stream*/) {
+/// Frees memory of mgpuMemAlloc; null is ignored. A pinned host buffer
+/// leaves the host arena now and goes back to the driver once what
+/// `stream` issued before the free (its last copy) is done.
+MLIR_CRUNNERUTILS_EXPORT void mgpuMemFree(void *ptr, CUstream stream) {
   if (!ptr)
     return;
   ensureContext();
   if (hostHeap().owns(ptr)) {
-    // (The copies out of and into it must be done first.)
-    synchronizeDevice();
     hostHeap().release(ptr);
-    REMAT_CUDA_CHECK(cuMemFreeHost(ptr));
+    CUevent event = nullptr;
+    REMAT_CUDA_CHECK(cuEventCreate(&event, CU_EVENT_DISABLE_TIMING));
+    REMAT_CUDA_CHECK(cuEventRecord(event, stream));
+    pendingHostFrees().push_back({ptr, event});
     return;
   }
   deviceHeap().release(ptr);

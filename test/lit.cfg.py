@@ -130,4 +130,9 @@ if getattr(config, "remat_have_cuda", False):
         ("%cuda_driver_lib", config.cuda_driver_library),
         ("%fake_cuda_dir", os.path.join(config.remat_lib_dir, "fake-cuda")),
         ("%host_cxx", config.host_cxx),
+        ("%cuda_include_flags", " ".join(
+            "-I" + d for d in config.cuda_include_dirs.split(";") if d)),
     ])
+    # The fake libcuda runs copies in stream order, as late as the events
+    # allow (FakeCUDAStreams.h), so that a missing event shows.
+    config.environment["REMAT_FAKE_CUDA_STREAMS"] = "deferred"

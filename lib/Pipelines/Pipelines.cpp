@@ -110,6 +110,8 @@ void mlir::remat::buildLowerToNVVMPipeline(
   RematLowerHostMemoryPassOptions hostMemory;
   hostMemory.gpu = true;
   pm.addPass(createRematLowerHostMemoryPass(hostMemory));
+  // Their copies: on streams of their own, joined by events.
+  pm.addNestedPass<func::FuncOp>(createRematGPUCopyStreamsPass());
   GpuNVVMAttachTargetOptions target;
   target.chip = options.chip;
   target.features = options.features;

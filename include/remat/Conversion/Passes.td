@@ -213,6 +213,40 @@ def RematGPUWrapHostComputePass : Pass<"remat-gpu-wrap-host-compute",
   ];
 }
 
+def RematGPUCopyStreamsPass : Pass<"remat-gpu-copy-streams",
+                                   "func::FuncOp"> {
+  let summary = "Move the copies of offloaded values to streams of their "
+                "own, joined by events where their buffers are next needed";
+  let description = [{
+    Runs after `-gpu-async-region`, which puts a block's GPU operations on
+    one chain of async tokens (one stream). Each `gpu.memcpy` to or from
+    pinned host memory (`gpu.alloc host_shared`: an offloaded buffer) leaves
+    the chain:
+    - it starts a stream of its own, `gpu.wait async [%chain]`, which waits
+      for what the chain issued before it; a copy back also waits for the
+      copy out that filled its host buffer;
+    - the first later operation that needs the copy done is made to wait
+      for it, `gpu.wait async [%chain, %copy]`: for a copy back, the first
+      use of the device buffer; for a copy out, the first operation that
+      may write the device buffer (kernels are read from their bodies) or
+      that uses the host buffer. A host operation that uses either buffer
+      is preceded by `gpu.wait [%copy]`;
+    - the `gpu.dealloc` of a copied buffer waits for the chain and the copy
+      on a stream of its own, so that the chain does not wait to free;
+    - the streams left behind are synchronized and destroyed at the block's
+      next `gpu.wait`.
+    The GPU runtime lowering makes each `gpu.wait async` a stream
+    (`mgpuStreamCreate`) that waits for events (`mgpuEventRecord`,
+    `mgpuStreamWaitEvent`) recorded after the operations that defined its
+    operands. A copy whose dependency is not a single token defined in its
+    block stays on its chain.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+  let statistics = [
+    Statistic<"numCopies", "copies", "copies moved to streams of their own">,
+  ];
+}
+
 def RematGPUTileContractionsPass : Pass<"remat-gpu-tile-contractions",
                                         "func::FuncOp"> {
   let summary = "Run matmul-class ops as shared-memory tiled GPU kernels";
