@@ -292,8 +292,10 @@ static ValueSet mapValues(const IRMapping &mapping, const ValueSet *values) {
 /// `saved` is recomputed (the plan applied to the copy).
 OwningOpRef<func::FuncOp> mlir::remat::detail::cloneWithPlan(
     func::FuncOp function, BackwardOp backward, const ValueSet &saved,
-    const ValueSet *duplicated, const ValueSet *offloaded) {
-  IRMapping mapping;
+    const ValueSet *duplicated, const ValueSet *offloaded,
+    IRMapping *mappingOut) {
+  IRMapping local;
+  IRMapping &mapping = mappingOut ? *mappingOut : local;
   OwningOpRef<func::FuncOp> copy = function.clone(mapping);
   ValueSet savedCopy = mapValues(mapping, &saved);
   ValueSet duplicatedCopy = mapValues(mapping, duplicated);

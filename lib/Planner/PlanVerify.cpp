@@ -183,14 +183,17 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
     std::optional<int64_t> lowest;
     if (!searchInfeasible.feasible)
       lowest = searchInfeasible.predictedPeak;
+    // The user's budget, in bytes (a fraction is of the baseline).
+    auto userBudget = [&](const RematPlan &p) -> int64_t {
+      return budget ? *budget
+             : options.budget->bytes
+                 ? *options.budget->bytes
+                 : scaleBytes(*options.budget->fraction, p.baselinePeak);
+    };
+    // The plan at the search model's lowest peak, when one was searched,
+    // and the lowest with offloads, when they did not meet the budget.
+    std::optional<RematPlan> lowestFound, lowestOffloaded;
     if (failed(plan) && lowest && options.budgetOn == BudgetOn::Peak) {
-      // The user's budget, in bytes (a fraction is of the baseline).
-      auto userBudget = [&](const RematPlan &p) -> int64_t {
-        return budget ? *budget
-               : options.budget->bytes
-                   ? *options.budget->bytes
-                   : scaleBytes(*options.budget->fraction, p.baselinePeak);
-      };
       auto costOf = [&](const RematPlan &p) {
         return options.cost == PlanCost::Flops
                    ? static_cast<double>(p.recomputeWeightedFlops)
@@ -241,6 +244,14 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
       constexpr int kSteps = 6;
       FailureOr<RematPlan> lowestPlan =
           quietly(options, Budget{*lowest, std::nullopt});
+      // (For offload, below: searched with the whole work limit, so that
+      // what it starts from does not depend on what the checks spent.)
+      if (options.offload) {
+        FailureOr<RematPlan> fresh = limits.withFreshWork(
+            [&] { return quietly(options, Budget{*lowest, std::nullopt}); });
+        if (succeeded(fresh))
+          lowestFound = *fresh;
+      }
       for (int k = kSteps - 1;
            k >= 0 && failed(plan) && succeeded(lowestPlan) && mayCheck(); --k) {
         // (The model's baseline bounds every search budget from above.)
@@ -280,6 +291,39 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
         }
       }
     }
+    // Offload, the third choice, where recomputing cannot meet the budget:
+    // residuals of the lowest plan go to host memory.
+    if (failed(plan) && lowestFound && options.offload &&
+        options.budgetOn == BudgetOn::Peak) {
+      int64_t target = userBudget(*lowestFound);
+      int64_t searchTarget = target;
+      // (The search model can be optimistic: once more, tighter.)
+      for (int k = 0; k < 2 && failed(plan); ++k) {
+        RematPlan trial = *lowestFound;
+        FailureOr<bool> any = offloadToBudget(function, backward, options,
+                                              limits, trial, searchTarget);
+        if (failed(any))
+          return failure();
+        if (!*any)
+          break;
+        ++evaluations;
+        if (!lowestVerified || trial.predictedPeak < *lowestVerified) {
+          lowestVerified = trial.predictedPeak;
+          lowestVerifiedBy = "the lowest plan with " +
+                             std::to_string(trial.offloaded.size()) +
+                             " residuals offloaded to host memory";
+          lowestOffloaded = trial;
+        }
+        if (trial.predictedPeak <= target) {
+          trial.budgetBytes = target;
+          trial.feasible = true;
+          checked = trial.predictedPeak;
+          plan = std::move(trial);
+          break;
+        }
+        searchTarget -= std::max<int64_t>(trial.predictedPeak - target, 64);
+      }
+    }
     if (failed(plan)) {
       emitHeld(context, held, lowestVerified, lowestVerifiedBy, limits);
       if (infeasible && !searchInfeasible.feasible) {
@@ -295,6 +339,16 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
         if (lowestVerified && options.budgetOn == BudgetOn::Peak)
           infeasible->predictedPeak =
               std::min(infeasible->predictedPeak, *lowestVerified);
+        // (The plan file describes the lowest plan with offloads when it
+        // is the lowest.)
+        if (lowestOffloaded &&
+            lowestOffloaded->predictedPeak == infeasible->predictedPeak) {
+          int64_t budgetBytes = infeasible->budgetBytes;
+          *infeasible = *lowestOffloaded;
+          infeasible->budgetBytes = budgetBytes;
+          infeasible->feasible = false;
+          infeasible->decisions.clear();
+        }
         infeasible->work = limits.getSpent();
         infeasible->searchComplete = !limits.wasCut();
         infeasible->searchNote = limits.cutNote();

@@ -375,12 +375,14 @@ struct Incumbent {
 
 /// A copy of `function` in which every residual of `backward` outside
 /// `saved` is recomputed, or offloaded when in `offloaded` (the plan
-/// applied to the copy).
+/// applied to the copy). `mapping`, when given, receives the copy's value
+/// of each value of `function` (before the plan).
 OwningOpRef<func::FuncOp> cloneWithPlan(func::FuncOp function,
                                         BackwardOp backward,
                                         const ValueSet &saved,
                                         const ValueSet *duplicated = nullptr,
-                                        const ValueSet *offloaded = nullptr);
+                                        const ValueSet *offloaded = nullptr,
+                                        IRMapping *mapping = nullptr);
 /// A fresh module holding `owned`, a private declaration of every other
 /// function of `symbols`, and a copy of its other ops (globals the step
 /// reads, for example), so that the function still verifies there.
@@ -520,6 +522,17 @@ ValueSet keptInputs(BackwardOp backward, const RematPlan &plan);
 LogicalResult chooseOffloads(func::FuncOp function, BackwardOp backward,
                              const PlanOptions &options, SearchLimits &limits,
                              RematPlan &plan);
+
+/// With options.offload, where no plan meets the budget by recomputing:
+/// offloads residuals `plan` keeps on the device (forward values, largest
+/// first, each kept while it lowers the search model's peak) until the
+/// peak meets `budget` or none is left. Returns whether it offloaded any;
+/// then `plan`'s decisions and figures are updated, its `predictedPeak` the
+/// bufferized program's (with options.verify) or the peak model's.
+FailureOr<bool> offloadToBudget(func::FuncOp function, BackwardOp backward,
+                                const PlanOptions &options,
+                                SearchLimits &limits, RematPlan &plan,
+                                int64_t budget);
 
 /// Moves each `remat.reload` of `backward`'s body up, in order, so that its
 /// copy over a link of `bandwidth` bytes per second (one copy at a time)

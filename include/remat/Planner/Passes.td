@@ -161,7 +161,9 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
     Option<"offload", "offload", "bool", /*default=*/"false",
            "Offload, as a third choice: a buffer the plan recomputes is "
            "copied to host memory and back instead where that costs less "
-           "modeled time and the peak still meets the budget">,
+           "modeled time and the peak still meets the budget; below the "
+           "lowest peak recomputing reaches, buffers the plan saves go to "
+           "host memory until the budget is met">,
     Option<"link", "link", "std::string", /*default=*/"\"pcie5\"",
            "The host link offloaded buffers cross: pcie4, pcie5, c2c, or a "
            "bandwidth in GB/s">,
