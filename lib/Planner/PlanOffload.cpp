@@ -506,7 +506,6 @@ FailureOr<bool> mlir::remat::detail::offloadToBudget(
                                microseconds(transfer.copySeconds(v)) + " us";
                       });
   plan.link = options.link.name;
-  plan.predictedPeak = current.peak;
   FailureOr<int64_t> checked =
       options.verify || options.peakModel
           ? checkedPeak(function, backward, options, plan)

@@ -190,21 +190,20 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
                  ? *options.budget->bytes
                  : scaleBytes(*options.budget->fraction, p.baselinePeak);
     };
-    // The plan at the search model's lowest peak, when one was searched,
-    // and the lowest with offloads, when they did not meet the budget.
-    std::optional<RematPlan> lowestFound, lowestOffloaded;
+    // Plans the checks search for: their failures are this search's
+    // (held above), not errors of their own.
+    auto quietly = [&](const PlanOptions &o, std::optional<Budget> b) {
+      ScopedDiagnosticHandler quiet(context,
+                                    [](Diagnostic &) { return success(); });
+      return planOnce(function, backward, o, b, false, limits);
+    };
+    // The lowest plan with offloads, when they did not meet the budget.
+    std::optional<RematPlan> lowestOffloaded;
     if (failed(plan) && lowest && options.budgetOn == BudgetOn::Peak) {
       auto costOf = [&](const RematPlan &p) {
         return options.cost == PlanCost::Flops
                    ? static_cast<double>(p.recomputeWeightedFlops)
                    : p.recomputeSeconds;
-      };
-      // Plans the checks search for: their failures are this search's
-      // (held above), not errors of their own.
-      auto quietly = [&](const PlanOptions &o, std::optional<Budget> b) {
-        ScopedDiagnosticHandler quiet(context,
-                                      [](Diagnostic &) { return success(); });
-        return planOnce(function, backward, o, b, false, limits);
       };
       // Checks `candidate` on the bufferized program (optional work); it
       // becomes the plan if it meets the budget (and, with `cheaper`, costs
@@ -244,14 +243,6 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
       constexpr int kSteps = 6;
       FailureOr<RematPlan> lowestPlan =
           quietly(options, Budget{*lowest, std::nullopt});
-      // (For offload, below: searched with the whole work limit, so that
-      // what it starts from does not depend on what the checks spent.)
-      if (options.offload) {
-        FailureOr<RematPlan> fresh = limits.withFreshWork(
-            [&] { return quietly(options, Budget{*lowest, std::nullopt}); });
-        if (succeeded(fresh))
-          lowestFound = *fresh;
-      }
       for (int k = kSteps - 1;
            k >= 0 && failed(plan) && succeeded(lowestPlan) && mayCheck(); --k) {
         // (The model's baseline bounds every search budget from above.)
@@ -292,9 +283,18 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
       }
     }
     // Offload, the third choice, where recomputing cannot meet the budget:
-    // residuals of the lowest plan go to host memory.
-    if (failed(plan) && lowestFound && options.offload &&
+    // residuals of the plan at the search model's lowest peak go to host
+    // memory. (That plan is searched with the whole work limit, so that
+    // what offload starts from does not depend on what the checks spent.)
+    std::optional<RematPlan> lowestFound;
+    if (failed(plan) && lowest && options.offload &&
         options.budgetOn == BudgetOn::Peak) {
+      FailureOr<RematPlan> fresh = limits.withFreshWork(
+          [&] { return quietly(options, Budget{*lowest, std::nullopt}); });
+      if (succeeded(fresh))
+        lowestFound = *fresh;
+    }
+    if (lowestFound) {
       int64_t target = userBudget(*lowestFound);
       int64_t searchTarget = target;
       // (The search model can be optimistic: once more, tighter.)

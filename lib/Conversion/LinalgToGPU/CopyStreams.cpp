@@ -126,14 +126,6 @@ namespace {
 /// is concerned.
 enum class Use { None, Read, Write, Free, HostCopy };
 
-/// A copy of an offloaded value on a stream of its own.
-struct SideCopy {
-  gpu::MemcpyOp copy;
-  /// Whether it copies out (device to host).
-  bool out;
-  llvm::SmallPtrSet<Value, 8> device, host;
-};
-
 class CopyStreams {
 public:
   explicit CopyStreams(func::FuncOp func) : func(func) {}
@@ -152,6 +144,8 @@ private:
   void retire(Value token, Operation *after);
   /// Replaces the single async dependency of `op` with `token`.
   static void setDependency(gpu::AsyncOpInterface op, Value token);
+  /// kernelMayWrite, once per launch and operand.
+  bool launchMayWrite(gpu::LaunchFuncOp launch, unsigned index);
 
   func::FuncOp func;
   /// The streams a copy back's stream must wait for, besides its chain:
@@ -159,12 +153,22 @@ private:
   llvm::DenseMap<Operation *, SmallVector<Value>> extraDependencies;
   /// The tokens each `gpu.wait` synchronizes in addition to its own.
   llvm::MapVector<Operation *, llvm::SetVector<Value>> retired;
+  /// What launchMayWrite found (the scans of several copies meet the same
+  /// launches).
+  llvm::DenseMap<std::pair<Operation *, unsigned>, bool> launchWrites;
 };
 } // namespace
 
 void CopyStreams::setDependency(gpu::AsyncOpInterface op, Value token) {
   unsigned index = op.getAsyncDependencies().getBeginOperandIndex();
   op->setOperand(index, token);
+}
+
+bool CopyStreams::launchMayWrite(gpu::LaunchFuncOp launch, unsigned index) {
+  auto [it, inserted] = launchWrites.try_emplace({launch, index}, false);
+  if (inserted)
+    it->second = kernelMayWrite(launch, index);
+  return it->second;
 }
 
 Use CopyStreams::classify(Operation *op,
@@ -188,7 +192,7 @@ Use CopyStreams::classify(Operation *op,
       } else if (auto launch = dyn_cast<gpu::LaunchFuncOp>(nested)) {
         unsigned first = launch.getKernelOperands().getBeginOperandIndex();
         unsigned number = operand.getOperandNumber();
-        note(number >= first && !kernelMayWrite(launch, number - first)
+        note(number >= first && !launchMayWrite(launch, number - first)
                  ? Use::Read
                  : Use::Write);
       } else if (llvm::any_of(nested->getResults(), [](Value result) {
@@ -220,11 +224,14 @@ void CopyStreams::retire(Value token, Operation *after) {
 void CopyStreams::moveToStream(gpu::MemcpyOp copy) {
   auto asyncCopy = cast<gpu::AsyncOpInterface>(copy.getOperation());
   Value chain = copy.getAsyncDependencies().front();
-  SideCopy side{copy, isPinnedHost(copy.getDst()), {}, {}};
-  Value device = side.out ? copy.getSrc() : copy.getDst();
-  Value host = side.out ? copy.getDst() : copy.getSrc();
-  collectAliases(getRootBuffer(device), side.device);
-  collectAliases(getRootBuffer(host), side.host);
+  // Whether it copies out (device to host), and the aliases of its two
+  // buffers.
+  bool out = isPinnedHost(copy.getDst());
+  llvm::SmallPtrSet<Value, 8> deviceAliases, hostAliases;
+  collectAliases(getRootBuffer(out ? copy.getSrc() : copy.getDst()),
+                 deviceAliases);
+  collectAliases(getRootBuffer(out ? copy.getDst() : copy.getSrc()),
+                 hostAliases);
 
   // The copy's stream waits for the chain (and the copies out it reads).
   OpBuilder builder(copy);
@@ -241,12 +248,12 @@ void CopyStreams::moveToStream(gpu::MemcpyOp copy) {
   for (Operation *op = copy->getNextNode(); op; op = op->getNextNode()) {
     if (op->hasTrait<OpTrait::IsTerminator>())
       break;
-    Use onDevice = deviceDone ? Use::None : classify(op, side.device);
-    Use onHost = hostDone ? Use::None : classify(op, side.host);
+    Use onDevice = deviceDone ? Use::None : classify(op, deviceAliases);
+    Use onHost = hostDone ? Use::None : classify(op, hostAliases);
     if (onDevice == Use::None && onHost == Use::None)
       continue;
     // A copy back of this copy out's host buffer waits on its own stream.
-    if (onHost == Use::HostCopy && onDevice == Use::None && side.out) {
+    if (onHost == Use::HostCopy && onDevice == Use::None && out) {
       if (auto next = dyn_cast<gpu::MemcpyOp>(op)) {
         extraDependencies[next].push_back(last);
         hostDone = true;
@@ -273,7 +280,7 @@ void CopyStreams::moveToStream(gpu::MemcpyOp copy) {
       continue;
     }
     // A copy out's device buffer may be read beside the copy.
-    if (side.out && onHost == Use::None && onDevice == Use::Read)
+    if (out && onHost == Use::None && onDevice == Use::Read)
       continue;
     // Otherwise the op needs the copy done.
     if (oneDependency) {
