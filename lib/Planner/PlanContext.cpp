@@ -368,7 +368,8 @@ int64_t
 PlanContext::peakOn(Scratch &scratch, const ValueSet &saved,
                     std::string *liveAtPeak, const ValueSet *duplicated,
                     function_ref<void(const MemoryProfile &,
-                                      const llvm::DenseMap<Value, Value> &)>
+                                      const llvm::DenseMap<Value, Value> &,
+                                      ArrayRef<Operation *>)>
                         inspect) {
   // The plan is applied to a scratch copy of the function (made once),
   // analyzed, and undone: cloning the whole function per evaluation cost
@@ -407,7 +408,7 @@ PlanContext::peakOn(Scratch &scratch, const ValueSet &saved,
   if (liveAtPeak)
     *liveAtPeak = describeLiveAtPeak(profile);
   if (inspect)
-    inspect(profile, firstClone);
+    inspect(profile, firstClone, inserted.ops);
   // Undo. The kept arguments are still in their order, followed by those
   // the rewrite appended: each dropped one is made again at its index and
   // its uses move back to it; then the clones go (users first), then the
@@ -488,7 +489,8 @@ llvm::BitVector PlanContext::heldAtPeak(const ValueSet &saved,
   Scratch &scratch = getScratch(0);
   (void)peakOn(scratch, saved, nullptr, duplicated,
                [&](const MemoryProfile &profile,
-                   const llvm::DenseMap<Value, Value> &firstClone) {
+                   const llvm::DenseMap<Value, Value> &firstClone,
+                   ArrayRef<Operation *>) {
                  // The first and last points at the peak.
                  unsigned firstPeak = profile.peakPoint, lastPeak = 0;
                  for (auto [point, bytes] : llvm::enumerate(profile.timeline))
@@ -506,6 +508,66 @@ llvm::BitVector PlanContext::heldAtPeak(const ValueSet &saved,
                  }
                });
   return held;
+}
+
+int64_t PlanContext::peakAndPoint(const llvm::BitVector &recomputed,
+                                  HeldPoint &point, HeldPoint &clonePoint) {
+  ++evaluations;
+  Scratch &scratch = getScratch(0);
+  point = HeldPoint{0, SmallVector<int64_t>(groups.size(), 0)};
+  clonePoint = HeldPoint{0, SmallVector<int64_t>(groups.size(), 0)};
+  int64_t p = peakOn(
+      scratch, savedFor(recomputed), nullptr, nullptr,
+      [&](const MemoryProfile &profile,
+          const llvm::DenseMap<Value, Value> &firstClone,
+          ArrayRef<Operation *> inserted) {
+        llvm::DenseSet<Operation *> clones(inserted.begin(), inserted.end());
+        auto heldAt = [&](unsigned at, HeldPoint &into) {
+          into.bytes = profile.timeline[at];
+          for (auto [g, group] : llvm::enumerate(groups)) {
+            if (recomputed.test(g))
+              continue;
+            auto it =
+                profile.bufferOf.find(scratch.mapping.lookupOrNull(group.root));
+            if (it == profile.bufferOf.end())
+              continue;
+            const Buffer &buffer = profile.buffers[it->second];
+            if (buffer.start <= at && at <= buffer.end)
+              into.held[g] = static_cast<int64_t>(
+                  llvm::alignTo(std::max<int64_t>(buffer.bytes, group.bytes),
+                                kAllocationAlignment));
+          }
+        };
+        std::optional<unsigned> at;
+        for (auto [index, op] : llvm::enumerate(profile.points))
+          if (!clones.contains(op) &&
+              (!at || profile.timeline[index] > profile.timeline[*at]))
+            at = index;
+        if (at)
+          heldAt(*at, point);
+        Operation *peakOp = profile.points[profile.peakPoint];
+        if (!clones.contains(peakOp))
+          return;
+        // The clone's forward op, and the op of the step it was inserted
+        // before, both in the function (not the scratch copy).
+        llvm::DenseMap<Operation *, Operation *> original;
+        for (auto [from, to] : scratch.mapping.getOperationMap())
+          original[to] = from;
+        Operation *anchor = nullptr;
+        for (auto [forward, clone] : firstClone)
+          if (clone.getDefiningOp() == peakOp)
+            anchor = original.lookup(forward.getDefiningOp());
+        Operation *before = peakOp->getNextNode();
+        while (before && clones.contains(before))
+          before = before->getNextNode();
+        if (!anchor || !before || !original.lookup(before))
+          return;
+        heldAt(profile.peakPoint, clonePoint);
+        clonePoint.anchor = anchor;
+        clonePoint.before = original.lookup(before);
+      });
+  peakCache[cacheKey(recomputed)] = p;
+  return p;
 }
 
 void PlanContext::usePeak(const llvm::BitVector &recomputed, int64_t peak) {

@@ -1,8 +1,8 @@
 //===- PlanSearch.cpp - greedy, exact and exhaustive searches -------------===//
 //
 // The searching strategies: a greedy ranking by bytes per recompute cost
-// (and pruning of its plan), a branch and bound over the subsets of the
-// groups, and the enumeration of every subset that it is tested against.
+// (and pruning of its plan), and the enumeration of every subset that the
+// branch and bound (PlanExact.cpp) is tested against.
 //
 //===----------------------------------------------------------------------===//
 
@@ -395,8 +395,10 @@ LogicalResult mlir::remat::detail::exchangeGroups(PlanContext &ctx,
 
 /// Makes `set` (of cost `cost`) the incumbent if its peak meets `budget`;
 /// returns whether it does.
-static FailureOr<bool> offer(PlanContext &ctx, const llvm::BitVector &set,
-                             double cost, int64_t budget, Incumbent &best) {
+FailureOr<bool> mlir::remat::detail::offerPlan(PlanContext &ctx,
+                                               const llvm::BitVector &set,
+                                               double cost, int64_t budget,
+                                               Incumbent &best) {
   FailureOr<int64_t> p = ctx.measure(set);
   if (failed(p))
     return failure();
@@ -408,144 +410,6 @@ static FailureOr<bool> offer(PlanContext &ctx, const llvm::BitVector &set,
   best.valid = true;
   return true;
 }
-
-namespace {
-/// Branch and bound over the groups, largest first. A node fixes groups
-/// [0, i) as recomputed or saved. It is pruned when its recompute cost
-/// already reaches the incumbent's (cost only grows with the set), when
-/// the peak's lower bound with every undecided group recomputed misses the
-/// budget, or (on a peak budget) when its cost plus what the undecided
-/// groups must add to bring the bound down to the budget reaches the
-/// incumbent's (costToMeetBound). A node that meets the budget is a leaf:
-/// adding groups only costs more. A node's own peak is evaluated only when
-/// the lower bound for its set alone meets the budget.
-class ExactSearch {
-public:
-  ExactSearch(PlanContext &ctx, int64_t budget) : ctx(ctx), budget(budget) {
-    order.resize(ctx.groups.size());
-    for (unsigned g = 0; g < order.size(); ++g)
-      order[g] = g;
-    llvm::stable_sort(order, [&](unsigned a, unsigned b) {
-      return ctx.groups[a].bytes > ctx.groups[b].bytes;
-    });
-    // A plan's cost is a weighted coverage of its groups' clones
-    // (getGroupClones): what a group adds is least when every other group
-    // is recomputed.
-    const PlanContext::RecomputeGraph &graph = ctx.getRecomputeGraph();
-    for (auto [k, c] : llvm::enumerate(graph.costs))
-      opCost.push_back(ctx.objective(c.first, c.second));
-    addedCost.resize(ctx.groups.size());
-  }
-
-  LogicalResult run(Incumbent &best) {
-    llvm::BitVector set(ctx.groups.size());
-    if (failed(visit(0, set, 0.0, best, /*fresh=*/true)))
-      return failure();
-    return success();
-  }
-
-  bool complete() const { return !aborted; }
-
-private:
-  bool pruneByCost(double cost, const Incumbent &best) const {
-    return best.valid && cost >= best.cost * (1 - 1e-12);
-  }
-
-  /// `fresh`: the node's set is not its parent's (the parent recomputed
-  /// one more group), so its own peak is not known to miss the budget.
-  LogicalResult visit(unsigned i, llvm::BitVector &set, double cost,
-                      Incumbent &best, bool fresh) {
-    if (aborted || pruneByCost(cost, best))
-      return success();
-    // A node's bounds walk the timeline twice: a 32nd of an evaluation.
-    if (!ctx.limits.spend(ctx.evaluationWork() / 32 + 1, "the exact search")) {
-      aborted = true;
-      return success();
-    }
-    // The set's own peak is evaluated only when its bound allows it to
-    // meet the budget (the bound is cheap, the evaluation is not), and only
-    // once: a child that saves the next group has its parent's set, which
-    // missed the budget.
-    bool mayMeet = ctx.lowerBound(set) <= budget;
-    if (fresh && mayMeet) {
-      if (!ctx.spendEvaluation("the exact search")) {
-        aborted = true;
-        return success();
-      }
-      FailureOr<bool> met = offer(ctx, set, cost, budget, best);
-      if (failed(met))
-        return failure();
-      if (*met)
-        return success();
-    }
-    if (i == order.size())
-      return success();
-    llvm::BitVector all = set;
-    for (unsigned j = i; j < order.size(); ++j)
-      all.set(order[j]);
-    if (ctx.lowerBound(all) > budget)
-      return success();
-    if (!mayMeet && best.valid) {
-      // (One more walk of the timeline, and one of the groups' clones.)
-      if (!ctx.limits.spend(ctx.evaluationWork() / 32 + 1,
-                            "the exact search")) {
-        aborted = true;
-        return success();
-      }
-      if (pruneByCostToGo(i, set, cost, best))
-        return success();
-    }
-    unsigned g = order[i];
-    set.set(g);
-    double withCost = ctx.objective(set);
-    if (failed(visit(i + 1, set, withCost, best, /*fresh=*/true)))
-      return failure();
-    set.reset(g);
-    return visit(i + 1, set, cost, best, /*fresh=*/false);
-  }
-
-  /// True when every plan below the node costs at least the incumbent:
-  /// the node's cost plus the least its undecided groups must add to bring
-  /// the peak's lower bound down to the budget, each group adding at least
-  /// its clones that no other group of the node's set or the undecided
-  /// ones clones. (With a budget on activations the bound is exact
-  /// already.)
-  bool pruneByCostToGo(unsigned i, const llvm::BitVector &set, double cost,
-                       const Incumbent &best) {
-    if (ctx.options.budgetOn != BudgetOn::Peak)
-      return false;
-    ArrayRef<unsigned> undecided = ArrayRef(order).drop_front(i);
-    // How many of the groups that may be recomputed clone each op.
-    SmallVector<uint8_t> cloners(opCost.size(), 0);
-    ArrayRef<llvm::BitVector> clones = ctx.getGroupClones();
-    auto count = [&](unsigned g) {
-      for (unsigned k : clones[g].set_bits())
-        cloners[k] = std::min<unsigned>(cloners[k] + 1, 2);
-    };
-    for (unsigned g : set.set_bits())
-      count(g);
-    for (unsigned g : undecided)
-      count(g);
-    for (unsigned g : undecided) {
-      addedCost[g] = 0;
-      for (unsigned k : clones[g].set_bits())
-        if (cloners[k] == 1)
-          addedCost[g] += opCost[k];
-    }
-    double toGo = ctx.costToMeetBound(set, undecided, addedCost, budget);
-    return pruneByCost(cost + toGo, best);
-  }
-
-  PlanContext &ctx;
-  int64_t budget;
-  SmallVector<unsigned> order;
-  /// Each recompute graph op's cost.
-  SmallVector<double> opCost;
-  /// Per group, the least it adds to the current node's cost.
-  SmallVector<double> addedCost;
-  bool aborted = false;
-};
-} // namespace
 
 /// The subset of `n` groups whose bits `mask` sets.
 static llvm::BitVector subsetOf(size_t n, uint64_t mask) {
@@ -575,7 +439,7 @@ FailureOr<Incumbent> mlir::remat::detail::planExhaustive(PlanContext &ctx,
     double cost = ctx.objective(set);
     if (best.valid && cost >= best.cost)
       continue;
-    if (failed(offer(ctx, set, cost, budget, best)))
+    if (failed(offerPlan(ctx, set, cost, budget, best)))
       return failure();
   }
   return best;
@@ -651,15 +515,4 @@ mlir::remat::detail::planExhaustiveTwice(PlanContext &ctx, int64_t budget,
                        total};
   }
   return best;
-}
-
-LogicalResult mlir::remat::detail::runExactSearch(PlanContext &ctx,
-                                                  int64_t budget,
-                                                  Incumbent &best,
-                                                  bool &complete) {
-  ExactSearch search(ctx, budget);
-  if (failed(search.run(best)))
-    return failure();
-  complete = search.complete();
-  return success();
 }

@@ -170,13 +170,14 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
     SmallVector<Diagnostic> held;
     FailureOr<RematPlan> plan = failure();
     RematPlan searchInfeasible;
+    std::optional<RematPlan> lowestPlan;
     {
       ScopedDiagnosticHandler hold(context, [&](Diagnostic &d) {
         held.push_back(std::move(d));
         return success();
       });
       plan = planOnce(function, backward, options, searchBudget, false, limits,
-                      &searchInfeasible);
+                      &searchInfeasible, &lowestPlan);
     }
     // The search model's lowest peak, when the search found the budget
     // infeasible.
@@ -240,27 +241,35 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
       // The two peaks do not move together plan by plan, so several plans
       // between the model's lowest peak and no remat are checked, cheapest
       // (highest search budget) first.
+      // The search's lowest plan is checked first (one check, not
+      // optional: the error's note gives its peak); it is the plan if it
+      // meets the budget there. Then plans at higher search budgets, which
+      // cost less, highest first: the first that meets the budget is the
+      // plan, or, after the lowest plan, one that costs less than it.
+      // (The search at the lowest peak, the dearest, is not run again.)
+      if (lowestPlan && failed(consider(*lowestPlan, false,
+                                        "the search model's lowest plan")))
+        return failure();
+      bool meets = succeeded(plan);
       constexpr int kSteps = 6;
-      FailureOr<RematPlan> lowestPlan =
-          quietly(options, Budget{*lowest, std::nullopt});
-      for (int k = kSteps - 1;
-           k >= 0 && failed(plan) && succeeded(lowestPlan) && mayCheck(); --k) {
+      for (int k = kSteps - 1; k >= 1; --k) {
+        if ((succeeded(plan) && !meets) || !mayCheck())
+          break;
         // (The model's baseline bounds every search budget from above.)
         int64_t at =
-            *lowest + (lowestPlan->baselinePeak - *lowest) * k / kSteps;
-        std::string label =
-            "the " + stringifyPlanStrategy(options.strategy).str() +
-            " plan at a search budget of " + std::to_string(at) + " bytes";
-        if (failed(consider(k == 0 ? lowestPlan
-                                   : quietly(options, Budget{at, std::nullopt}),
-                            false, label)))
+            *lowest + (searchInfeasible.baselinePeak - *lowest) * k / kSteps;
+        if (failed(consider(quietly(options, Budget{at, std::nullopt}), meets,
+                            "the " +
+                                stringifyPlanStrategy(options.strategy).str() +
+                                " plan at a search budget of " +
+                                std::to_string(at) + " bytes")))
           return failure();
       }
       // auto also checks the field's schedules there, so that none of them
       // beats it at its own peak. (Those that do not apply to this step are
       // skipped.)
       // (every-n for every n from 2 to the number of layers.)
-      if (failed(plan) && options.strategy == PlanStrategy::Auto) {
+      if ((failed(plan) || meets) && options.strategy == PlanStrategy::Auto) {
         SmallVector<std::pair<PlanStrategy, unsigned>> field = {
             {PlanStrategy::Selective, 0},
             {PlanStrategy::MinCut, 0},
@@ -283,18 +292,28 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
       }
     }
     // Offload, the third choice, where recomputing cannot meet the budget:
-    // residuals of the plan at the search model's lowest peak go to host
-    // memory. (That plan is searched with the whole work limit, so that
-    // what offload starts from does not depend on what the checks spent.)
-    std::optional<RematPlan> lowestFound;
-    if (failed(plan) && lowest && options.offload &&
-        options.budgetOn == BudgetOn::Peak) {
-      FailureOr<RematPlan> fresh = limits.withFreshWork(
-          [&] { return quietly(options, Budget{*lowest, std::nullopt}); });
-      if (succeeded(fresh))
-        lowestFound = *fresh;
-    }
-    if (lowestFound) {
+    // residuals of a plan go to host memory. The plans it starts from, in
+    // turn until one meets the budget: the search's lowest plan, then the
+    // plans searched at one and two sixths of the way from the model's
+    // lowest peak to no remat (they save more, and have more to offload),
+    // each searched with the whole work limit, so that what offload starts
+    // from does not depend on what the checks spent.
+    bool offloading = failed(plan) && lowest && options.offload &&
+                      options.budgetOn == BudgetOn::Peak;
+    for (int base = 0; offloading && failed(plan) && base < 3; ++base) {
+      std::optional<RematPlan> lowestFound;
+      if (base == 0 && lowestPlan) {
+        lowestFound = *lowestPlan;
+      } else {
+        int64_t at =
+            *lowest + (searchInfeasible.baselinePeak - *lowest) * base / 6;
+        FailureOr<RematPlan> fresh = limits.withFreshWork(
+            [&] { return quietly(options, Budget{at, std::nullopt}); });
+        if (succeeded(fresh))
+          lowestFound = *fresh;
+      }
+      if (!lowestFound)
+        continue;
       int64_t target = userBudget(*lowestFound);
       int64_t searchTarget = target;
       // (The search model can be optimistic: once more, tighter.)

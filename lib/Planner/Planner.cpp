@@ -46,7 +46,7 @@ static std::string costUnit(const PlanOptions &options) {
 FailureOr<RematPlan> mlir::remat::detail::planOnce(
     func::FuncOp function, BackwardOp backward, const PlanOptions &options,
     std::optional<Budget> searchBudget, bool checkFixed, SearchLimits &limits,
-    RematPlan *infeasible) {
+    RematPlan *infeasible, std::optional<RematPlan> *lowestPlan) {
   RematPlan plan;
   plan.strategy = plan.requestedStrategy = options.strategy;
   if (options.strategy == PlanStrategy::EveryN)
@@ -184,6 +184,10 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
   int64_t lowest = std::numeric_limits<int64_t>::max();
   ValueSet lowestSaved;
   std::string lowestHow;
+  // Which strategy's plan it is (auto's lowest plan names it).
+  PlanStrategy lowestKind =
+      strategy == PlanStrategy::Auto ? PlanStrategy::Greedy : strategy;
+  unsigned lowestEvery = 0;
   const std::string recomputingAll = "recomputing all " +
                                      std::to_string(ctx.groups.size()) +
                                      " residual groups";
@@ -303,6 +307,7 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
       lowest = layeredLowest;
       lowestSaved = ctx.savedFor(layeredLowestPlan);
       lowestHow = "with a plan of the layered search";
+      lowestKind = PlanStrategy::Layered;
     }
     unsigned layeredExchanges = 0;
     if (failed(improve(l->plan, "pruning the layered plan", layeredExchanges)))
@@ -346,6 +351,8 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
         lowest = *p;
         lowestSaved = f.schedule.saved;
         lowestHow = "with the " + name + " schedule";
+        lowestKind = f.kind;
+        lowestEvery = f.every;
       }
       if (*p > budget)
         continue;
@@ -447,6 +454,41 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
       lowestHow = recomputingAll + "; no subset meets the budget";
     }
   }
+  // The lowest peak the error reports is lowered by the exact search
+  // where it ran (with a work limit of its own: what the search spent
+  // before does not change the floor it reports, and the checks after it
+  // keep theirs).
+  bool exactRan = strategy == PlanStrategy::Optimal ||
+                  (strategy == PlanStrategy::Auto &&
+                   ctx.groups.size() <= options.exactCandidateLimit);
+  // (What the search for a lower peak found, for the error.)
+  std::string floorNote;
+  if (!best.valid && onPeak && exactRan && infeasible &&
+      lowest != std::numeric_limits<int64_t>::max()) {
+    bool cut = false;
+    int64_t before = lowest;
+    FailureOr<bool> proven = limits.withOwnWork(cut, [&] {
+      return lowerTheFloor(ctx, budget, lowest, lowestSaved, lowestHow);
+    });
+    if (failed(proven))
+      return failure();
+    if (lowest < before && strategy == PlanStrategy::Auto) {
+      lowestKind = PlanStrategy::Optimal;
+      lowestEvery = 0;
+    }
+    floorNote = *proven ? "; none lower: the exact search completed"
+                : cut   ? "; a limit cut the search for a lower one"
+                        : "";
+    // (It looks below the budget too: a search the work limit cut at the
+    // budget can miss a plan that one at a lower target finds.)
+    if (lowest <= budget) {
+      best.recomputed = ctx.recomputedFor(lowestSaved);
+      best.peak = lowest;
+      best.cost = ctx.objective(best.recomputed);
+      best.valid = true;
+      source = "search for the lowest peak";
+    }
+  }
   if (!best.valid) {
     std::string live;
     FailureOr<int64_t> p = ctx.measure(lowestSaved, &live);
@@ -535,11 +577,37 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
           return failure();
         lowestHow = how + ", with " + std::to_string(plan.duplicated.size()) +
                     " shared values recomputed once per residual";
+      } else {
+        // (What the last base tried did not lower the peak.)
+        plan.duplicated.clear();
       }
     }
+    // (A lower peak with second recomputes is not the search's.)
+    if (plan.duplicated.empty())
+      lowestHow += floorNote;
     reportInfeasible(std::min(*p, unplanned));
-    return emitInfeasible(ctx, budget, unplanned,
-                          stringifyPlanStrategy(strategy), *p, lowestHow, live);
+    LogicalResult error =
+        emitInfeasible(ctx, budget, unplanned, stringifyPlanStrategy(strategy),
+                       *p, lowestHow, live);
+    if (lowestPlan && onPeak && *p < unplanned) {
+      plan.strategy = lowestKind;
+      if (lowestKind == PlanStrategy::EveryN)
+        plan.everyN = lowestEvery;
+      std::string prefix = strategy == PlanStrategy::Auto ? "auto: " : "";
+      FailureOr<RematPlan> whole = finish(
+          lowestSaved, *p,
+          [&](Value, bool recompute) {
+            return prefix + (recompute ? "recomputed" : "saved") +
+                   " in the lowest-peak plan found (" + lowestHow +
+                   "), which meets the budget on the bufferized program "
+                   "only";
+          },
+          /*twiceDone=*/true);
+      if (failed(whole))
+        return failure();
+      *lowestPlan = std::move(*whole);
+    }
+    return error;
   }
 
   // The peak cap compares peaks before second recomputes; the plan's final
@@ -644,6 +712,10 @@ FailureOr<RematPlan> mlir::remat::detail::planOnce(
             ? " of the least-cost plan meeting the budget (proven: the "
               "branch and bound completed)"
             : " of the least-cost plan found before a limit cut the search";
+    if (source == "search for the lowest peak")
+      what = " of a plan the search for the lowest peak found below the "
+             "budget (the search at the budget was cut before it found one; "
+             "not the least-cost plan)";
     if (source == "exhaustive")
       what = plan.provenOptimal ? " of the least-cost plan meeting the budget "
                                   "(every subset tried)"

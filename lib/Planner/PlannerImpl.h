@@ -87,6 +87,38 @@ public:
     return result;
   }
 
+  /// Runs `fn` with a work limit of its own that also leaves the work
+  /// after it as it was (what it spends still counts in getSpent), and
+  /// whose cuts are not the search's (`cut` says whether a limit cut it):
+  /// for work beside the search, such as lowering the infeasible error's
+  /// lowest peak.
+  template <typename Fn>
+  auto withOwnWork(bool &cut, Fn &&fn) {
+    uint64_t saved = freshFrom, before = spent;
+    size_t cutsBefore = cuts.size();
+    freshFrom = spent;
+    auto result = fn();
+    freshFrom = saved + (spent - before);
+    cut = cuts.size() > cutsBefore;
+    cuts.resize(cutsBefore);
+    return result;
+  }
+
+  /// Runs `fn` with at most `cap` work (within the work left, which it
+  /// spends from): for a search among several that share a budget.
+  template <typename Fn>
+  auto withWorkCap(uint64_t cap, Fn &&fn) {
+    uint64_t savedLimit = workLimit, savedFrom = freshFrom;
+    uint64_t left = workLimit - std::min(workLimit, spent - freshFrom);
+    workLimit = std::min(cap, left);
+    freshFrom = spent;
+    auto result = fn();
+    workLimit = savedLimit;
+    freshFrom = savedFrom;
+    return result;
+  }
+  uint64_t getWorkLimit() const { return workLimit; }
+
 private:
   enum class Cut { Work, Time };
   void recordCut(Cut limit, llvm::StringRef where);
@@ -171,6 +203,31 @@ public:
   /// an evaluation.
   llvm::BitVector heldAtPeak(const ValueSet &saved, const ValueSet *duplicated,
                              ArrayRef<Value> values);
+  /// The highest point of an evaluated plan's timeline that is an op of
+  /// the step (not a recompute clone): its bytes, and the groups the plan
+  /// saves whose buffers are live there. A plan that recomputes these
+  /// groups and more keeps every buffer live there but those of the
+  /// groups it adds, and each clone no later than this plan makes it, so
+  /// it peaks at least at `bytes` less the added groups' held bytes
+  /// (docs/Design.md, "the exact search").
+  struct HeldPoint {
+    int64_t bytes = 0;
+    /// Per group, the bytes of its buffer if it is held there (aligned as
+    /// the analysis allocates), else 0.
+    SmallVector<int64_t> held;
+    /// Where the point is a recompute clone (`anchor`, a forward op of the
+    /// function, cloned as part of the recomputation inserted before the
+    /// backward's op `before`): the bound holds only for plans whose added
+    /// groups' recomputations, inserted no later than `before`, do not
+    /// clone `anchor` (they would clone it earlier).
+    Operation *anchor = nullptr;
+    Operation *before = nullptr;
+  };
+  /// The peak of `recomputed` (memoized, counted), the highest point that
+  /// is an op of the step (`point`) and the highest point of all when it
+  /// is a clone (`clonePoint`, whose `anchor` is then set).
+  int64_t peakAndPoint(const llvm::BitVector &recomputed, HeldPoint &point,
+                       HeldPoint &clonePoint);
   /// The saved activation bytes with `saved` saved: each distinct buffer
   /// (view root) of a forward value that is not a constant, once; with
   /// `withFrontier`, also the forward values that recomputing the other
@@ -356,7 +413,8 @@ private:
   int64_t peakOn(Scratch &scratch, const ValueSet &saved,
                  std::string *liveAtPeak, const ValueSet *duplicated,
                  function_ref<void(const MemoryProfile &,
-                                   const llvm::DenseMap<Value, Value> &)>
+                                   const llvm::DenseMap<Value, Value> &,
+                                   ArrayRef<Operation *>)>
                      inspect = nullptr);
   static std::string cacheKey(const llvm::BitVector &recomputed);
 };
@@ -426,10 +484,22 @@ LogicalResult pruneGreedy(PlanContext &ctx, int64_t budget,
 LogicalResult exchangeGroups(PlanContext &ctx, int64_t budget,
                              ArrayRef<unsigned> order, Incumbent &plan,
                              unsigned &exchanges);
-/// The branch and bound from incumbent `best`; `complete` is false when a
-/// limit cut it.
+/// The branch and bound from incumbent `best` (PlanExact.cpp); `complete`
+/// is false when a limit cut it. With `anyPlan`, the first plan that meets
+/// the budget ends it.
 LogicalResult runExactSearch(PlanContext &ctx, int64_t budget, Incumbent &best,
-                             bool &complete);
+                             bool &complete, bool anyPlan = false);
+/// Makes `set` (of cost `cost`) the incumbent if its peak meets `budget`;
+/// returns whether it does.
+FailureOr<bool> offerPlan(PlanContext &ctx, const llvm::BitVector &set,
+                          double cost, int64_t budget, Incumbent &best);
+/// Where no plan met `budget`: lowers `lowest` (a peak some plan reaches,
+/// that of `lowestSaved`, found `lowestHow`) by the exact search, looking
+/// for any plan below it until none is found. Returns true when the last
+/// search completed: no plan peaks lower, under the search's bounds. The
+/// work limit cuts it (noted). (PlanExact.cpp)
+FailureOr<bool> lowerTheFloor(PlanContext &ctx, int64_t budget, int64_t &lowest,
+                              ValueSet &lowestSaved, std::string &lowestHow);
 /// Every subset of the groups; `complete` is false when the time limit cut
 /// the enumeration.
 FailureOr<Incumbent> planExhaustive(PlanContext &ctx, int64_t budget,
@@ -553,12 +623,15 @@ LogicalResult emitInfeasible(PlanContext &ctx, int64_t budget, int64_t baseline,
 /// Plans `backward` with `options.strategy` under `searchBudget` on the
 /// memory analysis (no bufferized check). `checkFixed`: a fixed schedule's
 /// plan that misses the budget is an error. When the budget is infeasible,
-/// fills `infeasible` with the lowest figures reached.
+/// fills `infeasible` with the lowest figures reached and `lowestPlan`
+/// with the whole plan that reaches them (for the checks on the bufferized
+/// program, which can find it meets the budget there).
 FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
                               const PlanOptions &options,
                               std::optional<Budget> searchBudget,
                               bool checkFixed, SearchLimits &limits,
-                              RematPlan *infeasible = nullptr);
+                              RematPlan *infeasible = nullptr,
+                              std::optional<RematPlan> *lowestPlan = nullptr);
 
 /// A fixed schedule's plan: what it saves, and why for each value.
 struct Schedule {

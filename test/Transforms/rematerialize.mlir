@@ -87,7 +87,7 @@
 // EXHAUSTIVE: remark: remat: recompute 'exp' {{.*}}: recomputed as part of the least-cost plan meeting the budget (every subset tried)
 // EXHAUSTIVE: remark: remat: predicted peak 24576 bytes {{.*}} plan exhaustive (proven optimal)
 // INFEASIBLE-NOT: error
-// INFEASIBLE: error: remat: budget of 20480 bytes is infeasible: the lowest peak the auto planner reaches is 24576 bytes (recomputing the first 1 of 2 residual groups of the greedy ranking; without remat: 28672 bytes); at that peak live: 24.0 KiB in 2 buffers: 16.0 KiB (linalg.fill), 8.00 KiB (linalg.fill)
+// INFEASIBLE: error: remat: budget of 20480 bytes is infeasible: the lowest peak the auto planner reaches is 24576 bytes (recomputing the first 1 of 2 residual groups of the greedy ranking; none lower: the exact search completed; without remat: 28672 bytes); at that peak live: 24.0 KiB in 2 buffers: 16.0 KiB (linalg.fill), 8.00 KiB (linalg.fill)
 // The schedules auto tried that do not apply to this step (no layers, no
 // attention core) are skipped silently; what was checked is a note; the
 // function is not printed.
