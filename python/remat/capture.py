@@ -67,9 +67,12 @@ class JointGraph:
             needed.add(n)
             stack.extend(n.all_input_nodes)
         # Unpacking a forward tuple is forward too: like default_partition,
-        # save the tuple's elements, never the tuple.
+        # save the tuple's elements, never the tuple. (A multi-output op has
+        # no meta["val"] in torch 1.13's traces, and a tuple of tensors
+        # there in PyTorch 2.x's; saving the tuple failed in AOTAutograd
+        # with "'tuple' object has no attribute 'untyped_storage'".)
         for n in list(needed):
-            if "val" not in n.meta:
+            if not isinstance(n.meta.get("val"), torch.Tensor):
                 needed.update(u for u in n.users
                               if u.target is operator.getitem)
         primal_nodes = {p.node for p in self.primals}

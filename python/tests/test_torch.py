@@ -8,6 +8,7 @@ read from the saved tensors themselves, must equal the planner's
 predicted saved-activation bytes.
 """
 
+import operator
 import os
 import warnings
 
@@ -119,18 +120,23 @@ def reference():
     return out
 
 
+def assert_bitwise_equal(run, ref):
+    """Each step's loss and gradients of `run` equal `ref`'s bit for bit."""
+    (losses, grads), (ref_losses, ref_grads) = run, ref
+    for a, b in zip(losses, ref_losses):
+        assert torch.equal(a, b), (a, b)
+    for step_grads, ref_step in zip(grads, ref_grads):
+        for a, b in zip(step_grads, ref_step):
+            assert torch.equal(a, b)
+
+
 @pytest.mark.parametrize("budget,on", BUDGETS)
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_compile_trains_as_default_partition(name, budget, on, reference):
     model, inputs = MODELS[name]()
     step = rt.compile(model, budget=budget, budget_on=on)
     losses, grads = train(step, model, inputs)
-    ref_losses, ref_grads = reference[name]
-    for a, b in zip(losses, ref_losses):
-        assert torch.equal(a, b), (a, b)
-    for step_grads, ref_step in zip(grads, ref_grads):
-        for a, b in zip(step_grads, ref_step):
-            assert torch.equal(a, b)
+    assert_bitwise_equal((losses, grads), reference[name])
     plan = step.plans[-1]
     assert plan.summary["feasible"]
     assert plan.recomputed, "a budget below the saved set recomputes"
@@ -165,6 +171,49 @@ def test_partition_fn_with_aot_module():
     # Without remat's trace annotations, primals keep placeholder names.
     assert plan.summary["function"] == "train_step"
     assert plan.recomputed
+
+
+def with_torch2_values(partition):
+    """`partition` on a joint graph whose nodes carry ``meta["val"]`` as
+    PyTorch 2.x's make_fx records it: a tensor per tensor node, a tuple of
+    tensors per multi-output op (``native_layer_norm``, ``nll_loss_forward``,
+    ``split``). torch 1.13's AOTAutograd records neither."""
+    def wrapped(joint_module, joint_inputs, **kwargs):
+        nodes = list(joint_module.graph.nodes)
+        for n in nodes:
+            meta = n.meta.get("tensor_meta")
+            if hasattr(meta, "shape"):
+                n.meta["val"] = torch.empty(meta.shape, dtype=meta.dtype,
+                                            device="meta")
+        for n in nodes:
+            items = [u for u in n.users if u.target is operator.getitem]
+            if items and "val" not in n.meta:
+                vals = [None] * (max(u.args[1] for u in items) + 1)
+                for u in items:
+                    vals[u.args[1]] = u.meta.get("val")
+                n.meta["val"] = tuple(vals)
+        return partition(joint_module, joint_inputs, **kwargs)
+    wrapped.plans = partition.plans
+    return wrapped
+
+
+@pytest.mark.parametrize("name", ["gpt", "llama"])
+def test_tuple_values_of_torch2_are_never_saved(name, reference):
+    # PyTorch 2.x: a saved tuple made the forward return it among the
+    # saved tensors, and AOTAutograd failed ("'tuple' object has no
+    # attribute 'untyped_storage'").
+    model, inputs = MODELS[name]()
+    step = rt.compile(model, budget="70%", budget_on="activations")
+    step._partition = with_torch2_values(step._partition)
+    losses, grads = train(step, model, inputs)
+    plan = step.plans[-1]
+    assert any(isinstance(n.meta.get("val"), tuple)
+               for n in plan.forward), "the graph has multi-output ops"
+    assert not [n for n in plan.saved
+                if isinstance(n.meta.get("val"), (tuple, list))]
+    assert plan.recomputed
+    assert_bitwise_equal((losses, grads), reference[name])
+    assert kept_bytes(step, model, inputs) == plan.activation_bytes
 
 
 def test_compile_names_the_primals():
