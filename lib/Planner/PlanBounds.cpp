@@ -145,9 +145,8 @@ double PlanContext::costToMeetBound(const llvm::BitVector &recomputed,
     cuts.push_back(first);
     cuts.push_back(std::min<size_t>(last + 1, points));
   }
-  llvm::stable_sort(useful, [&](unsigned a, unsigned b) {
-    return addedCost[a] * groups[b].bytes < addedCost[b] * groups[a].bytes;
-  });
+  sortByCostPerByte(
+      useful, [&](unsigned g) { return groups[g].bytes; }, addedCost);
   llvm::sort(cuts);
   cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
   double bound = 0;
@@ -160,23 +159,46 @@ double PlanContext::costToMeetBound(const llvm::BitVector &recomputed,
       excess = std::max(excess, boundTimeline[point] - freed[point] - budget);
     if (excess <= 0)
       continue;
-    double need = static_cast<double>(excess), cost = 0;
-    for (unsigned g : useful) {
-      auto [first, last] = heldForBackward[g];
-      if (first > cuts[k] || last + 1 < cuts[k + 1])
-        continue;
-      double bytes = static_cast<double>(groups[g].bytes);
-      if (bytes >= need) {
-        cost += addedCost[g] * (need / bytes);
-        need = 0;
-        break;
-      }
-      cost += addedCost[g];
-      need -= bytes;
-    }
-    if (need > 0)
-      return std::numeric_limits<double>::infinity();
+    double cost = fractionalCover(
+        useful,
+        [&](unsigned g) -> int64_t {
+          auto [first, last] = heldForBackward[g];
+          if (first > cuts[k] || last + 1 < cuts[k + 1])
+            return 0;
+          return groups[g].bytes;
+        },
+        addedCost, excess);
+    if (cost == std::numeric_limits<double>::infinity())
+      return cost;
     bound = std::max(bound, cost);
   }
   return bound;
+}
+
+void mlir::remat::detail::sortByCostPerByte(
+    SmallVectorImpl<unsigned> &groups, function_ref<int64_t(unsigned)> bytes,
+    ArrayRef<double> cost) {
+  llvm::stable_sort(groups, [&](unsigned a, unsigned b) {
+    return cost[a] * bytes(b) < cost[b] * bytes(a);
+  });
+}
+
+double
+mlir::remat::detail::fractionalCover(ArrayRef<unsigned> groups,
+                                     function_ref<int64_t(unsigned)> bytes,
+                                     ArrayRef<double> cost, int64_t need) {
+  double left = static_cast<double>(need), total = 0;
+  for (unsigned g : groups) {
+    if (left <= 0)
+      break;
+    int64_t b = bytes(g);
+    if (b <= 0)
+      continue;
+    double held = static_cast<double>(b);
+    if (held >= left)
+      return total + cost[g] * (left / held);
+    total += cost[g];
+    left -= held;
+  }
+  return left > 0 ? std::numeric_limits<double>::infinity() : total;
 }

@@ -326,9 +326,11 @@ struct InsertedOps : RewriterBase::Listener {
 
 FailureOr<int64_t> PlanContext::peak(const ValueSet &saved,
                                      std::string *liveAtPeak,
-                                     const ValueSet *duplicated) {
+                                     const ValueSet *duplicated,
+                                     Inspect inspect) {
   ++evaluations;
   if (options.peakModel) {
+    assert(!inspect && "a peak model shows no memory profile");
     OwningOpRef<func::FuncOp> copy =
         cloneWithPlan(function, backward, saved, duplicated);
     return options.peakModel(*copy);
@@ -342,13 +344,13 @@ FailureOr<int64_t> PlanContext::peak(const ValueSet &saved,
     int64_t p = 0;
     parallelFor(function.getContext(), 0, 2, [&](size_t k) {
       if (k == 0)
-        p = peakOn(getScratch(0), saved, liveAtPeak, duplicated);
+        p = peakOn(getScratch(0), saved, liveAtPeak, duplicated, inspect);
       else
         (void)getScratch(1);
     });
     return p;
   }
-  return peakOn(getScratch(0), saved, liveAtPeak, duplicated);
+  return peakOn(getScratch(0), saved, liveAtPeak, duplicated, inspect);
 }
 
 PlanContext::Scratch &PlanContext::getScratch(unsigned index) {
@@ -364,13 +366,9 @@ PlanContext::Scratch &PlanContext::getScratch(unsigned index) {
   return *s;
 }
 
-int64_t
-PlanContext::peakOn(Scratch &scratch, const ValueSet &saved,
-                    std::string *liveAtPeak, const ValueSet *duplicated,
-                    function_ref<void(const MemoryProfile &,
-                                      const llvm::DenseMap<Value, Value> &,
-                                      ArrayRef<Operation *>)>
-                        inspect) {
+int64_t PlanContext::peakOn(Scratch &scratch, const ValueSet &saved,
+                            std::string *liveAtPeak, const ValueSet *duplicated,
+                            Inspect inspect) {
   // The plan is applied to a scratch copy of the function (made once),
   // analyzed, and undone: cloning the whole function per evaluation cost
   // half of it.
@@ -448,9 +446,14 @@ FailureOr<int64_t> PlanContext::peak(const llvm::BitVector &recomputed) {
   auto it = peakCache.find(key);
   if (it != peakCache.end())
     return it->second;
-  FailureOr<int64_t> p = peak(savedFor(recomputed));
+  return peakOfSet(recomputed, nullptr);
+}
+
+FailureOr<int64_t> PlanContext::peakOfSet(const llvm::BitVector &recomputed,
+                                          Inspect inspect) {
+  FailureOr<int64_t> p = peak(savedFor(recomputed), nullptr, nullptr, inspect);
   if (succeeded(p))
-    peakCache[key] = *p;
+    peakCache[cacheKey(recomputed)] = *p;
   return p;
 }
 
@@ -510,17 +513,17 @@ llvm::BitVector PlanContext::heldAtPeak(const ValueSet &saved,
   return held;
 }
 
-int64_t PlanContext::peakAndPoint(const llvm::BitVector &recomputed,
-                                  HeldPoint &point, HeldPoint &clonePoint) {
-  ++evaluations;
+FailureOr<int64_t> PlanContext::peakAndPoint(const llvm::BitVector &recomputed,
+                                             HeldPoint &point,
+                                             HeldPoint &clonePoint) {
+  // (peak evaluates on the first scratch copy.)
   Scratch &scratch = getScratch(0);
   point = HeldPoint{0, SmallVector<int64_t>(groups.size(), 0)};
   clonePoint = HeldPoint{0, SmallVector<int64_t>(groups.size(), 0)};
-  int64_t p = peakOn(
-      scratch, savedFor(recomputed), nullptr, nullptr,
-      [&](const MemoryProfile &profile,
-          const llvm::DenseMap<Value, Value> &firstClone,
-          ArrayRef<Operation *> inserted) {
+  return peakOfSet(
+      recomputed, [&](const MemoryProfile &profile,
+                      const llvm::DenseMap<Value, Value> &firstClone,
+                      ArrayRef<Operation *> inserted) {
         llvm::DenseSet<Operation *> clones(inserted.begin(), inserted.end());
         auto heldAt = [&](unsigned at, HeldPoint &into) {
           into.bytes = profile.timeline[at];
@@ -550,9 +553,10 @@ int64_t PlanContext::peakAndPoint(const llvm::BitVector &recomputed,
           return;
         // The clone's forward op, and the op of the step it was inserted
         // before, both in the function (not the scratch copy).
-        llvm::DenseMap<Operation *, Operation *> original;
-        for (auto [from, to] : scratch.mapping.getOperationMap())
-          original[to] = from;
+        llvm::DenseMap<Operation *, Operation *> &original = scratch.original;
+        if (original.empty())
+          for (auto [from, to] : scratch.mapping.getOperationMap())
+            original[to] = from;
         Operation *anchor = nullptr;
         for (auto [forward, clone] : firstClone)
           if (clone.getDefiningOp() == peakOp)
@@ -566,8 +570,6 @@ int64_t PlanContext::peakAndPoint(const llvm::BitVector &recomputed,
         clonePoint.anchor = anchor;
         clonePoint.before = original.lookup(before);
       });
-  peakCache[cacheKey(recomputed)] = p;
-  return p;
 }
 
 void PlanContext::usePeak(const llvm::BitVector &recomputed, int64_t peak) {

@@ -87,9 +87,10 @@ private:
     // meet the budget (the bound is cheap, the evaluation is not), and only
     // once: a child that saves the next group has its parent's set, which
     // missed the budget.
-    if (pruneByHeldPoints(i, set, cost, best))
+    SmallVector<Freed> freed = freedAtHeldPoints(set);
+    if (pruneByHeldPoints(i, set, cost, best, freed))
       return success();
-    bool mayMeet = ctx.lowerBound(set) <= budget && heldPointsAllow(set);
+    bool mayMeet = ctx.lowerBound(set) <= budget && heldPointsAllow(freed);
     // (Popped when the node returns: it bounds the node's descendants.)
     size_t heldPointsBefore = heldPoints.size();
     auto popHeldPoints =
@@ -107,10 +108,12 @@ private:
           return success();
       } else {
         PlanContext::HeldPoint point, clonePoint;
-        int64_t p = ctx.peakAndPoint(set, point, clonePoint);
-        if (p <= budget) {
+        FailureOr<int64_t> p = ctx.peakAndPoint(set, point, clonePoint);
+        if (failed(p))
+          return failure();
+        if (*p <= budget) {
           best.recomputed = set;
-          best.peak = p;
+          best.peak = *p;
           best.cost = cost;
           best.valid = true;
           return success();
@@ -151,6 +154,24 @@ private:
     return visit(i + 1, set, cost, best, /*fresh=*/false);
   }
 
+  /// What the node's set frees at each HeldPoint bound: the bytes held
+  /// there of the groups it recomputes beyond the bound's ancestor's, and
+  /// whether one of them voids the bound.
+  struct Freed {
+    int64_t bytes = 0;
+    bool voided = false;
+  };
+  SmallVector<Freed> freedAtHeldPoints(const llvm::BitVector &set) const {
+    SmallVector<Freed> freed(heldPoints.size());
+    for (auto [h, f] : llvm::zip(heldPoints, freed))
+      for (unsigned g : set.set_bits())
+        if (!h.base.test(g)) {
+          f.bytes += h.held[g];
+          f.voided |= h.voids.test(g);
+        }
+    return freed;
+  }
+
   /// True when no plan below the node can meet the budget, or none can
   /// cost less than the incumbent, by an evaluated ancestor's HeldPoint: a
   /// plan below it peaks at least at the point's bytes less the bytes
@@ -159,26 +180,19 @@ private:
   /// knapsack of the undecided groups held there) is a lower bound on the
   /// cost still to add.
   bool pruneByHeldPoints(unsigned i, const llvm::BitVector &set, double cost,
-                         const Incumbent &best) {
-    if (heldPoints.empty())
-      return false;
+                         const Incumbent &best, ArrayRef<Freed> freed) {
     ArrayRef<unsigned> undecided = ArrayRef(order).drop_front(i);
     bool costsReady = false;
-    for (const HeldPointBound &h : heldPoints) {
-      int64_t freed = 0, available = 0;
-      bool voided = false, mayVoid = false;
-      for (unsigned g : set.set_bits())
-        if (!h.base.test(g)) {
-          freed += h.held[g];
-          voided |= h.voids.test(g);
-        }
-      if (voided)
+    for (auto [h, f] : llvm::zip(heldPoints, freed)) {
+      if (f.voided)
         continue;
+      int64_t available = 0;
+      bool mayVoid = false;
       for (unsigned g : undecided) {
         available += h.held[g];
         mayVoid |= h.voids.test(g);
       }
-      int64_t need = h.excess - freed;
+      int64_t need = h.excess - f.bytes;
       if (need <= 0)
         continue;
       if (available < need && !mayVoid)
@@ -201,24 +215,13 @@ private:
           return true;
         continue;
       }
+      auto heldBytes = [&](unsigned g) { return h.held[g]; };
       SmallVector<unsigned> useful;
       for (unsigned g : undecided)
         if (h.held[g] > 0)
           useful.push_back(g);
-      llvm::stable_sort(useful, [&](unsigned a, unsigned b) {
-        return addedCost[a] * h.held[b] < addedCost[b] * h.held[a];
-      });
-      double toGo = 0, left = static_cast<double>(need);
-      for (unsigned g : useful) {
-        double bytes = static_cast<double>(h.held[g]);
-        if (bytes >= left) {
-          toGo += addedCost[g] * (left / bytes);
-          left = 0;
-          break;
-        }
-        toGo += addedCost[g];
-        left -= bytes;
-      }
+      sortByCostPerByte(useful, heldBytes, addedCost);
+      double toGo = fractionalCover(useful, heldBytes, addedCost, need);
       if (pruneByCost(cost + std::min(toGo, voidCost), best))
         return true;
     }
@@ -228,18 +231,10 @@ private:
   /// False when the node's own plan cannot meet the budget by an
   /// evaluated ancestor's HeldPoint: the groups it recomputes beyond the
   /// ancestor's do not free the excess there.
-  bool heldPointsAllow(const llvm::BitVector &set) const {
-    for (const HeldPointBound &h : heldPoints) {
-      int64_t freed = 0;
-      bool voided = false;
-      for (unsigned g : set.set_bits())
-        if (!h.base.test(g)) {
-          freed += h.held[g];
-          voided |= h.voids.test(g);
-        }
-      if (!voided && freed < h.excess)
+  bool heldPointsAllow(ArrayRef<Freed> freed) const {
+    for (auto [h, f] : llvm::zip(heldPoints, freed))
+      if (!f.voided && f.bytes < h.excess)
         return false;
-    }
     return true;
   }
 

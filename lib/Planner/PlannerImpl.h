@@ -174,11 +174,19 @@ public:
     return limits.spend(opCount / 8 + 1, where);
   }
 
+  /// What an evaluation shows before the plan is undone: its memory
+  /// profile, each recomputed forward value's first clone, and the ops the
+  /// plan inserted (all in the scratch copy of the function).
+  using Inspect = function_ref<void(const MemoryProfile &,
+                                    const llvm::DenseMap<Value, Value> &,
+                                    ArrayRef<Operation *>)>;
   /// The peak with `saved` saved and every other residual recomputed (the
-  /// values in `duplicated` once per residual that needs them).
+  /// values in `duplicated` once per residual that needs them), counted.
+  /// `inspect` needs peaks from the memory analysis (no `peakModel`).
   FailureOr<int64_t> peak(const ValueSet &saved,
                           std::string *liveAtPeak = nullptr,
-                          const ValueSet *duplicated = nullptr);
+                          const ValueSet *duplicated = nullptr,
+                          Inspect inspect = nullptr);
   /// The same for the groups set in `recomputed` (memoized).
   FailureOr<int64_t> peak(const llvm::BitVector &recomputed);
   /// Whether `peaksAhead` evaluates plans side by side: the context has
@@ -226,8 +234,8 @@ public:
   /// The peak of `recomputed` (memoized, counted), the highest point that
   /// is an op of the step (`point`) and the highest point of all when it
   /// is a clone (`clonePoint`, whose `anchor` is then set).
-  int64_t peakAndPoint(const llvm::BitVector &recomputed, HeldPoint &point,
-                       HeldPoint &clonePoint);
+  FailureOr<int64_t> peakAndPoint(const llvm::BitVector &recomputed,
+                                  HeldPoint &point, HeldPoint &clonePoint);
   /// The saved activation bytes with `saved` saved: each distinct buffer
   /// (view root) of a forward value that is not a constant, once; with
   /// `withFrontier`, also the forward values that recomputing the other
@@ -402,6 +410,8 @@ private:
     OwningOpRef<func::FuncOp> function;
     IRMapping mapping;
     BackwardOp backward;
+    /// The inverse of `mapping`'s op map, made on first use.
+    llvm::DenseMap<Operation *, Operation *> original;
   };
   /// The copies, made on first use: the first for `peak`, one more for each
   /// plan `peaksAhead` evaluates side by side.
@@ -412,10 +422,10 @@ private:
   /// first clone (both in the scratch copy) before the plan is undone.
   int64_t peakOn(Scratch &scratch, const ValueSet &saved,
                  std::string *liveAtPeak, const ValueSet *duplicated,
-                 function_ref<void(const MemoryProfile &,
-                                   const llvm::DenseMap<Value, Value> &,
-                                   ArrayRef<Operation *>)>
-                     inspect = nullptr);
+                 Inspect inspect = nullptr);
+  /// `peak` of the groups set in `recomputed`, memoized.
+  FailureOr<int64_t> peakOfSet(const llvm::BitVector &recomputed,
+                               Inspect inspect);
   static std::string cacheKey(const llvm::BitVector &recomputed);
 };
 
@@ -458,6 +468,20 @@ int64_t newActivationBytes(Value value, llvm::DenseSet<Value> &roots);
 //===----------------------------------------------------------------------===//
 // Searches (PlanSearch.cpp, PlanDuplicates.cpp)
 //===----------------------------------------------------------------------===//
+
+/// Orders `groups` cheapest per byte first: group g frees `bytes(g)` for
+/// `cost[g]` (stable, so ties keep their order).
+void sortByCostPerByte(SmallVectorImpl<unsigned> &groups,
+                       function_ref<int64_t(unsigned)> bytes,
+                       ArrayRef<double> cost);
+/// The fractional knapsack that bounds what freeing `need` bytes costs:
+/// `groups` (sorted by sortByCostPerByte) are taken whole, cheapest per
+/// byte first, then a fraction of the last. Any subset of them that frees
+/// `need` bytes costs at least this. Groups with `bytes(g) <= 0` are
+/// skipped; infinity when the others free less than `need`.
+double fractionalCover(ArrayRef<unsigned> groups,
+                       function_ref<int64_t(unsigned)> bytes,
+                       ArrayRef<double> cost, int64_t need);
 
 /// The greedy order of the groups (`among` only, when given): repeatedly
 /// the group with the most bytes per marginal recompute cost, against what
