@@ -1,12 +1,13 @@
 //===- PlanExplain.cpp - what a plan decides, and why ---------------------===//
 //
 // A plan's decisions (each residual recomputed or saved, with its bytes,
-// recompute cost and the reason) and its totals, and the error for a
-// budget that cannot be met.
+// recompute cost and the reason) and its totals, why a searched plan
+// decides each residual as it does, and the error for a budget that cannot
+// be met.
 //
 //===----------------------------------------------------------------------===//
 
-#include "PlannerImpl.h"
+#include "PlanRun.h"
 
 #include "remat/Analysis/MemoryAnalysis.h"
 #include "remat/Dialect/Remat/IR/Remat.h"
@@ -138,3 +139,67 @@ LogicalResult mlir::remat::detail::emitInfeasible(
 /// One search with the search model at `searchBudget` (the user's budget,
 /// or a tighter one when an earlier plan missed it on the bufferized
 /// program); a percentage is of the search model's baseline.
+
+//===----------------------------------------------------------------------===//
+// Reasons of a searched plan
+//===----------------------------------------------------------------------===//
+
+std::string PlanRun::explainSearched(Value v, bool recompute) {
+  std::string prefix = strategy == PlanStrategy::Auto ? "auto: " : "";
+  std::string unit = options.cost == PlanCost::Time ? "second" : "FLOP";
+  unsigned g = ctx.groupOf.lookup(v);
+  if (source == "layered search") {
+    Operation *def = ctx.groups[g].root.getDefiningOp();
+    int layer = def ? ctx.getLayers().layerOf.lookup(def) : -1;
+    auto it = layered->layerReason.find(layer);
+    std::string where = it != layered->layerReason.end()
+                            ? it->second
+                            : "outside the chain of layers";
+    bool planned = layered->planned.test(g);
+    std::string why =
+        recompute == planned
+            ? (recompute ? "the layout recomputes it" : "the layout saves it")
+        : recompute ? "recomputed by an exchange for saved groups"
+                    : "the layout recomputes it, but the budget allows "
+                      "saving it";
+    return prefix + "layered search: " + where + "; " + why;
+  }
+  if (source == "greedy" && exchanges && !plan.provenOptimal)
+    return prefix + (recompute ? "recomputed" : "saved") +
+           " in the greedy plan after " + std::to_string(exchanges) +
+           " exchange" + (exchanges == 1 ? "" : "s") +
+           " of recomputed groups for saved ones, each lowering its "
+           "recompute " +
+           unit + "s within the budget";
+  if (source == "greedy" && !plan.provenOptimal) {
+    if (recompute)
+      return prefix + "rank " + std::to_string(rank.lookup(g)) +
+             " by bytes per recompute " + unit + " among the saved residuals";
+    if (rank.lookup(g) == 0)
+      return prefix + "frees no bytes";
+    return prefix + "rank " + std::to_string(rank.lookup(g)) +
+           ": the budget is met without it";
+  }
+  std::string what =
+      plan.provenOptimal
+          ? " of the least-cost plan meeting the budget (proven: the "
+            "branch and bound completed)"
+          : " of the least-cost plan found before a limit cut the search";
+  if (source == "search for the lowest peak")
+    what = " of a plan the search for the lowest peak found below the "
+           "budget (the search at the budget was cut before it found one; "
+           "not the least-cost plan)";
+  if (source == "exhaustive")
+    what = plan.provenOptimal ? " of the least-cost plan meeting the budget "
+                                "(every subset tried)"
+                              : " of the least-cost plan among the subsets "
+                                "enumerated before the time limit";
+  if (prunedFrom && !plan.provenOptimal)
+    what = " of " + source +
+           ", the cheapest plan found that meets the budget (auto's search "
+           "is not exact here)";
+  if (source == "greedy")
+    what += "; the greedy ranking found it first (rank " +
+            std::to_string(rank.lookup(g)) + ")";
+  return prefix + (recompute ? "recomputed as part" : "saved as part") + what;
+}
