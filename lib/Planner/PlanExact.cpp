@@ -20,11 +20,18 @@
 
 #include "llvm/ADT/ScopeExit.h"
 
+#include <cmath>
 #include <limits>
+#include <map>
 
 using namespace mlir;
 using namespace mlir::remat;
 using namespace mlir::remat::detail;
+
+/// How much each cost cap of the exact search exceeds the last. (A cap
+/// just above the least cost settles the search soonest: a search under a
+/// cap explores every node below it that the bounds leave.)
+static constexpr double kCostCapGrowth = 1.1;
 
 namespace {
 /// Branch and bound over the groups, largest first. A node fixes groups
@@ -63,6 +70,8 @@ public:
   }
 
   bool complete() const { return !aborted; }
+  /// Makes the search ready to run again (under another incumbent).
+  void restart() { aborted = false; }
 
 private:
   bool pruneByCost(double cost, const Incumbent &best) const {
@@ -96,7 +105,7 @@ private:
     auto popHeldPoints =
         llvm::scope_exit([&] { heldPoints.resize(heldPointsBefore); });
     if (fresh && mayMeet) {
-      if (!ctx.spendEvaluation(where)) {
+      if (!useHeldPoints && !ctx.spendEvaluation(where)) {
         aborted = true;
         return success();
       }
@@ -107,26 +116,29 @@ private:
         if (*met)
           return success();
       } else {
-        PlanContext::HeldPoint point, clonePoint;
-        FailureOr<int64_t> p = ctx.peakAndPoint(set, point, clonePoint);
-        if (failed(p))
+        FailureOr<const Evaluated *> e = evaluate(set);
+        if (failed(e))
           return failure();
-        if (*p <= budget) {
+        if (!*e) {
+          aborted = true;
+          return success();
+        }
+        const auto &[p, point, clonePoint] = **e;
+        if (p <= budget) {
           best.recomputed = set;
-          best.peak = *p;
+          best.peak = p;
           best.cost = cost;
           best.valid = true;
           return success();
         }
         if (point.bytes > budget)
-          heldPoints.push_back({point.bytes - budget, std::move(point.held),
-                                set, llvm::BitVector(ctx.groups.size())});
+          heldPoints.push_back({point.bytes - budget, point.held, set,
+                                llvm::BitVector(ctx.groups.size())});
         if (clonePoint.anchor && clonePoint.bytes > budget)
           if (std::optional<llvm::BitVector> voids =
                   voidingGroups(i, set, clonePoint))
-            heldPoints.push_back({clonePoint.bytes - budget,
-                                  std::move(clonePoint.held), set,
-                                  std::move(*voids)});
+            heldPoints.push_back({clonePoint.bytes - budget, clonePoint.held,
+                                  set, std::move(*voids)});
       }
     }
     if (i == order.size())
@@ -296,6 +308,42 @@ private:
     return voids;
   }
 
+  /// An evaluated set's peak and HeldPoints.
+  struct Evaluated {
+    int64_t peak;
+    PlanContext::HeldPoint point, clonePoint;
+  };
+  /// `set`'s peak and HeldPoints, evaluated once per search (a search
+  /// under a cost cap visits the nodes of the ones under lower caps
+  /// again); null when the work limit allows no evaluation.
+  FailureOr<const Evaluated *> evaluate(const llvm::BitVector &set) {
+    std::string key = PlanContext::cacheKey(set);
+    auto it = evaluated.find(key);
+    if (it != evaluated.end())
+      return &it->second;
+    if (!ctx.spendEvaluation(where))
+      return static_cast<const Evaluated *>(nullptr);
+    Evaluated e;
+    FailureOr<int64_t> p = ctx.peakAndPoint(set, e.point, e.clonePoint);
+    if (failed(p))
+      return failure();
+    e.peak = *p;
+    return &evaluated.emplace(std::move(key), std::move(e)).first->second;
+  }
+
+public:
+  /// A lower bound on the cost of every plan that meets the budget: what
+  /// the groups must add to bring the peak's lower bound down to it
+  /// (costToMeetBound at the root). 0 where the bound is not a peak's.
+  double rootCostBound() {
+    if (ctx.options.budgetOn != BudgetOn::Peak)
+      return 0;
+    llvm::BitVector none(ctx.groups.size());
+    computeAddedCost(none, order);
+    return ctx.costToMeetBound(none, order, addedCost, budget);
+  }
+
+private:
   /// Per undecided group, the least it adds to any plan below the node:
   /// its clones that no other group of the node's set or the undecided
   /// ones clones.
@@ -365,6 +413,7 @@ private:
   /// Per group, the least it adds to the current node's cost.
   SmallVector<double> addedCost;
   bool aborted = false;
+  std::map<std::string, Evaluated> evaluated;
 };
 } // namespace
 
@@ -374,6 +423,52 @@ LogicalResult mlir::remat::detail::runExactSearch(PlanContext &ctx,
                                                   bool &complete,
                                                   bool anyPlan) {
   ExactSearch search(ctx, budget, anyPlan);
+  // Looking for the least-cost plan, the search runs first under cost caps
+  // that grow from the least any plan can cost, as if an incumbent of
+  // that cost were known: each prunes every node that reaches its cap, so
+  // cheap plans are found before the depth-first order wanders into dear
+  // ones, and the first plan found under a cap the search completed is
+  // the least-cost plan. (Caps below the incumbent's cost only, with seven
+  // eighths of the work left; where they do not settle it, the search runs
+  // as before from the best plan known, with the evaluations made: the
+  // depth-first order finds a plan soon where the caps found none.)
+  double floorCost = anyPlan ? 0 : search.rootCostBound();
+  if (floorCost > 0 && std::isfinite(floorCost)) {
+    bool settled = false, cut = false;
+    LogicalResult capped = ctx.limits.withWorkShare(
+        ctx.limits.getWorkLeft() / 8 * 7, cut, [&]() -> LogicalResult {
+          // (No plan costs more than recomputing every group: a cap above
+          // that admits every plan.)
+          double ceiling =
+              ctx.objective(llvm::BitVector(ctx.groups.size(), true));
+          for (double cap = floorCost * kCostCapGrowth;
+               !best.valid || cap < best.cost; cap *= kCostCapGrowth) {
+            bool admitsAll = cap > ceiling * (1 + 1e-9);
+            // (An incumbent that holds no plan: `recomputed` is empty.)
+            Incumbent underCap;
+            underCap.cost = cap;
+            underCap.valid = true;
+            search.restart();
+            if (failed(search.run(underCap)))
+              return failure();
+            bool found = underCap.recomputed.size() == ctx.groups.size();
+            if (found)
+              best = underCap;
+            if (found || !search.complete() || admitsAll) {
+              settled = search.complete();
+              return success();
+            }
+          }
+          return success();
+        });
+    if (failed(capped))
+      return failure();
+    if (settled) {
+      complete = true;
+      return success();
+    }
+    search.restart();
+  }
   if (failed(search.run(best)))
     return failure();
   complete = search.complete();

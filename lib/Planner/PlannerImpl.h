@@ -117,7 +117,22 @@ public:
     freshFrom = savedFrom;
     return result;
   }
+  /// Runs `fn` with at most `cap` work, spent from the work left, as one
+  /// part of a search: a limit that cuts it is not recorded as the
+  /// search's (`cut` says whether one did).
+  template <typename Fn>
+  auto withWorkShare(uint64_t cap, bool &cut, Fn &&fn) {
+    size_t cutsBefore = cuts.size();
+    auto result = withWorkCap(cap, std::forward<Fn>(fn));
+    cut = cuts.size() > cutsBefore;
+    cuts.resize(cutsBefore);
+    return result;
+  }
   uint64_t getWorkLimit() const { return workLimit; }
+  /// The work the current limit leaves.
+  uint64_t getWorkLeft() const {
+    return workLimit - std::min(workLimit, spent - freshFrom);
+  }
 
 private:
   enum class Cut { Work, Time };
@@ -189,6 +204,8 @@ public:
                           Inspect inspect = nullptr);
   /// The same for the groups set in `recomputed` (memoized).
   FailureOr<int64_t> peak(const llvm::BitVector &recomputed);
+  /// The memo's key of the groups set in `recomputed`.
+  static std::string cacheKey(const llvm::BitVector &recomputed);
   /// Whether `peaksAhead` evaluates plans side by side: the context has
   /// more than one thread, the budget is on the peak and peaks come from
   /// the memory analysis (no `peakModel`).
@@ -426,7 +443,6 @@ private:
   /// `peak` of the groups set in `recomputed`, memoized.
   FailureOr<int64_t> peakOfSet(const llvm::BitVector &recomputed,
                                Inspect inspect);
-  static std::string cacheKey(const llvm::BitVector &recomputed);
 };
 
 /// A candidate plan: the groups recomputed, and its figures.
