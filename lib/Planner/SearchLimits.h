@@ -1,0 +1,131 @@
+//===- SearchLimits.h - the work and time a planning may spend --*- C++ -*-===//
+//
+// Part of the remat project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The planner bounds its searches by work (op visits), never by wall-clock
+/// time alone, so that a pass's output depends only on its input and
+/// options; the time limit is a safety net that says so when it cuts.
+///
+//===----------------------------------------------------------------------===//
+
+#ifndef REMAT_LIB_PLANNER_SEARCHLIMITS_H
+#define REMAT_LIB_PLANNER_SEARCHLIMITS_H
+
+#include "mlir/Support/LLVM.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+namespace mlir {
+namespace remat {
+namespace detail {
+
+/// What the optional parts of one planning may spend (PlanOptions'
+/// workLimit and timeLimit), shared by every search of a
+/// planRematerialization call. Optional work asks `spend` before it is
+/// done; the greedy plan, the fixed schedules and the first check of a plan
+/// are not optional and spend nothing.
+class SearchLimits {
+public:
+  SearchLimits(uint64_t workLimit, double timeLimit);
+
+  /// Spends `work` if both limits allow it; otherwise records the first
+  /// limit that stopped the search (and `where`), and returns false.
+  bool spend(uint64_t work, llvm::StringRef where);
+  /// True once the time limit has passed.
+  bool outOfTime() const;
+  /// False, recording the cut at `where`, once the time limit has passed:
+  /// for searches the work limit does not bound (the reference
+  /// enumeration).
+  bool checkTime(llvm::StringRef where);
+  double elapsed() const;
+
+  /// Which limits cut which parts of the search, or "" when none did.
+  std::string cutNote() const;
+  bool wasCut() const { return !cuts.empty(); }
+  uint64_t getSpent() const { return spent; }
+  /// Runs `fn` with the whole work limit available again (what it spends
+  /// still counts in getSpent): for work whose result must equal that of
+  /// a planning of its own, such as a fixed schedule's second recomputes.
+  template <typename Fn>
+  auto withFreshWork(Fn &&fn) {
+    uint64_t saved = freshFrom;
+    freshFrom = spent;
+    auto result = fn();
+    freshFrom = saved;
+    return result;
+  }
+
+  /// Runs `fn` with a work limit of its own that also leaves the work
+  /// after it as it was (what it spends still counts in getSpent), and
+  /// whose cuts are not the search's (`cut` says whether a limit cut it):
+  /// for work beside the search, such as lowering the infeasible error's
+  /// lowest peak.
+  template <typename Fn>
+  auto withOwnWork(bool &cut, Fn &&fn) {
+    uint64_t saved = freshFrom, before = spent;
+    size_t cutsBefore = cuts.size();
+    freshFrom = spent;
+    auto result = fn();
+    freshFrom = saved + (spent - before);
+    cut = cuts.size() > cutsBefore;
+    cuts.resize(cutsBefore);
+    return result;
+  }
+
+  /// Runs `fn` with at most `cap` work (within the work left, which it
+  /// spends from): for a search among several that share a budget.
+  template <typename Fn>
+  auto withWorkCap(uint64_t cap, Fn &&fn) {
+    uint64_t savedLimit = workLimit, savedFrom = freshFrom;
+    uint64_t left = workLimit - std::min(workLimit, spent - freshFrom);
+    workLimit = std::min(cap, left);
+    freshFrom = spent;
+    auto result = fn();
+    workLimit = savedLimit;
+    freshFrom = savedFrom;
+    return result;
+  }
+  /// Runs `fn` with at most `cap` work, spent from the work left, as one
+  /// part of a search: a limit that cuts it is not recorded as the
+  /// search's (`cut` says whether one did).
+  template <typename Fn>
+  auto withWorkShare(uint64_t cap, bool &cut, Fn &&fn) {
+    size_t cutsBefore = cuts.size();
+    auto result = withWorkCap(cap, std::forward<Fn>(fn));
+    cut = cuts.size() > cutsBefore;
+    cuts.resize(cutsBefore);
+    return result;
+  }
+  uint64_t getWorkLimit() const { return workLimit; }
+  /// The work the current limit leaves.
+  uint64_t getWorkLeft() const {
+    return workLimit - std::min(workLimit, spent - freshFrom);
+  }
+
+private:
+  enum class Cut { Work, Time };
+  void recordCut(Cut limit, llvm::StringRef where);
+
+  uint64_t workLimit;
+  double timeLimit;
+  uint64_t spent = 0;
+  /// What was spent when the current fresh budget began (withFreshWork).
+  uint64_t freshFrom = 0;
+  /// Each limit and the part it cut, once, in the order they happened.
+  SmallVector<std::pair<Cut, std::string>> cuts;
+  std::chrono::steady_clock::time_point start;
+};
+
+} // namespace detail
+} // namespace remat
+} // namespace mlir
+
+#endif // REMAT_LIB_PLANNER_SEARCHLIMITS_H
