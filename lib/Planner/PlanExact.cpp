@@ -73,6 +73,17 @@ public:
   /// Makes the search ready to run again (under another incumbent).
   void restart() { aborted = false; }
 
+  /// A lower bound on the cost of every plan that meets the budget: what
+  /// the groups must add to bring the peak's lower bound down to it
+  /// (costToMeetBound at the root). 0 where the bound is not a peak's.
+  double rootCostBound() {
+    if (ctx.options.budgetOn != BudgetOn::Peak)
+      return 0;
+    llvm::BitVector none(ctx.groups.size());
+    computeAddedCost(none, order);
+    return ctx.costToMeetBound(none, order, addedCost, budget);
+  }
+
 private:
   bool pruneByCost(double cost, const Incumbent &best) const {
     // (Looking for any plan: the first one found ends the search.)
@@ -105,11 +116,11 @@ private:
     auto popHeldPoints =
         llvm::scope_exit([&] { heldPoints.resize(heldPointsBefore); });
     if (fresh && mayMeet) {
-      if (!useHeldPoints && !ctx.spendEvaluation(where)) {
-        aborted = true;
-        return success();
-      }
       if (!useHeldPoints) {
+        if (!ctx.spendEvaluation(where)) {
+          aborted = true;
+          return success();
+        }
         FailureOr<bool> met = offerPlan(ctx, set, cost, budget, best);
         if (failed(met))
           return failure();
@@ -331,19 +342,6 @@ private:
     return &evaluated.emplace(std::move(key), std::move(e)).first->second;
   }
 
-public:
-  /// A lower bound on the cost of every plan that meets the budget: what
-  /// the groups must add to bring the peak's lower bound down to it
-  /// (costToMeetBound at the root). 0 where the bound is not a peak's.
-  double rootCostBound() {
-    if (ctx.options.budgetOn != BudgetOn::Peak)
-      return 0;
-    llvm::BitVector none(ctx.groups.size());
-    computeAddedCost(none, order);
-    return ctx.costToMeetBound(none, order, addedCost, budget);
-  }
-
-private:
   /// Per undecided group, the least it adds to any plan below the node:
   /// its clones that no other group of the node's set or the undecided
   /// ones clones.
@@ -434,9 +432,9 @@ LogicalResult mlir::remat::detail::runExactSearch(PlanContext &ctx,
   // depth-first order finds a plan soon where the caps found none.)
   double floorCost = anyPlan ? 0 : search.rootCostBound();
   if (floorCost > 0 && std::isfinite(floorCost)) {
-    bool settled = false, cut = false;
+    bool settled = false;
     LogicalResult capped = ctx.limits.withWorkShare(
-        ctx.limits.getWorkLeft() / 8 * 7, cut, [&]() -> LogicalResult {
+        ctx.limits.getWorkLeft() / 8 * 7, [&]() -> LogicalResult {
           // (No plan costs more than recomputing every group: a cap above
           // that admits every plan.)
           double ceiling =

@@ -184,6 +184,13 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
     std::optional<int64_t> lowest;
     if (!searchInfeasible.feasible)
       lowest = searchInfeasible.predictedPeak;
+    // The search budget k sixths of the way from the model's lowest peak to
+    // no remat (the model's baseline bounds every search budget from
+    // above).
+    constexpr int kSteps = 6;
+    auto stepUp = [&](int k) {
+      return *lowest + (searchInfeasible.baselinePeak - *lowest) * k / kSteps;
+    };
     // The user's budget, in bytes (a fraction is of the baseline).
     auto userBudget = [&](const RematPlan &p) -> int64_t {
       return budget ? *budget
@@ -251,13 +258,10 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
                                         "the search model's lowest plan")))
         return failure();
       bool meets = succeeded(plan);
-      constexpr int kSteps = 6;
       for (int k = kSteps - 1; k >= 1; --k) {
         if ((succeeded(plan) && !meets) || !mayCheck())
           break;
-        // (The model's baseline bounds every search budget from above.)
-        int64_t at =
-            *lowest + (searchInfeasible.baselinePeak - *lowest) * k / kSteps;
+        int64_t at = stepUp(k);
         if (failed(consider(quietly(options, Budget{at, std::nullopt}), meets,
                             "the " +
                                 stringifyPlanStrategy(options.strategy).str() +
@@ -305,8 +309,7 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
       if (base == 0 && lowestPlan) {
         lowestFound = *lowestPlan;
       } else {
-        int64_t at =
-            *lowest + (searchInfeasible.baselinePeak - *lowest) * base / 6;
+        int64_t at = stepUp(base);
         FailureOr<RematPlan> fresh = limits.withFreshWork(
             [&] { return quietly(options, Budget{at, std::nullopt}); });
         if (succeeded(fresh))

@@ -85,8 +85,7 @@ public:
   template <typename Fn>
   auto withWorkCap(uint64_t cap, Fn &&fn) {
     uint64_t savedLimit = workLimit, savedFrom = freshFrom;
-    uint64_t left = workLimit - std::min(workLimit, spent - freshFrom);
-    workLimit = std::min(cap, left);
+    workLimit = std::min(cap, getWorkLeft());
     freshFrom = spent;
     auto result = fn();
     workLimit = savedLimit;
@@ -95,12 +94,11 @@ public:
   }
   /// Runs `fn` with at most `cap` work, spent from the work left, as one
   /// part of a search: a limit that cuts it is not recorded as the
-  /// search's (`cut` says whether one did).
+  /// search's.
   template <typename Fn>
-  auto withWorkShare(uint64_t cap, bool &cut, Fn &&fn) {
+  auto withWorkShare(uint64_t cap, Fn &&fn) {
     size_t cutsBefore = cuts.size();
     auto result = withWorkCap(cap, std::forward<Fn>(fn));
-    cut = cuts.size() > cutsBefore;
     cuts.resize(cutsBefore);
     return result;
   }
