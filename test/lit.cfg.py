@@ -52,6 +52,10 @@ tool_dirs = [config.remat_tools_dir, config.llvm_tools_dir]
 config.substitutions.append(("%lit", os.path.join(config.llvm_tools_dir, "lit")))
 tools = ["remat-opt", "remat-fuzz", "remat-capi-test", "mlir-opt", "mlir-runner", "mlir-translate", "llc", "not",
          ToolSubst("%PYTHON", config.python3, unresolved="ignore")]
+# More than one hardware thread: MLIR's context then has threads (the
+# planner checks a plan beside its search, for example).
+if len(os.sched_getaffinity(0)) > 1:
+    config.available_features.add("threads")
 # The statically linked planner (REMAT_BUILD_STATIC_PLANNER, on by default).
 if os.path.exists(os.path.join(config.remat_tools_dir, "remat-plan")):
     config.available_features.add("remat-plan")

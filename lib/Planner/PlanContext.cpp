@@ -78,23 +78,44 @@ std::string mlir::remat::getLayerKey(Operation *op) {
   return "";
 }
 
+/// The passes of the bufferized check, into `pm`. (The pipeline is built
+/// here, not parsed from the pass registry: the planner works whether or
+/// not remat's pipelines are registered.)
+static void buildCheckPipeline(OpPassManager &pm, bool fusePointwise) {
+  LowerToLLVMPipelineOptions options;
+  options.deallocate = false;
+  options.fusePointwise = fusePointwise;
+  buildBufferizePipeline(pm, options);
+}
+
+void mlir::remat::getPlannerDependentDialects(DialectRegistry &registry) {
+  for (bool fuse : {false, true}) {
+    OpPassManager pm(ModuleOp::getOperationName());
+    buildCheckPipeline(pm, fuse);
+    pm.getDependentDialects(registry);
+  }
+}
+
+void mlir::remat::detail::loadBufferizedCheckDialects(MLIRContext *context) {
+  DialectRegistry registry;
+  getPlannerDependentDialects(registry);
+  context->appendDialectRegistry(registry);
+  for (StringRef name : registry.getDialectNames())
+    (void)context->getOrLoadDialect(name);
+}
+
 /// Bufferizes `module` in place (it holds `function`) and returns the peak
 /// of `function` under the memory analysis.
 FailureOr<int64_t>
 mlir::remat::detail::getBufferizedPeak(ModuleOp module, func::FuncOp function,
                                        std::string *liveAtPeak,
                                        bool fusePointwise) {
-  // (The pipeline is built here, not parsed from the pass registry: the
-  // planner works whether or not remat's pipelines are registered.)
   PassManager pm(module.getContext(), ModuleOp::getOperationName());
   // (The check reads the bufferized program's peak and throws it away; the
   // verifier after each pass would cost a third of it. Lowering the plan
   // for real verifies.)
   pm.enableVerifier(false);
-  LowerToLLVMPipelineOptions options;
-  options.deallocate = false;
-  options.fusePointwise = fusePointwise;
-  buildBufferizePipeline(pm, options);
+  buildCheckPipeline(pm, fusePointwise);
   if (failed(pm.run(module)))
     return failure();
   // Bufferization rewrites the function op in place.

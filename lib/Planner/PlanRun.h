@@ -33,10 +33,10 @@ public:
   PlanRun(func::FuncOp function, BackwardOp backward,
           const PlanOptions &options, std::optional<Budget> searchBudget,
           bool checkFixed, SearchLimits &limits, RematPlan *infeasible,
-          std::optional<RematPlan> *lowestPlan)
+          std::optional<RematPlan> *lowestPlan, CheckAhead *checkAhead)
       : function(function), backward(backward), options(options),
         searchBudget(searchBudget), checkFixed(checkFixed), limits(limits),
-        infeasible(infeasible), lowestPlan(lowestPlan),
+        infeasible(infeasible), lowestPlan(lowestPlan), checkAhead(checkAhead),
         ctx(function, backward, options, limits), strategy(options.strategy) {}
 
   /// The search (planOnce).
@@ -128,6 +128,8 @@ private:
   SearchLimits &limits;
   RematPlan *infeasible;
   std::optional<RematPlan> *lowestPlan;
+  /// Checks greedy's plan on the bufferized program beside the search.
+  CheckAhead *checkAhead;
 
   RematPlan plan;
   PlanContext ctx;

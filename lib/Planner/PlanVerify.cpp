@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CheckAhead.h"
 #include "PlannerImpl.h"
 #include "remat/Planner/Planner.h"
 
@@ -155,7 +156,15 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
   constexpr unsigned kAttempts = 4;
   // The plan with the lowest bufferized peak among those that missed it.
   std::optional<RematPlan> lowestMissed;
+  // With threads, the first search's greedy plan is checked beside the
+  // rest of that search.
+  std::optional<CheckAhead> checkAhead;
+  if (CheckAhead::isAvailable(context))
+    checkAhead.emplace(function, backward, options.fusePointwise);
   for (unsigned attempt = 0; attempt < kAttempts; ++attempt) {
+    // (Its thread is done before the search's diagnostics are held again.)
+    if (attempt > 0 && checkAhead)
+      checkAhead->wait();
     // (A search again is optional work.)
     if (attempt > 0 &&
         !limits.spend(bufferizedWork,
@@ -177,7 +186,8 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
         return success();
       });
       plan = planOnce(function, backward, options, searchBudget, false, limits,
-                      &searchInfeasible, &lowestPlan);
+                      &searchInfeasible, &lowestPlan,
+                      attempt == 0 && checkAhead ? &*checkAhead : nullptr);
     }
     // The search model's lowest peak, when the search found the budget
     // infeasible.
@@ -386,8 +396,15 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
     // (A plan the fallback found is checked already, and meets the budget:
     // `live` is only read when a plan misses it.)
     std::string live;
+    std::optional<int64_t> ahead;
+    if (!checked && checkAhead) {
+      ahead = checkAhead->take(*plan, &live);
+      plan->checkedAhead = checkAhead->wasStarted();
+      plan->checkAheadUsed = ahead.has_value();
+    }
     FailureOr<int64_t> verified =
         checked ? FailureOr<int64_t>(*checked)
+        : ahead ? FailureOr<int64_t>(*ahead)
                 : verifyPlan(function, backward, *plan, options.fusePointwise,
                              &live);
     if (failed(verified))

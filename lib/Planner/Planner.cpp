@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "remat/Planner/Planner.h"
+#include "CheckAhead.h"
 #include "PlanRun.h"
 
 #include "remat/Analysis/MemoryAnalysis.h"
@@ -44,9 +45,10 @@ static constexpr double kLayeredCostSlack = 1.5;
 FailureOr<RematPlan> mlir::remat::detail::planOnce(
     func::FuncOp function, BackwardOp backward, const PlanOptions &options,
     std::optional<Budget> searchBudget, bool checkFixed, SearchLimits &limits,
-    RematPlan *infeasible, std::optional<RematPlan> *lowestPlan) {
+    RematPlan *infeasible, std::optional<RematPlan> *lowestPlan,
+    CheckAhead *checkAhead) {
   PlanRun run(function, backward, options, searchBudget, checkFixed, limits,
-              infeasible, lowestPlan);
+              infeasible, lowestPlan, checkAhead);
   return run.run();
 }
 
@@ -132,6 +134,10 @@ FailureOr<RematPlan> PlanRun::run() {
     return failure();
   if (failed(improve(best, "pruning the greedy plan", exchanges)))
     return failure();
+  // The plan is most often greedy's from here (it is on a deep model at a
+  // high budget): its bufferized check starts beside the rest.
+  if (checkAhead && best.valid)
+    checkAhead->start(ctx.savedFor(best.recomputed));
   if (failed(runLayered()))
     return failure();
   if (strategy == PlanStrategy::Auto && failed(offerField()))

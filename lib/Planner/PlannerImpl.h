@@ -26,6 +26,8 @@ namespace mlir {
 namespace remat {
 namespace detail {
 
+class CheckAhead;
+
 /// A set of forward values.
 using ValueSet = llvm::DenseSet<Value>;
 
@@ -380,6 +382,11 @@ OwningOpRef<ModuleOp> wrapInModule(func::FuncOp owned, Operation *symbols);
 FailureOr<int64_t> getBufferizedPeak(ModuleOp module, func::FuncOp function,
                                      std::string *liveAtPeak,
                                      bool fusePointwise);
+/// Loads the dialects `getBufferizedPeak`'s passes depend on into
+/// `context` (getPlannerDependentDialects), as running them would: a
+/// thread that checks beside the search must not load dialects while the
+/// search uses the context.
+void loadBufferizedCheckDialects(MLIRContext *context);
 /// The bytes of the buffer `value` aliases when it is an activation (not an
 /// argument or a constant) that `roots` does not hold yet, which it then
 /// does; otherwise 0.
@@ -569,13 +576,16 @@ LogicalResult emitInfeasible(PlanContext &ctx, int64_t budget, int64_t baseline,
 /// plan that misses the budget is an error. When the budget is infeasible,
 /// fills `infeasible` with the lowest figures reached and `lowestPlan`
 /// with the whole plan that reaches them (for the checks on the bufferized
-/// program, which can find it meets the budget there).
+/// program, which can find it meets the budget there). With `checkAhead`,
+/// greedy's plan is checked on the bufferized program beside the rest of
+/// the search (CheckAhead.h).
 FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
                               const PlanOptions &options,
                               std::optional<Budget> searchBudget,
                               bool checkFixed, SearchLimits &limits,
                               RematPlan *infeasible = nullptr,
-                              std::optional<RematPlan> *lowestPlan = nullptr);
+                              std::optional<RematPlan> *lowestPlan = nullptr,
+                              CheckAhead *checkAhead = nullptr);
 
 /// A fixed schedule's plan: what it saves, and why for each value.
 struct Schedule {

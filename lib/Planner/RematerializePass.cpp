@@ -45,6 +45,12 @@ struct RematRematerializePass
   using TargetOptionsPass::TargetOptionsPass;
   RematRematerializePass(PlanSummarySink sink) : sink(std::move(sink)) {}
 
+  void getDependentDialects(DialectRegistry &registry) const override {
+    TargetOptionsPass::getDependentDialects(registry);
+    // (The planner runs the bufferization pipeline to check its plans.)
+    getPlannerDependentDialects(registry);
+  }
+
   void runOnOperation() override {
     Operation *root = getOperation();
     FailureOr<TargetModel> target = resolveTargetOptions();
@@ -262,6 +268,10 @@ struct RematRematerializePass
               << formatPercent(plan.recomputeSeconds + plan.rewriteSeconds,
                                plan.baselineStepSeconds)
               << " of the step)";
+    // (With threads: the check of greedy's plan ran beside the search, and
+    // the search returned that plan.)
+    if (plan.checkAheadUsed)
+      summary << "; checked on the bufferized program beside the search";
   }
 
   PlanSummarySink sink;

@@ -259,6 +259,10 @@ struct RematPlan {
   /// took.
   unsigned evaluations = 0;
   double planSeconds = 0.0;
+  /// Whether the plan's bufferized check ran beside the search, and
+  /// whether its result was used (the search returned the plan it
+  /// checked). Neither changes the plan.
+  bool checkedAhead = false, checkAheadUsed = false;
   SmallVector<PlanDecision> decisions;
   /// The residuals to drop from the backward's saved set.
   SmallVector<Value> recomputed;
@@ -283,6 +287,12 @@ struct RematPlan {
   /// recomputation needs is recomputed too.
   SmallVector<Value> saved;
 };
+
+/// The dialects the planner loads: those of the passes that check a plan on
+/// the bufferized program (one-shot bufferization and what precedes it). A
+/// pass that plans (such as -remat-rematerialize) declares them, so that
+/// they are loaded before it runs.
+void getPlannerDependentDialects(DialectRegistry &registry);
 
 /// Builds the plan for `function` (one `remat.backward`). Fails with a
 /// diagnostic on the function when the budget cannot be met, naming the

@@ -1,0 +1,76 @@
+//===- CheckAhead.h - a plan's bufferized check beside the search -*- C++
+//-*-===//
+//
+// Part of the remat project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The bufferized check of the plan the search is likely to return, run on
+/// a thread of its own while the search goes on. On a deep model the check
+/// (one-shot bufferization of the whole step) costs about as much as the
+/// search; started once greedy's plan is pruned, it overlaps the layered
+/// search, the field's schedules and the plan's description.
+///
+/// It is speculative and invisible: its result is used only when the plan
+/// the search returns is the plan it checked (the same saved values, no
+/// value recomputed twice, nothing offloaded), and that result is the one
+/// the check would have given on the search's thread. It spends no work
+/// of the limits and counts no evaluation; a check that fails is dropped
+/// (the search's thread checks again, and reports the error). Diagnostics
+/// from its thread are dropped.
+///
+//===----------------------------------------------------------------------===//
+
+#ifndef REMAT_LIB_PLANNER_CHECKAHEAD_H
+#define REMAT_LIB_PLANNER_CHECKAHEAD_H
+
+#include "PlannerImpl.h"
+
+#include <thread>
+
+namespace mlir::remat::detail {
+
+class CheckAhead {
+public:
+  CheckAhead(func::FuncOp function, BackwardOp backward, bool fusePointwise)
+      : function(function), backward(backward), fusePointwise(fusePointwise) {}
+  /// Waits for a check still running.
+  ~CheckAhead();
+  CheckAhead(const CheckAhead &) = delete;
+  CheckAhead &operator=(const CheckAhead &) = delete;
+
+  /// Whether checks can run ahead in `context`: it has threads.
+  static bool isAvailable(MLIRContext *context);
+
+  /// Starts checking the plan that saves `saved` (and recomputes every
+  /// other residual once). Only the first call starts a check.
+  void start(const ValueSet &saved);
+  /// Whether a check was started.
+  bool wasStarted() const { return started; }
+  /// The bufferized peak of `plan`, and what is live at it into `live`,
+  /// when `plan` is the plan the check ran on and the check succeeded
+  /// (waiting for it); std::nullopt otherwise.
+  std::optional<int64_t> take(const RematPlan &plan, std::string *live);
+  /// Waits for a check still running (before the search registers
+  /// handlers that keep diagnostics).
+  void wait();
+
+private:
+  struct Result {
+    std::optional<int64_t> peak;
+    std::string live;
+  };
+  func::FuncOp function;
+  BackwardOp backward;
+  bool fusePointwise;
+  bool started = false;
+  /// The plan checked: its saved values.
+  RematPlan checked;
+  std::thread thread;
+  Result result;
+};
+
+} // namespace mlir::remat::detail
+
+#endif // REMAT_LIB_PLANNER_CHECKAHEAD_H
