@@ -1,5 +1,4 @@
-//===- CheckAhead.h - a plan's bufferized check beside the search -*- C++
-//-*-===//
+//===- CheckAhead.h - a plan's check beside the search ---------*- C++ -*-===//
 //
 // Part of the remat project.
 //
@@ -46,8 +45,6 @@ public:
   /// Starts checking the plan that saves `saved` (and recomputes every
   /// other residual once). Only the first call starts a check.
   void start(const ValueSet &saved);
-  /// Whether a check was started.
-  bool wasStarted() const { return started; }
   /// The bufferized peak of `plan`, and what is live at it into `live`,
   /// when `plan` is the plan the check ran on and the check succeeded
   /// (waiting for it); std::nullopt otherwise.

@@ -399,7 +399,6 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
     std::optional<int64_t> ahead;
     if (!checked && checkAhead) {
       ahead = checkAhead->take(*plan, &live);
-      plan->checkedAhead = checkAhead->wasStarted();
       plan->checkAheadUsed = ahead.has_value();
     }
     FailureOr<int64_t> verified =

@@ -259,10 +259,9 @@ struct RematPlan {
   /// took.
   unsigned evaluations = 0;
   double planSeconds = 0.0;
-  /// Whether the plan's bufferized check ran beside the search, and
-  /// whether its result was used (the search returned the plan it
-  /// checked). Neither changes the plan.
-  bool checkedAhead = false, checkAheadUsed = false;
+  /// Whether the plan's bufferized check ran beside the search (the search
+  /// returned the plan that check ran on). It does not change the plan.
+  bool checkAheadUsed = false;
   SmallVector<PlanDecision> decisions;
   /// The residuals to drop from the backward's saved set.
   SmallVector<Value> recomputed;
