@@ -8,8 +8,13 @@
 /// The bufferized check of the plan the search is likely to return, run on
 /// a thread of its own while the search goes on. On a deep model the check
 /// (one-shot bufferization of the whole step) costs about as much as the
-/// search; started once greedy's plan is pruned, it overlaps the layered
-/// search, the field's schedules and the plan's description.
+/// search. It starts once greedy's plan and the layered search's are
+/// found: on the layered plan where it already costs less (on a deep model
+/// at a low budget; pruning it is then most often cut by the work limit),
+/// overlapping greedy's pruning; otherwise on greedy's plan once pruned.
+/// It then overlaps the field's schedules and the plan's description.
+/// While it runs the search evaluates one plan at a time, not two side by
+/// side: the check has the other core.
 ///
 /// It is speculative and invisible: its result is used only when the plan
 /// the search returns is the plan it checked (the same saved values, no

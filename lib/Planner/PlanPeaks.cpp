@@ -207,7 +207,8 @@ FailureOr<int64_t> PlanContext::peakOfSet(const llvm::BitVector &recomputed,
 bool PlanContext::canEvaluateAhead() const {
   MLIRContext *context = backward->getContext();
   return !options.peakModel && options.budgetOn == BudgetOn::Peak &&
-         context->isMultithreadingEnabled() && context->getNumThreads() > 1;
+         !besideCheck && context->isMultithreadingEnabled() &&
+         context->getNumThreads() > 1;
 }
 
 SmallVector<FailureOr<int64_t>>

@@ -64,11 +64,18 @@ private:
   /// exchanges that lowered its cost).
   LogicalResult improve(Incumbent &candidate, StringRef pruning,
                         unsigned &exchanged);
+  /// Starts the bufferized check of `candidate` beside the search.
+  void startCheck(const Incumbent &candidate);
   /// Greedy's plan, the incumbent's first (not for exhaustive or layered).
   LogicalResult runGreedy();
-  /// The layered search, where auto runs no exact search or the strategy
-  /// is layered.
-  LogicalResult runLayered();
+  /// Whether the layered search runs: where auto runs no exact search, and
+  /// for the strategy layered.
+  bool layeredRuns() const;
+  /// The layered search, into `found` (its plan not yet pruned).
+  LogicalResult searchLayered();
+  /// The layered search's plan, pruned and exchanged, becomes the
+  /// incumbent when it costs less.
+  LogicalResult adoptLayered();
   /// Whether the exact search runs: optimal, and auto on few groups.
   bool exactRuns() const;
   /// The exact search and the exhaustive reference.
@@ -128,7 +135,7 @@ private:
   SearchLimits &limits;
   RematPlan *infeasible;
   std::optional<RematPlan> *lowestPlan;
-  /// Checks greedy's plan on the bufferized program beside the search.
+  /// Checks the likely plan on the bufferized program beside the search.
   CheckAhead *checkAhead;
 
   RematPlan plan;
@@ -152,6 +159,8 @@ private:
   std::optional<Schedule> bestSchedule;
   PlanStrategy bestScheduleKind = PlanStrategy::None;
   unsigned bestEveryN = 0;
+  /// The layered search's result, before adoptLayered.
+  std::optional<LayeredPlan> found;
   /// The layered search's plan, when it is the incumbent's.
   std::optional<LayeredPlan> layered;
 

@@ -156,8 +156,8 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
   constexpr unsigned kAttempts = 4;
   // The plan with the lowest bufferized peak among those that missed it.
   std::optional<RematPlan> lowestMissed;
-  // With threads, the first search's greedy plan is checked beside the
-  // rest of that search.
+  // With threads, the plan the first search is likely to return is checked
+  // beside the rest of that search.
   std::optional<CheckAhead> checkAhead;
   if (CheckAhead::isAvailable(context))
     checkAhead.emplace(function, backward, options.fusePointwise);

@@ -124,22 +124,36 @@ FailureOr<RematPlan> PlanRun::run() {
   lowestKind = strategy == PlanStrategy::Auto ? PlanStrategy::Greedy : strategy;
   recomputingAll = "recomputing all " + std::to_string(ctx.groups.size()) +
                    " residual groups";
-  if (strategy == PlanStrategy::Auto) {
+  // On activations, the field's schedules cap the search; on the peak,
+  // they are offered after it (and built after the check below starts).
+  if (strategy == PlanStrategy::Auto && !onPeak) {
     buildField();
-    if (!onPeak && failed(capByField()))
+    if (failed(capByField()))
       return failure();
   }
   if (strategy != PlanStrategy::Exhaustive &&
       strategy != PlanStrategy::Layered && failed(runGreedy()))
     return failure();
+  // The layered search is bounded by greedy's cost before pruning (which
+  // lowers it rarely and little).
+  if (layeredRuns() && failed(searchLayered()))
+    return failure();
+  // The bufferized check of the plan most likely returned starts beside
+  // the rest of the search: the layered plan where it already costs less
+  // than greedy's (pruning it is most often cut on a deep model, where
+  // the check is long), otherwise greedy's once pruned.
+  bool layeredLeads = found && found->plan.valid &&
+                      (!best.valid || found->plan.cost < best.cost);
+  if (checkAhead && layeredLeads)
+    startCheck(found->plan);
   if (failed(improve(best, "pruning the greedy plan", exchanges)))
     return failure();
-  // The plan is most often greedy's from here (it is on a deep model at a
-  // high budget): its bufferized check starts beside the rest.
-  if (checkAhead && best.valid)
-    checkAhead->start(ctx.savedFor(best.recomputed));
-  if (failed(runLayered()))
+  if (checkAhead && best.valid && !layeredLeads)
+    startCheck(best);
+  if (failed(adoptLayered()))
     return failure();
+  if (strategy == PlanStrategy::Auto && onPeak)
+    buildField();
   if (strategy == PlanStrategy::Auto && failed(offerField()))
     return failure();
   if (failed(runExact()))
@@ -226,6 +240,12 @@ LogicalResult PlanRun::runGreedy() {
   return success();
 }
 
+void PlanRun::startCheck(const Incumbent &candidate) {
+  checkAhead->start(ctx.savedFor(candidate.recomputed));
+  // (The check has the second core from here.)
+  ctx.besideCheck = true;
+}
+
 LogicalResult PlanRun::improve(Incumbent &candidate, StringRef pruning,
                                unsigned &exchanged) {
   bool searching =
@@ -237,14 +257,15 @@ LogicalResult PlanRun::improve(Incumbent &candidate, StringRef pruning,
   return exchangeGroups(ctx, budget, order, candidate, exchanged);
 }
 
-LogicalResult PlanRun::runLayered() {
+bool PlanRun::layeredRuns() const {
   // Auto runs it where the exact search does not run: where it does, the
-  // work is the exact search's. (auto prunes its plan and exchanges its
-  // groups like the greedy plan's.)
-  if (!((strategy == PlanStrategy::Auto &&
-         ctx.groups.size() > options.exactCandidateLimit) ||
-        strategy == PlanStrategy::Layered))
-    return success();
+  // work is the exact search's.
+  return (strategy == PlanStrategy::Auto &&
+          ctx.groups.size() > options.exactCandidateLimit) ||
+         strategy == PlanStrategy::Layered;
+}
+
+LogicalResult PlanRun::searchLayered() {
   int64_t layeredLowest = lowest;
   llvm::BitVector layeredLowestPlan;
   FailureOr<LayeredPlan> l =
@@ -265,16 +286,26 @@ LogicalResult PlanRun::runLayered() {
     lowestHow = "with a plan of the layered search";
     lowestKind = PlanStrategy::Layered;
   }
+  found = std::move(*l);
+  return success();
+}
+
+LogicalResult PlanRun::adoptLayered() {
+  if (!found)
+    return success();
+  // (auto prunes its plan and exchanges its groups like greedy's.)
   unsigned layeredExchanges = 0;
-  if (failed(improve(l->plan, "pruning the layered plan", layeredExchanges)))
+  if (failed(
+          improve(found->plan, "pruning the layered plan", layeredExchanges)))
     return failure();
-  if (l->plan.valid &&
-      (!best.valid || l->plan.cost < best.cost * (1 - 1e-12))) {
-    best = l->plan;
+  if (found->plan.valid &&
+      (!best.valid || found->plan.cost < best.cost * (1 - 1e-12))) {
+    best = found->plan;
     exchanges = layeredExchanges;
     source = "layered search";
-    layered = std::move(*l);
+    layered = std::move(found);
   }
+  found.reset();
   if (strategy == PlanStrategy::Layered && !best.valid &&
       lowest == std::numeric_limits<int64_t>::max()) {
     lowestSaved = ctx.savedFor(llvm::BitVector(ctx.groups.size(), true));

@@ -113,8 +113,9 @@ public:
   /// The memo's key of the groups set in `recomputed`.
   static std::string cacheKey(const llvm::BitVector &recomputed);
   /// Whether `peaksAhead` evaluates plans side by side: the context has
-  /// more than one thread, the budget is on the peak and peaks come from
-  /// the memory analysis (no `peakModel`).
+  /// more than one thread, the budget is on the peak, peaks come from the
+  /// memory analysis (no `peakModel`) and no bufferized check runs beside
+  /// the search (it has the other core).
   bool canEvaluateAhead() const;
   /// The peaks of several plans (the groups set in each of `recomputed`),
   /// evaluated side by side on the context's threads, each on a copy of
@@ -275,6 +276,8 @@ public:
   SmallVector<Group> groups;
   llvm::DenseMap<Value, unsigned> groupOf;
   unsigned evaluations = 0;
+  /// Set once a bufferized check runs beside the search (CheckAhead.h).
+  bool besideCheck = false;
 
   /// The cost of one op (memoized).
   std::pair<OpCost, double> getCost(Operation *op);

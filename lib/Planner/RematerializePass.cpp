@@ -268,8 +268,8 @@ struct RematRematerializePass
               << formatPercent(plan.recomputeSeconds + plan.rewriteSeconds,
                                plan.baselineStepSeconds)
               << " of the step)";
-    // (With threads: the check of greedy's plan ran beside the search, and
-    // the search returned that plan.)
+    // (With threads: the check of the plan the search was likely to return
+    // ran beside the search, and the search returned that plan.)
     if (plan.checkAheadUsed)
       summary << "; checked on the bufferized program beside the search";
   }
