@@ -47,9 +47,9 @@ public:
   /// Whether checks can run ahead in `context`: it has threads.
   static bool isAvailable(MLIRContext *context);
 
-  /// Starts checking the plan that saves `saved` (and recomputes every
+  /// Starts checking the plan that saves `toCheck` (and recomputes every
   /// other residual once). Only the first call starts a check.
-  void start(const ValueSet &saved);
+  void start(const ValueSet &toCheck);
   /// The bufferized peak of `plan`, and what is live at it into `live`,
   /// when `plan` is the plan the check ran on and the check succeeded
   /// (waiting for it); std::nullopt otherwise.
@@ -67,8 +67,8 @@ private:
   BackwardOp backward;
   bool fusePointwise;
   bool started = false;
-  /// The plan checked: its saved values.
-  RematPlan checked;
+  /// The saved values of the plan checked.
+  ValueSet saved;
   std::thread thread;
   Result result;
 };

@@ -26,11 +26,11 @@ bool CheckAhead::isAvailable(MLIRContext *context) {
   return context->isMultithreadingEnabled() && context->getNumThreads() > 1;
 }
 
-void CheckAhead::start(const ValueSet &saved) {
+void CheckAhead::start(const ValueSet &toCheck) {
   if (started)
     return;
   started = true;
-  checked.saved.assign(saved.begin(), saved.end());
+  saved = toCheck;
   // The thread reads the function while the search reads it too (and
   // writes only copies). An op order a block computes lazily is computed
   // here first, so that neither thread writes it.
@@ -52,6 +52,8 @@ void CheckAhead::start(const ValueSet &saved) {
     ScopedDiagnosticHandler drop(context, [self](Diagnostic &) {
       return success(std::this_thread::get_id() == self);
     });
+    RematPlan checked;
+    checked.saved.assign(saved.begin(), saved.end());
     FailureOr<int64_t> peak =
         verifyPlan(function, backward, checked, fusePointwise, &result.live);
     if (succeeded(peak))
@@ -63,10 +65,7 @@ std::optional<int64_t> CheckAhead::take(const RematPlan &plan,
                                         std::string *live) {
   if (!started || !plan.duplicated.empty() || !plan.offloaded.empty())
     return std::nullopt;
-  ValueSet mine(checked.saved.begin(), checked.saved.end());
-  ValueSet theirs(plan.saved.begin(), plan.saved.end());
-  if (mine.size() != theirs.size() ||
-      !llvm::all_of(theirs, [&](Value v) { return mine.contains(v); }))
+  if (ValueSet(plan.saved.begin(), plan.saved.end()) != saved)
     return std::nullopt;
   wait();
   if (!result.peak)

@@ -580,8 +580,8 @@ LogicalResult emitInfeasible(PlanContext &ctx, int64_t budget, int64_t baseline,
 /// fills `infeasible` with the lowest figures reached and `lowestPlan`
 /// with the whole plan that reaches them (for the checks on the bufferized
 /// program, which can find it meets the budget there). With `checkAhead`,
-/// greedy's plan is checked on the bufferized program beside the rest of
-/// the search (CheckAhead.h).
+/// the plan the search is likely to return is checked on the bufferized
+/// program beside the rest of the search (CheckAhead.h).
 FailureOr<RematPlan> planOnce(func::FuncOp function, BackwardOp backward,
                               const PlanOptions &options,
                               std::optional<Budget> searchBudget,
