@@ -68,11 +68,36 @@ static bool isBufferType(Type type) {
   return isa<TensorType, BaseMemRefType>(type);
 }
 
+/// What the model keeps beside the profile while it runs.
+struct MemoryAnalyzer::Tables {
+  /// Each numbered op's first and last program point (its own, and the
+  /// last of the ops in its flattened regions).
+  llvm::DenseMap<Operation *, std::pair<unsigned, unsigned>> pointsOf;
+  /// Per buffer, the last use of the values aliased to it so far.
+  SmallVector<unsigned> lastUses;
+  /// Per program point, the last point of the ops nested in it.
+  SmallVector<unsigned> ends;
+  /// Per program point, the change in live (and host) bytes.
+  SmallVector<int64_t> delta, hostDelta;
+
+  /// Empties the tables, keeping their memory.
+  void clear() {
+    pointsOf.clear();
+    lastUses.clear();
+    ends.clear();
+    delta.clear();
+    hostDelta.clear();
+  }
+};
+
 namespace {
 class MemoryModel {
 public:
-  MemoryModel(MemoryProfile &profile, int64_t tensorAlignment)
-      : profile(profile), tensorAlignment(tensorAlignment) {}
+  MemoryModel(MemoryProfile &profile, MemoryAnalyzer::Tables &tables,
+              int64_t tensorAlignment)
+      : profile(profile), tensorAlignment(tensorAlignment),
+        pointsOf(tables.pointsOf), lastUses(tables.lastUses), ends(tables.ends),
+        delta(tables.delta), hostDelta(tables.hostDelta) {}
 
   void run(FunctionOpInterface function);
 
@@ -112,13 +137,13 @@ private:
 
   MemoryProfile &profile;
   int64_t tensorAlignment;
-  /// Each numbered op's first and last program point (its own, and the
-  /// last of the ops in its flattened regions).
-  llvm::DenseMap<Operation *, std::pair<unsigned, unsigned>> pointsOf;
+  // (The tables of MemoryAnalyzer::Tables.)
+  llvm::DenseMap<Operation *, std::pair<unsigned, unsigned>> &pointsOf;
   unsigned startOf(Operation *op) const { return pointsOf.lookup(op).first; }
   unsigned endOf(Operation *op) const { return pointsOf.lookup(op).second; }
-  /// Per buffer, the last use of the values aliased to it so far.
-  SmallVector<unsigned> lastUses;
+  SmallVector<unsigned> &lastUses;
+  SmallVector<unsigned> &ends;
+  SmallVector<int64_t> &delta, &hostDelta;
   unsigned lastPoint = 0;
   /// Whether a returned argument stays in place (a private function).
   bool returnsArgumentsInPlace = false;
@@ -376,15 +401,16 @@ void MemoryModel::run(FunctionOpInterface function) {
   Block &entry = body.front();
   auto symbol = dyn_cast<SymbolOpInterface>(function.getOperation());
   returnsArgumentsInPlace = symbol && symbol.isPrivate();
-  SmallVector<unsigned> ends;
   number(entry, ends);
   // (The maps are sized once: growing them cost a fifth of an analysis of
-  // a large step.)
+  // a large step. A step has fewer tensor values than ops; a map reserved
+  // for more would also be shrunk, then grown again, when a
+  // MemoryAnalyzer clears it.)
   size_t ops = profile.points.size();
   pointsOf.reserve(ops);
   for (auto [point, op] : llvm::enumerate(profile.points))
     pointsOf[op] = {static_cast<unsigned>(point), ends[point]};
-  profile.bufferOf.reserve(2 * ops);
+  profile.bufferOf.reserve(ops);
   lastPoint = profile.points.empty() ? 0 : profile.points.size() - 1;
   for (BlockArgument arg : entry.getArguments())
     if (isBufferType(arg.getType())) {
@@ -394,8 +420,7 @@ void MemoryModel::run(FunctionOpInterface function) {
   assign(entry);
 
   // Live ranges and the timeline.
-  SmallVector<int64_t> delta(profile.points.size() + 1, 0);
-  SmallVector<int64_t> hostDelta;
+  delta.assign(profile.points.size() + 1, 0);
   for (auto [index, buffer] : llvm::enumerate(profile.buffers)) {
     if (buffer.kind == BufferKind::Resident) {
       buffer.end = lastPoint;
@@ -455,7 +480,39 @@ void MemoryModel::run(FunctionOpInterface function) {
 MemoryProfile mlir::remat::analyzeMemory(Operation *function,
                                          int64_t tensorAlignment) {
   MemoryProfile profile;
+  MemoryAnalyzer::Tables tables;
   if (auto fn = dyn_cast<FunctionOpInterface>(function))
-    MemoryModel(profile, std::max<int64_t>(tensorAlignment, 1)).run(fn);
+    MemoryModel(profile, tables, std::max<int64_t>(tensorAlignment, 1)).run(fn);
+  return profile;
+}
+
+void MemoryProfile::clear() {
+  points.clear();
+  buffers.clear();
+  bufferOf.clear();
+  timeline.clear();
+  peakBytes = 0;
+  peakPoint = 0;
+  liveAtPeak.clear();
+  residentBytes = 0;
+  hostPeakBytes = 0;
+  hostBytes = 0;
+  residuals.clear();
+  activationBytes = 0;
+  unsized.clear();
+}
+
+MemoryAnalyzer::MemoryAnalyzer() : tables(std::make_unique<Tables>()) {}
+MemoryAnalyzer::~MemoryAnalyzer() = default;
+
+const MemoryProfile &MemoryAnalyzer::analyze(Operation *function,
+                                             int64_t tensorAlignment) {
+  // (Cleared, not made anew: new tables would be allocated, and their
+  // pages faulted in, again on each call.)
+  profile.clear();
+  tables->clear();
+  if (auto fn = dyn_cast<FunctionOpInterface>(function))
+    MemoryModel(profile, *tables, std::max<int64_t>(tensorAlignment, 1))
+        .run(fn);
   return profile;
 }

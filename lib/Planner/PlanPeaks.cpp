@@ -148,8 +148,8 @@ int64_t PlanContext::peakOn(Scratch &scratch, const ValueSet &saved,
         if (inspect)
           firstClone.try_emplace(forward, clone);
       });
-  MemoryProfile profile =
-      analyzeMemory(*scratch.function, kAllocationAlignment);
+  const MemoryProfile &profile =
+      scratch.analyzer.analyze(*scratch.function, kAllocationAlignment);
   if (liveAtPeak)
     *liveAtPeak = describeLiveAtPeak(profile);
   if (inspect)

@@ -338,6 +338,8 @@ private:
     BackwardOp backward;
     /// The inverse of `mapping`'s op map, made on first use.
     llvm::DenseMap<Operation *, Operation *> original;
+    /// The analysis of the copy, its tables kept between evaluations.
+    MemoryAnalyzer analyzer;
   };
   /// The copies, made on first use: the first for `peak`, one more for each
   /// plan `peaksAhead` evaluates side by side.

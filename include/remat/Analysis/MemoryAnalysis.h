@@ -24,6 +24,7 @@
 #include "llvm/ADT/DenseMap.h"
 
 #include <cstdint>
+#include <memory>
 
 namespace mlir {
 namespace remat {
@@ -75,6 +76,9 @@ struct MemoryProfile {
   int64_t activationBytes = 0;
   /// Values whose size is not static; they count 0 bytes.
   SmallVector<Value> unsized;
+
+  /// Empties the profile, keeping its memory.
+  void clear();
 };
 
 /// The byte alignment of every heap allocation the CPU pipeline makes
@@ -87,6 +91,28 @@ constexpr int64_t kAllocationAlignment = 64;
 /// size rounded up to `tensorAlignment` bytes, as the aligned allocations of
 /// bufferization do (1: exact sizes).
 MemoryProfile analyzeMemory(Operation *function, int64_t tensorAlignment = 1);
+
+/// Analyzes functions one after another (as analyzeMemory), keeping its
+/// tables between them: a search that analyzes one large step many times
+/// allocates them, and faults their pages in, once.
+class MemoryAnalyzer {
+public:
+  MemoryAnalyzer();
+  ~MemoryAnalyzer();
+  MemoryAnalyzer(const MemoryAnalyzer &) = delete;
+  MemoryAnalyzer &operator=(const MemoryAnalyzer &) = delete;
+
+  /// The profile of `function`, valid until the next call.
+  const MemoryProfile &analyze(Operation *function,
+                               int64_t tensorAlignment = 1);
+
+  /// The model's tables beyond the profile.
+  struct Tables;
+
+private:
+  MemoryProfile profile;
+  std::unique_ptr<Tables> tables;
+};
 
 } // namespace remat
 } // namespace mlir

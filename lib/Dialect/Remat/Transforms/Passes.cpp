@@ -233,10 +233,14 @@ struct RematTestPrintLivenessPass
   void runOnOperation() override {
     markAllAnalysesPreserved();
     llvm::raw_ostream &os = llvm::outs();
+    MemoryAnalyzer analyzer;
     getOperation()->walk([&](FunctionOpInterface function) {
       if (function.isExternal())
         return;
-      MemoryProfile profile = analyzeMemory(function);
+      MemoryProfile fresh;
+      if (!reuse)
+        fresh = analyzeMemory(function);
+      const MemoryProfile &profile = reuse ? analyzer.analyze(function) : fresh;
       os << "function @" << function.getName() << "\n";
       for (const Buffer &buffer : profile.buffers) {
         StringRef kind = buffer.kind == BufferKind::Allocated  ? "allocated"

@@ -317,7 +317,16 @@ def RematTestPrintLivenessPass : Pass<"remat-test-print-liveness"> {
     kind, bytes, live range in program points), the live bytes at every
     program point, the peak and the buffers live at the peak (largest
     first), the resident argument bytes and the activation bytes.
+
+    With `reuse`, one `MemoryAnalyzer` analyzes the functions one after
+    another, its tables kept between them, as the planner's search does on
+    its copies of a step; the output is the same.
   }];
+  let options = [
+    Option<"reuse", "reuse", "bool", /*default=*/"false",
+           "Analyze the functions with one MemoryAnalyzer, reusing its "
+           "tables">
+  ];
 }
 
 #endif // REMAT_DIALECT_REMAT_TRANSFORMS_PASSES_TD
