@@ -8,13 +8,15 @@
 /// The bufferized check of the plan the search is likely to return, run on
 /// a thread of its own while the search goes on. On a deep model the check
 /// (one-shot bufferization of the whole step) costs about as much as the
-/// search. It starts once greedy's plan and the layered search's are
-/// found: on the layered plan where it already costs less (on a deep model
-/// at a low budget; pruning it is then most often cut by the work limit),
-/// overlapping greedy's pruning; otherwise on greedy's plan once pruned.
-/// It then overlaps the field's schedules and the plan's description.
-/// While it runs the search evaluates one plan at a time, not two side by
-/// side: the check has the other core.
+/// search. Its thread copies the step (into a module of its own) once the
+/// search's first evaluation is done, on the core greedy's search leaves
+/// idle, and waits for the plan. The check starts once greedy's plan and the
+/// layered search's are found: on the layered plan where it already costs
+/// less (on a deep model at a low budget; pruning it is then most often cut
+/// by the work limit), overlapping greedy's pruning; otherwise on greedy's
+/// plan once pruned. It then overlaps the field's schedules and the plan's
+/// description. While it runs the search evaluates one plan at a time, not
+/// two side by side: the check has the other core.
 ///
 /// It is speculative and invisible: its result is used only when the plan
 /// the search returns is the plan it checked (the same saved values, no
@@ -31,15 +33,16 @@
 
 #include "PlannerImpl.h"
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 namespace mlir::remat::detail {
 
 class CheckAhead {
 public:
-  CheckAhead(func::FuncOp function, BackwardOp backward, bool fusePointwise)
-      : function(function), backward(backward), fusePointwise(fusePointwise) {}
-  /// Waits for a check still running.
+  CheckAhead(func::FuncOp function, BackwardOp backward, bool fusePointwise);
+  /// Waits for a check still running (or drops a copy no check started).
   ~CheckAhead();
   CheckAhead(const CheckAhead &) = delete;
   CheckAhead &operator=(const CheckAhead &) = delete;
@@ -47,6 +50,10 @@ public:
   /// Whether checks can run ahead in `context`: it has threads.
   static bool isAvailable(MLIRContext *context);
 
+  /// Starts the thread, which copies the function and waits for start()
+  /// (once; not after wait()). The search calls it once its first
+  /// evaluation is done, when the second core would be idle.
+  void prepare();
   /// Starts checking the plan that saves `toCheck` (and recomputes every
   /// other residual once). Only the first call starts a check.
   void start(const ValueSet &toCheck);
@@ -54,11 +61,15 @@ public:
   /// when `plan` is the plan the check ran on and the check succeeded
   /// (waiting for it); std::nullopt otherwise.
   std::optional<int64_t> take(const RematPlan &plan, std::string *live);
-  /// Waits for a check still running (before the search registers
-  /// handlers that keep diagnostics).
+  /// Waits for a check still running, or drops the copy when no check
+  /// started (before the search registers handlers that keep
+  /// diagnostics). No check starts after it.
   void wait();
 
 private:
+  /// The thread's work: the copy, then the check once started.
+  void run();
+
   struct Result {
     std::optional<int64_t> peak;
     std::string live;
@@ -66,7 +77,12 @@ private:
   func::FuncOp function;
   BackwardOp backward;
   bool fusePointwise;
+  /// Guards `started`, `closed` and `saved` between the two threads.
+  std::mutex mutex;
+  std::condition_variable wake;
+  /// Whether start() was called, and whether no check may start any more.
   bool started = false;
+  bool closed = false;
   /// The saved values of the plan checked.
   ValueSet saved;
   std::thread thread;

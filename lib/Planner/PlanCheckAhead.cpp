@@ -6,7 +6,9 @@
 
 #include "CheckAhead.h"
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/IRMapping.h"
 
 #include <thread>
 
@@ -14,23 +16,9 @@ using namespace mlir;
 using namespace mlir::remat;
 using namespace mlir::remat::detail;
 
-CheckAhead::~CheckAhead() { wait(); }
-
-void CheckAhead::wait() {
-  if (!thread.joinable())
-    return;
-  thread.join();
-}
-
-bool CheckAhead::isAvailable(MLIRContext *context) {
-  return context->isMultithreadingEnabled() && context->getNumThreads() > 1;
-}
-
-void CheckAhead::start(const ValueSet &toCheck) {
-  if (started)
-    return;
-  started = true;
-  saved = toCheck;
+CheckAhead::CheckAhead(func::FuncOp function, BackwardOp backward,
+                       bool fusePointwise)
+    : function(function), backward(backward), fusePointwise(fusePointwise) {
   // The thread reads the function while the search reads it too (and
   // writes only copies). An op order a block computes lazily is computed
   // here first, so that neither thread writes it.
@@ -41,24 +29,72 @@ void CheckAhead::start(const ValueSet &toCheck) {
   // Nor may it load a dialect while the search uses the context: the
   // check's passes load theirs here, as running them would.
   loadBufferizedCheckDialects(function.getContext());
+}
+
+void CheckAhead::prepare() {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (thread.joinable() || closed)
+    return;
   // (A thread of its own, not the context's pool: the search's parallel
   // loops wait for every task they put in the pool.)
-  thread = std::thread([this] {
-    MLIRContext *context = function.getContext();
-    std::thread::id self = std::this_thread::get_id();
-    // Drops this thread's diagnostics; the others go on to the handlers
-    // below. (Handlers the search registers later either drop everything
-    // or, as parallel loops do, pass on what is not theirs.)
-    ScopedDiagnosticHandler drop(context, [self](Diagnostic &) {
-      return success(std::this_thread::get_id() == self);
-    });
-    RematPlan checked;
-    checked.saved.assign(saved.begin(), saved.end());
-    FailureOr<int64_t> peak =
-        verifyPlan(function, backward, checked, fusePointwise, &result.live);
-    if (succeeded(peak))
-      result.peak = *peak;
+  thread = std::thread([this] { run(); });
+}
+
+CheckAhead::~CheckAhead() { wait(); }
+
+void CheckAhead::wait() {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    closed = true;
+  }
+  wake.notify_one();
+  if (thread.joinable())
+    thread.join();
+}
+
+bool CheckAhead::isAvailable(MLIRContext *context) {
+  return context->isMultithreadingEnabled() && context->getNumThreads() > 1;
+}
+
+void CheckAhead::start(const ValueSet &toCheck) {
+  prepare();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (started || closed)
+      return;
+    started = true;
+    saved = toCheck;
+  }
+  wake.notify_one();
+}
+
+void CheckAhead::run() {
+  // The copy the check rewrites, in a module of its own, made while
+  // greedy's search runs (on a deep model it costs an eighth of the check).
+  IRMapping mapping;
+  func::FuncOp copy = function.clone(mapping);
+  OwningOpRef<ModuleOp> module = wrapInModule(copy, function->getParentOp());
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    wake.wait(lock, [this] { return started || closed; });
+    if (!started)
+      return;
+  }
+  MLIRContext *context = function.getContext();
+  std::thread::id self = std::this_thread::get_id();
+  // Drops this thread's diagnostics; the others go on to the handlers
+  // below. (Handlers the search registers later either drop everything
+  // or, as parallel loops do, pass on what is not theirs.)
+  ScopedDiagnosticHandler drop(context, [self](Diagnostic &) {
+    return success(std::this_thread::get_id() == self);
   });
+  // As verifyPlan does it: the plan applied, then bufferized.
+  applyPlanToCopy(mapping, backward, saved, /*duplicated=*/nullptr,
+                  /*offloaded=*/nullptr);
+  FailureOr<int64_t> peak =
+      getBufferizedPeak(*module, copy, &result.live, fusePointwise);
+  if (succeeded(peak))
+    result.peak = *peak;
 }
 
 std::optional<int64_t> CheckAhead::take(const RematPlan &plan,

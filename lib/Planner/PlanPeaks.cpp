@@ -44,16 +44,24 @@ OwningOpRef<func::FuncOp> mlir::remat::detail::cloneWithPlan(
   IRMapping local;
   IRMapping &mapping = mappingOut ? *mappingOut : local;
   OwningOpRef<func::FuncOp> copy = function.clone(mapping);
+  applyPlanToCopy(mapping, backward, saved, duplicated, offloaded);
+  return copy;
+}
+
+void mlir::remat::detail::applyPlanToCopy(const IRMapping &mapping,
+                                          BackwardOp backward,
+                                          const ValueSet &saved,
+                                          const ValueSet *duplicated,
+                                          const ValueSet *offloaded) {
   ValueSet savedCopy = mapValues(mapping, &saved);
   ValueSet duplicatedCopy = mapValues(mapping, duplicated);
   ValueSet offloadedCopy = mapValues(mapping, offloaded);
   auto copyBackward = cast<BackwardOp>(mapping.lookup(backward.getOperation()));
-  IRRewriter rewriter(function.getContext());
+  IRRewriter rewriter(backward.getContext());
   recomputeBackwardInputs(
       rewriter, copyBackward, [&](Value v) { return !savedCopy.contains(v); },
       [&](Value v) { return duplicatedCopy.contains(v); }, {},
       [&](Value v) { return offloadedCopy.contains(v); });
-  return copy;
 }
 
 namespace {

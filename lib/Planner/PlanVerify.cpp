@@ -157,9 +157,10 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
   // The plan with the lowest bufferized peak among those that missed it.
   std::optional<RematPlan> lowestMissed;
   // With threads, the plan the first search is likely to return is checked
-  // beside the rest of that search.
+  // beside the rest of that search. (A fixed schedule has no search to
+  // overlap.)
   std::optional<CheckAhead> checkAhead;
-  if (CheckAhead::isAvailable(context))
+  if (!fixed && CheckAhead::isAvailable(context))
     checkAhead.emplace(function, backward, options.fusePointwise);
   for (unsigned attempt = 0; attempt < kAttempts; ++attempt) {
     // (Its thread is done before the search's diagnostics are held again.)

@@ -121,6 +121,10 @@ FailureOr<RematPlan> PlanRun::run() {
                            "remat: strategy exhaustive enumerates at most ")
            << kExhaustiveGroupLimit << " candidate groups, found "
            << ctx.groups.size();
+  // The check beside the search copies the step now, while greedy's
+  // search leaves the second core idle.
+  if (checkAhead)
+    checkAhead->prepare();
   lowestKind = strategy == PlanStrategy::Auto ? PlanStrategy::Greedy : strategy;
   recomputingAll = "recomputing all " + std::to_string(ctx.groups.size()) +
                    " residual groups";

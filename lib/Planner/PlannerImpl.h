@@ -378,6 +378,12 @@ OwningOpRef<func::FuncOp> cloneWithPlan(func::FuncOp function,
                                         const ValueSet *duplicated = nullptr,
                                         const ValueSet *offloaded = nullptr,
                                         IRMapping *mapping = nullptr);
+/// Applies the plan that saves `saved` (recomputing, or offloading when in
+/// `offloaded`, every other residual of `backward`) to the copy of
+/// `backward`'s function that `mapping` maps into.
+void applyPlanToCopy(const IRMapping &mapping, BackwardOp backward,
+                     const ValueSet &saved, const ValueSet *duplicated,
+                     const ValueSet *offloaded);
 /// A fresh module holding `owned`, a private declaration of every other
 /// function of `symbols`, and a copy of its other ops (globals the step
 /// reads, for example), so that the function still verifies there.
