@@ -474,48 +474,57 @@ LogicalResult mlir::remat::detail::runExactSearch(PlanContext &ctx,
 }
 
 /// Where no plan met `budget`: lowers `lowest` (a peak some plan reaches,
-/// that of `lowestSaved`) by the exact search, looking for any plan below
-/// a target (below the budget too, where a search the work limit cut at
-/// the budget missed a plan): first just below `lowest`, where a plan is soon
-/// found if there is one. A search the work limit cuts is tried again halfway
-/// down to the peak known to be missed (a lower target prunes more), and one
-/// that completes without a plan raises that peak. Each of at most
-/// kFloorProbes searches has that share of the work limit. Returns true
-/// when no plan peaks below `lowest`, under the search's bounds.
-FailureOr<bool> mlir::remat::detail::lowerTheFloor(PlanContext &ctx,
-                                                   int64_t budget,
-                                                   int64_t &lowest,
-                                                   ValueSet &lowestSaved,
-                                                   std::string &lowestHow) {
+/// that of `lowestSaved`) by the exact search (below the budget too, where
+/// a search the work limit cut at the budget missed a plan). Two searches
+/// take turns, each with the work left shared among the probes left:
+/// - the least-cost search at a target halfway between the peak known to
+///   be missed and `lowest`. Its cost caps find a plan far below `lowest`
+///   where one exists, and it completes where none does, which raises the
+///   peak known to be missed. One the work limit cuts is tried again
+///   halfway down (a lower target prunes more);
+/// - the search for any plan just below `lowest`, where a plan is soon
+///   found if there is one. One that completes without a plan proves
+///   `lowest`.
+/// Returns the highest peak known to be missed: none at or below it, under
+/// the search's bounds.
+FailureOr<int64_t> mlir::remat::detail::lowerTheFloor(PlanContext &ctx,
+                                                      int64_t budget,
+                                                      int64_t &lowest,
+                                                      ValueSet &lowestSaved,
+                                                      std::string &lowestHow) {
   constexpr unsigned kFloorProbes = 8;
   llvm::BitVector all(ctx.groups.size(), true);
   // (At or below the bound with every group recomputed less one byte, no
   // plan meets it.)
   int64_t missed = ctx.lowerBound(all) - 1;
-  int64_t at = lowest - 1;
-  uint64_t share = ctx.limits.getWorkLimit() / kFloorProbes + 1;
+  auto halfway = [&](int64_t above) { return missed + (above - missed) / 2; };
+  int64_t at = halfway(lowest);
   for (unsigned probe = 0;
-       probe < kFloorProbes && lowest - missed > kAllocationAlignment &&
-       at > missed;
+       probe < kFloorProbes && lowest - missed > kAllocationAlignment;
        ++probe) {
+    bool anyPlan = probe % 2 == 1;
+    int64_t target = anyPlan ? lowest - 1 : at;
+    if (target <= missed)
+      continue;
     Incumbent found;
     bool complete = false;
+    uint64_t share = ctx.limits.getWorkLeft() / (kFloorProbes - probe) + 1;
     if (failed(ctx.limits.withWorkCap(share, [&] {
-          return runExactSearch(ctx, at, found, complete, /*anyPlan=*/true);
+          return runExactSearch(ctx, target, found, complete, anyPlan);
         })))
       return failure();
     if (found.valid) {
       lowest = found.peak;
       lowestSaved = ctx.savedFor(found.recomputed);
       lowestHow = "a plan the exact search found below " +
-                  std::to_string(at + 1) + " bytes";
-      at = lowest - 1;
+                  std::to_string(target + 1) + " bytes";
+      at = std::min(at, halfway(lowest));
     } else if (complete) {
-      missed = at;
-      at = missed + (lowest - missed) / 2;
-    } else {
-      at = missed + (at - missed) / 2;
+      missed = target;
+      at = halfway(lowest);
+    } else if (!anyPlan) {
+      at = halfway(at);
     }
   }
-  return lowest - missed <= kAllocationAlignment;
+  return missed;
 }

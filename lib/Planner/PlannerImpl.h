@@ -457,11 +457,12 @@ FailureOr<bool> offerPlan(PlanContext &ctx, const llvm::BitVector &set,
                           double cost, int64_t budget, Incumbent &best);
 /// Where no plan met `budget`: lowers `lowest` (a peak some plan reaches,
 /// that of `lowestSaved`, found `lowestHow`) by the exact search, looking
-/// for any plan below it until none is found. Returns true when the last
-/// search completed: no plan peaks lower, under the search's bounds. The
-/// work limit cuts it (noted). (PlanExact.cpp)
-FailureOr<bool> lowerTheFloor(PlanContext &ctx, int64_t budget, int64_t &lowest,
-                              ValueSet &lowestSaved, std::string &lowestHow);
+/// for plans below it. Returns the highest peak known to be missed (no
+/// plan peaks at or below it, under the search's bounds). The work limit
+/// cuts it (noted). (PlanExact.cpp)
+FailureOr<int64_t> lowerTheFloor(PlanContext &ctx, int64_t budget,
+                                 int64_t &lowest, ValueSet &lowestSaved,
+                                 std::string &lowestHow);
 /// Every subset of the groups; `complete` is false when the time limit cut
 /// the enumeration.
 FailureOr<Incumbent> planExhaustive(PlanContext &ctx, int64_t budget,
