@@ -337,6 +337,22 @@ LogicalResult PlanRun::runExact() {
     bool complete = false;
     if (failed(runExactSearch(ctx, budget, exact, complete)))
       return failure();
+    // A search the work limit cut often ends on a dear plan (its
+    // depth-first walk found it before the cheap ones): it is pruned and
+    // its groups exchanged as greedy's are, with a quarter of the work
+    // limit of its own (the search's cut is noted already).
+    if (!complete && exact.valid &&
+        (!best.valid || exact.cost < best.cost * (1 - 1e-12))) {
+      bool polishCut = false;
+      unsigned polished = 0;
+      if (failed(limits.withOwnWork(polishCut, [&] {
+            return limits.withWorkCap(limits.getWorkLimit() / 4, [&] {
+              return improve(exact, "pruning the exact search's plan",
+                             polished);
+            });
+          })))
+        return failure();
+    }
     if (exact.valid && (!best.valid || exact.cost < best.cost * (1 - 1e-12))) {
       best = exact;
       bestSchedule.reset();
