@@ -185,6 +185,8 @@ std::string PlanRun::explainSearched(Value v, bool recompute) {
           ? " of the least-cost plan meeting the budget (proven: the "
             "branch and bound completed)"
           : " of the least-cost plan found before a limit cut the search";
+  if (source == "exact search" && exactPolished && !plan.provenOptimal)
+    what += ", then pruned and its groups exchanged for cheaper saved ones";
   if (source == "search for the lowest peak")
     what = " of a plan the search for the lowest peak found below the "
            "budget (the search at the budget was cut before it found one; "

@@ -155,6 +155,9 @@ private:
   std::string source;
   /// Exchanges that lowered the incumbent's cost.
   unsigned exchanges = 0;
+  /// Whether the exact search's plan, cut by the work limit, was made
+  /// cheaper by pruning and exchanges after the cut.
+  bool exactPolished = false;
   /// Set when auto chose a fixed schedule.
   std::optional<Schedule> bestSchedule;
   PlanStrategy bestScheduleKind = PlanStrategy::None;

@@ -345,6 +345,7 @@ LogicalResult PlanRun::runExact() {
         (!best.valid || exact.cost < best.cost * (1 - 1e-12))) {
       bool polishCut = false;
       unsigned polished = 0;
+      double cutCost = exact.cost;
       if (failed(limits.withOwnWork(polishCut, [&] {
             return limits.withWorkCap(limits.getWorkLimit() / 4, [&] {
               return improve(exact, "pruning the exact search's plan",
@@ -352,6 +353,7 @@ LogicalResult PlanRun::runExact() {
             });
           })))
         return failure();
+      exactPolished = exact.cost < cutCost * (1 - 1e-12);
     }
     if (exact.valid && (!best.valid || exact.cost < best.cost * (1 - 1e-12))) {
       best = exact;
