@@ -337,12 +337,15 @@ LogicalResult PlanRun::runExact() {
     bool complete = false;
     if (failed(runExactSearch(ctx, budget, exact, complete)))
       return failure();
+    // (Pruning and exchanges only lower its cost: a plan that beats the
+    // incumbent still does after them.)
+    bool beatsBest =
+        exact.valid && (!best.valid || exact.cost < best.cost * (1 - 1e-12));
     // A search the work limit cut often ends on a dear plan (its
     // depth-first walk found it before the cheap ones): it is pruned and
     // its groups exchanged as greedy's are, with a quarter of the work
     // limit of its own (the search's cut is noted already).
-    if (!complete && exact.valid &&
-        (!best.valid || exact.cost < best.cost * (1 - 1e-12))) {
+    if (beatsBest && !complete) {
       bool polishCut = false;
       unsigned polished = 0;
       double cutCost = exact.cost;
@@ -355,7 +358,7 @@ LogicalResult PlanRun::runExact() {
         return failure();
       exactPolished = exact.cost < cutCost * (1 - 1e-12);
     }
-    if (exact.valid && (!best.valid || exact.cost < best.cost * (1 - 1e-12))) {
+    if (beatsBest) {
       best = exact;
       bestSchedule.reset();
       source = "exact search";
