@@ -210,11 +210,13 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
                  : scaleBytes(*options.budget->fraction, p.baselinePeak);
     };
     // Plans the checks search for: their failures are this search's
-    // (held above), not errors of their own.
+    // (held above), not errors of their own. (Their exact searches share
+    // the work left, as the checks do.)
     auto quietly = [&](const PlanOptions &o, std::optional<Budget> b) {
       ScopedDiagnosticHandler quiet(context,
                                     [](Diagnostic &) { return success(); });
-      return planOnce(function, backward, o, b, false, limits);
+      return limits.withSharedLimits(
+          [&] { return planOnce(function, backward, o, b, false, limits); });
     };
     // The lowest plan with offloads, when they did not meet the budget.
     std::optional<RematPlan> lowestOffloaded;

@@ -335,7 +335,11 @@ LogicalResult PlanRun::runExact() {
   if (exactRuns()) {
     Incumbent exact = best;
     bool complete = false;
-    if (failed(runExactSearch(ctx, budget, exact, complete)))
+    // (Its own limit: on a step this small an evaluation is cheap, and its
+    // plan is the one auto most often returns.)
+    if (failed(limits.withOwnLimit(
+            "the exact search's work limit", options.exactWorkLimit,
+            [&] { return runExactSearch(ctx, budget, exact, complete); })))
       return failure();
     // (Pruning and exchanges only lower its cost: a plan that beats the
     // incumbent still does after them.)

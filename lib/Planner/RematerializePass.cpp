@@ -80,6 +80,7 @@ struct RematRematerializePass
     }
     options.timeLimit = timeLimit;
     options.workLimit = workLimit;
+    options.exactWorkLimit = exactWorkLimit;
     options.exactCandidateLimit = exactLimit;
     options.verify = verify;
     options.fusePointwise = fusePointwise;

@@ -14,8 +14,12 @@ using namespace mlir;
 using namespace mlir::remat;
 using namespace mlir::remat::detail;
 
+/// What a cut names the work limit of the options (work-limit).
+static constexpr llvm::StringLiteral kWorkLimitName = "the work limit";
+
 SearchLimits::SearchLimits(uint64_t workLimit, double timeLimit)
     : workLimit(workLimit), timeLimit(timeLimit),
+      named{kWorkLimitName.str(), workLimit},
       start(std::chrono::steady_clock::now()) {}
 
 double SearchLimits::elapsed() const {
@@ -28,10 +32,11 @@ bool SearchLimits::outOfTime() const {
 }
 
 void SearchLimits::recordCut(Cut limit, StringRef where) {
-  for (const auto &[l, w] : cuts)
-    if (l == limit && w == where)
+  for (const CutAt &cut : cuts)
+    if (cut.limit == limit && cut.where == where &&
+        (limit == Cut::Time || cut.by == named))
       return;
-  cuts.push_back({limit, where.str()});
+  cuts.push_back({limit, where.str(), named});
 }
 
 bool SearchLimits::checkTime(StringRef where) {
@@ -55,17 +60,30 @@ bool SearchLimits::spend(uint64_t work, StringRef where) {
 std::string SearchLimits::cutNote() const {
   std::string text;
   llvm::raw_string_ostream os(text);
-  for (Cut limit : {Cut::Work, Cut::Time}) {
+  // Each limit (work ones by name, in the order they first cut), then the
+  // parts it cut.
+  SmallVector<std::pair<Cut, LimitName>> limits;
+  for (const CutAt &cut : cuts) {
+    std::pair<Cut, LimitName> key = {
+        cut.limit, cut.limit == Cut::Work ? cut.by : LimitName{}};
+    if (!llvm::is_contained(limits, key))
+      limits.push_back(key);
+  }
+  // The work limit first, then those of parts with their own, then time.
+  auto rank = [&](const std::pair<Cut, LimitName> &l) {
+    return l.first == Cut::Time ? 2 : l.second.name == kWorkLimitName ? 0 : 1;
+  };
+  llvm::stable_sort(
+      limits, [&](const auto &a, const auto &b) { return rank(a) < rank(b); });
+  for (const auto &[limit, by] : limits) {
     SmallVector<StringRef> places;
-    for (const auto &[l, where] : cuts)
-      if (l == limit)
-        places.push_back(where);
-    if (places.empty())
-      continue;
+    for (const CutAt &cut : cuts)
+      if (cut.limit == limit && (limit == Cut::Time || cut.by == by))
+        places.push_back(cut.where);
     if (!text.empty())
       os << "; ";
     if (limit == Cut::Work)
-      os << "the work limit (" << workLimit << " op visits) cut ";
+      os << by.name << " (" << by.value << " op visits) cut ";
     else
       os << "the time limit (" << llvm::format("%g", timeLimit) << " s) cut ";
     for (auto [i, where] : llvm::enumerate(places))

@@ -17,6 +17,7 @@
 #include "mlir/Support/LLVM.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/SaveAndRestore.h"
 
 #include <chrono>
 #include <cstdint>
@@ -56,11 +57,8 @@ public:
   /// a planning of its own, such as a fixed schedule's second recomputes.
   template <typename Fn>
   auto withFreshWork(Fn &&fn) {
-    uint64_t saved = freshFrom;
-    freshFrom = spent;
-    auto result = fn();
-    freshFrom = saved;
-    return result;
+    llvm::SaveAndRestore<uint64_t> fresh(freshFrom, spent);
+    return fn();
   }
 
   /// Runs `fn` with a work limit of its own that also leaves the work
@@ -102,6 +100,34 @@ public:
     cuts.resize(cutsBefore);
     return result;
   }
+  /// Runs `fn` under a work limit of its own, `limit` (named `name` where
+  /// it cuts, such as "the exact search's work limit"), that leaves the
+  /// work after it as it was (what it spends still counts in getSpent).
+  /// Unlike withOwnWork, its cuts are the search's.
+  template <typename Fn>
+  auto withOwnLimit(llvm::StringRef name, uint64_t limit, Fn &&fn) {
+    if (sharing)
+      return fn();
+    uint64_t savedLimit = workLimit, savedFrom = freshFrom, before = spent;
+    LimitName savedName = named;
+    workLimit = limit;
+    freshFrom = spent;
+    named = {name.str(), limit};
+    auto result = fn();
+    workLimit = savedLimit;
+    freshFrom = savedFrom + (spent - before);
+    named = std::move(savedName);
+    return result;
+  }
+  /// Runs `fn` with the parts that have a limit of their own
+  /// (withOwnLimit) drawing on the work left instead: for searches beside
+  /// the one asked for, such as those at higher budgets that an
+  /// infeasible budget's checks run, which share what is left.
+  template <typename Fn>
+  auto withSharedLimits(Fn &&fn) {
+    llvm::SaveAndRestore<bool> shared(sharing, true);
+    return fn();
+  }
   uint64_t getWorkLimit() const { return workLimit; }
   /// The work the current limit leaves.
   uint64_t getWorkLeft() const {
@@ -112,13 +138,33 @@ private:
   enum class Cut { Work, Time };
   void recordCut(Cut limit, llvm::StringRef where);
 
+  /// A work limit as a cut names it: "the work limit" and the option's
+  /// value, or one of withOwnLimit's.
+  struct LimitName {
+    std::string name;
+    uint64_t value;
+    bool operator==(const LimitName &o) const {
+      return name == o.name && value == o.value;
+    }
+  };
+  struct CutAt {
+    Cut limit;
+    std::string where;
+    /// (For a cut by work.)
+    LimitName by;
+  };
+
   uint64_t workLimit;
   double timeLimit;
+  /// The work limit in force, as cuts name it.
+  LimitName named;
+  /// Inside withSharedLimits.
+  bool sharing = false;
   uint64_t spent = 0;
   /// What was spent when the current fresh budget began (withFreshWork).
   uint64_t freshFrom = 0;
   /// Each limit and the part it cut, once, in the order they happened.
-  SmallVector<std::pair<Cut, std::string>> cuts;
+  SmallVector<CutAt> cuts;
   std::chrono::steady_clock::time_point start;
 };
 

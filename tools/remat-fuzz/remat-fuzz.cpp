@@ -109,7 +109,7 @@ static const char *const kDefaultPipelines[] = {
     "builtin.module(remat-rematerialize{budget=80% strategy=greedy "
     "remarks=true})",
     "builtin.module(remat-rematerialize{budget=70% strategy=optimal "
-    "work-limit=100000})",
+    "work-limit=100000 exact-work-limit=100000})",
     "builtin.module(remat-rematerialize{budget=70% strategy=exhaustive "
     "time-limit=10})",
     "builtin.module(remat-rematerialize{strategy=none budget=90%})",

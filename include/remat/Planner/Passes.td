@@ -58,7 +58,7 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
       (grouped by the buffer they alias), from the greedy plan, for the
       least recompute cost that meets the budget, pruned by a lower bound
       on the peak and one on the cost still to add; exact when it
-      completes within `work-limit`;
+      completes within `exact-work-limit`;
     - `exhaustive`: every subset (at most 26 groups), the reference for
       testing `optimal`; where no subset meets the budget as it is, every
       subset again, the cheapest first, with its shared values recomputed
@@ -101,13 +101,16 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
     remark.
 
     Limits. The greedy plan and the fixed schedules are always computed.
-    The optional parts of the search (pruning the greedy plan, exchanging its groups, the exact
-    search, second recomputes, and searching again when a plan misses the
-    budget on the bufferized program) stop at `work-limit`, counted in op
-    visits, so a plan depends only on the function and the options, at any
-    machine load. `time-limit` is an outer safety net. A search cut by
-    either limit, or an `auto` that skips the exact search because of
-    `exact-limit`, says so in the summary remark (`search cut: ...`).
+    The optional parts of the search (pruning the greedy plan, exchanging
+    its groups, the layered search, second recomputes, and searching again
+    when a plan misses the budget on the bufferized program) stop at
+    `work-limit`, and the exact search at `exact-work-limit` of its own
+    (it runs on small steps only, where an evaluation is cheap), both
+    counted in op visits, so a plan depends only on the function and the
+    options, at any machine load. `time-limit` is an outer safety net. A
+    search cut by any of them, or an `auto` that skips the exact search
+    because of `exact-limit`, says so in the summary remark
+    (`search cut: ...`).
 
     A budget that cannot be met is an error that names the lowest peak
     reached and what is live at it (the buffers largest first, those of one
@@ -136,6 +139,11 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
            "plan evaluation costs the function's op count); plans depend "
            "only on the input and the options while this limit, not "
            "time-limit, stops the search">,
+    Option<"exactWorkLimit", "exact-work-limit", "uint64_t",
+           /*default=*/"4000000",
+           "Work the exact search for the least-cost plan may do (optimal, "
+           "and auto up to exact-limit groups), in op visits, beside "
+           "work-limit">,
     Option<"timeLimit", "time-limit", "double", /*default=*/"300",
            "Wall-clock seconds the optional parts of the search may take, "
            "an outer safety net (0: none); a plan it cuts depends on the "

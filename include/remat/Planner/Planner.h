@@ -60,6 +60,11 @@ enum class PlanStrategy {
 /// The default work limit (PlanOptions::workLimit), in op visits: about 2 s
 /// of search on the development machine.
 constexpr uint64_t kDefaultWorkLimit = 1000000;
+/// The default work limit of the exact search (PlanOptions::exactWorkLimit),
+/// in op visits. It runs only on steps of at most exactCandidateLimit
+/// groups, where an evaluation is cheap: on the corpus models it is up to
+/// about a second of search on the development machine.
+constexpr uint64_t kDefaultExactWorkLimit = 4000000;
 /// What a check on the bufferized program costs, in plan evaluations.
 constexpr uint64_t kBufferizedWorkFactor = 16;
 /// The default time limit, in seconds: far above what the corpus takes.
@@ -135,11 +140,16 @@ struct PlanOptions {
   /// plan the memory analysis evaluates costs the function's op count (a
   /// check on the bufferized program kBufferizedWorkFactor times that), each
   /// node of the exact search a 32nd of it. Pruning the greedy plan, the
-  /// exact search, second recomputes and the searches again after a failed
-  /// check draw on it; the greedy plan and the fixed schedules do not. Plans
-  /// depend only on the function and the options while this limit, not the
-  /// time limit, is what stops a search.
+  /// layered search, second recomputes and the searches again after a
+  /// failed check draw on it; the greedy plan and the fixed schedules do
+  /// not, nor does the exact search (exactWorkLimit). Plans depend only on
+  /// the function and the options while these limits, not the time limit,
+  /// are what stop a search.
   uint64_t workLimit = kDefaultWorkLimit;
+  /// The work the exact search for the least-cost plan may do (optimal, and
+  /// auto up to exactCandidateLimit groups), in op visits, beside
+  /// workLimit.
+  uint64_t exactWorkLimit = kDefaultExactWorkLimit;
   /// Wall-clock seconds, an outer safety net: where it stops a search, the
   /// plan depends on the machine's speed and load, and says so. 0: none.
   double timeLimit = kDefaultTimeLimit;
