@@ -89,7 +89,7 @@ private:
     // (Looking for any plan: the first one found ends the search.)
     if (anyPlan && best.valid)
       return true;
-    return best.valid && cost >= best.cost * (1 - 1e-12);
+    return best.valid && !isCheaper(cost, best.cost);
   }
 
   /// `fresh`: the node's set is not its parent's (the parent recomputed
@@ -473,10 +473,10 @@ LogicalResult mlir::remat::detail::runExactSearch(PlanContext &ctx,
   return success();
 }
 
-/// Where no plan met `budget`: lowers `lowest` (a peak some plan reaches,
-/// that of `lowestSaved`) by the exact search (below the budget too, where
-/// a search the work limit cut at the budget missed a plan). Two searches
-/// take turns, each with the work left shared among the probes left:
+/// Where no plan met the budget: lowers `lowest` (a peak some plan
+/// reaches, that of `lowestSaved`) by the exact search (below the budget
+/// too, where a search the work limit cut at the budget missed a plan). Two
+/// searches take turns, each with the work left shared among the probes left:
 /// - the least-cost search at a target halfway between the peak known to
 ///   be missed and `lowest`. Its cost caps find a plan far below `lowest`
 ///   where one exists, and it completes where none does, which raises the
@@ -488,7 +488,6 @@ LogicalResult mlir::remat::detail::runExactSearch(PlanContext &ctx,
 /// Returns the highest peak known to be missed: none at or below it, under
 /// the search's bounds.
 FailureOr<int64_t> mlir::remat::detail::lowerTheFloor(PlanContext &ctx,
-                                                      int64_t budget,
                                                       int64_t &lowest,
                                                       ValueSet &lowestSaved,
                                                       std::string &lowestHow) {

@@ -50,7 +50,7 @@ LogicalResult PlanRun::capByField() {
   std::optional<int64_t> cap;
   std::optional<double> capCost;
   for (FieldPlan &f : field) {
-    if (capCost && f.cost > *capCost * (1 + 1e-12))
+    if (capCost && f.cost > *capCost * (1 + kCostTolerance))
       break;
     if (ctx.activationBytes(f.schedule.saved) > budget)
       continue;
@@ -75,7 +75,7 @@ LogicalResult PlanRun::offerField() {
   std::optional<size_t> winner;
   for (auto [index, f] : llvm::enumerate(field)) {
     // (Sorted by cost: no later schedule can beat the incumbent either.)
-    if (best.valid && f.cost >= best.cost * (1 - 1e-12))
+    if (best.valid && !isCheaper(f.cost, best.cost))
       break;
     // (A schedule whose lower bound can neither meet the budget nor
     // lower the lowest peak seen needs no evaluation.)
@@ -146,7 +146,7 @@ LogicalResult PlanRun::pruneSchedule(const llvm::BitVector &recomputed,
   pruned.valid = true;
   if (failed(pruneGreedy(ctx, budget, order, pruned, where)))
     return failure();
-  if (pruned.cost >= best.cost * (1 - 1e-12))
+  if (!isCheaper(pruned.cost, best.cost))
     return success();
   best = pruned;
   prunedFrom = kind;

@@ -114,7 +114,7 @@ LogicalResult PlanRun::lowerFloor() {
   LogicalResult lowered = limits.withOwnWork(cut, [&]() -> LogicalResult {
     FailureOr<int64_t> m =
         limits.withWorkCap(limits.getWorkLimit() / 4 * 3, [&] {
-          return lowerTheFloor(ctx, budget, lowest, lowestSaved, lowestHow);
+          return lowerTheFloor(ctx, lowest, lowestSaved, lowestHow);
         });
     if (failed(m))
       return failure();
@@ -211,7 +211,7 @@ FailureOr<RematPlan> PlanRun::failWithLowest() {
       });
       if (failed(twice))
         return failure();
-      if (*twice && (!met || (*twice)->cost < met->cost * (1 - 1e-12))) {
+      if (*twice && (!met || isCheaper((*twice)->cost, met->cost))) {
         met = std::move(**twice);
         metHow = "in the least-cost plan found that meets the budget with "
                  "shared values recomputed once per residual (no subset "

@@ -338,7 +338,7 @@ LogicalResult mlir::remat::detail::exchangeGroups(PlanContext &ctx,
     llvm::stable_sort(spared,
                       [](auto &a, auto &b) { return a.first > b.first; });
     bool improved = false;
-    double limit = plan.cost * (1 - 1e-12);
+    double limit = cheaperThan(plan.cost);
     for (auto [gain, g] : spared) {
       if (gain <= 0)
         break;

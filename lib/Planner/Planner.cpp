@@ -303,7 +303,7 @@ LogicalResult PlanRun::adoptLayered() {
           improve(found->plan, "pruning the layered plan", layeredExchanges)))
     return failure();
   if (found->plan.valid &&
-      (!best.valid || found->plan.cost < best.cost * (1 - 1e-12))) {
+      (!best.valid || isCheaper(found->plan.cost, best.cost))) {
     best = found->plan;
     exchanges = layeredExchanges;
     source = "layered search";
@@ -344,7 +344,7 @@ LogicalResult PlanRun::runExact() {
     // (Pruning and exchanges only lower its cost: a plan that beats the
     // incumbent still does after them.)
     bool beatsBest =
-        exact.valid && (!best.valid || exact.cost < best.cost * (1 - 1e-12));
+        exact.valid && (!best.valid || isCheaper(exact.cost, best.cost));
     // A search the work limit cut often ends on a dear plan (its
     // depth-first walk found it before the cheap ones): it is pruned and
     // its groups exchanged as greedy's are, with a quarter of the work
@@ -360,7 +360,7 @@ LogicalResult PlanRun::runExact() {
             });
           })))
         return failure();
-      exactPolished = exact.cost < cutCost * (1 - 1e-12);
+      exactPolished = isCheaper(exact.cost, cutCost);
     }
     if (beatsBest) {
       best = exact;

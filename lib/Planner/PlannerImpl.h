@@ -31,6 +31,16 @@ class CheckAhead;
 /// A set of forward values.
 using ValueSet = llvm::DenseSet<Value>;
 
+/// Plan costs are sums of doubles taken in different orders: one plan is
+/// cheaper than another only by more than this fraction of the other's.
+constexpr double kCostTolerance = 1e-12;
+/// The cost a plan must be under to be cheaper than one costing `cost`.
+inline double cheaperThan(double cost) { return cost * (1 - kCostTolerance); }
+/// Whether `cost` is cheaper than `than`, beyond the tolerance.
+inline bool isCheaper(double cost, double than) {
+  return cost < cheaperThan(than);
+}
+
 /// The label of a forward value: its remat.name tag, else its name
 /// location, else its op name.
 std::string getLabel(Value value);
@@ -455,14 +465,13 @@ LogicalResult runExactSearch(PlanContext &ctx, int64_t budget, Incumbent &best,
 /// returns whether it does.
 FailureOr<bool> offerPlan(PlanContext &ctx, const llvm::BitVector &set,
                           double cost, int64_t budget, Incumbent &best);
-/// Where no plan met `budget`: lowers `lowest` (a peak some plan reaches,
+/// Where no plan met the budget: lowers `lowest` (a peak some plan reaches,
 /// that of `lowestSaved`, found `lowestHow`) by the exact search, looking
 /// for plans below it. Returns the highest peak known to be missed (no
 /// plan peaks at or below it, under the search's bounds). The work limit
 /// cuts it (noted). (PlanExact.cpp)
-FailureOr<int64_t> lowerTheFloor(PlanContext &ctx, int64_t budget,
-                                 int64_t &lowest, ValueSet &lowestSaved,
-                                 std::string &lowestHow);
+FailureOr<int64_t> lowerTheFloor(PlanContext &ctx, int64_t &lowest,
+                                 ValueSet &lowestSaved, std::string &lowestHow);
 /// Every subset of the groups; `complete` is false when the time limit cut
 /// the enumeration.
 FailureOr<Incumbent> planExhaustive(PlanContext &ctx, int64_t budget,

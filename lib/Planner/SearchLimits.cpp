@@ -33,8 +33,7 @@ bool SearchLimits::outOfTime() const {
 
 void SearchLimits::recordCut(Cut limit, StringRef where) {
   for (const CutAt &cut : cuts)
-    if (cut.limit == limit && cut.where == where &&
-        (limit == Cut::Time || cut.by == named))
+    if (cut.where == where && cut.isBy(limit, named))
       return;
   cuts.push_back({limit, where.str(), named});
 }
@@ -78,7 +77,7 @@ std::string SearchLimits::cutNote() const {
   for (const auto &[limit, by] : limits) {
     SmallVector<StringRef> places;
     for (const CutAt &cut : cuts)
-      if (cut.limit == limit && (limit == Cut::Time || cut.by == by))
+      if (cut.isBy(limit, by))
         places.push_back(cut.where);
     if (!text.empty())
       os << "; ";

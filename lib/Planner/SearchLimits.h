@@ -68,11 +68,8 @@ public:
   /// lowest peak.
   template <typename Fn>
   auto withOwnWork(bool &cut, Fn &&fn) {
-    uint64_t saved = freshFrom, before = spent;
     size_t cutsBefore = cuts.size();
-    freshFrom = spent;
-    auto result = fn();
-    freshFrom = saved + (spent - before);
+    auto result = aside(workLimit, named, std::forward<Fn>(fn));
     cut = cuts.size() > cutsBefore;
     cuts.resize(cutsBefore);
     return result;
@@ -108,16 +105,7 @@ public:
   auto withOwnLimit(llvm::StringRef name, uint64_t limit, Fn &&fn) {
     if (sharing)
       return fn();
-    uint64_t savedLimit = workLimit, savedFrom = freshFrom, before = spent;
-    LimitName savedName = named;
-    workLimit = limit;
-    freshFrom = spent;
-    named = {name.str(), limit};
-    auto result = fn();
-    workLimit = savedLimit;
-    freshFrom = savedFrom + (spent - before);
-    named = std::move(savedName);
-    return result;
+    return aside(limit, LimitName{name.str(), limit}, std::forward<Fn>(fn));
   }
   /// Runs `fn` with the parts that have a limit of their own
   /// (withOwnLimit) drawing on the work left instead: for searches beside
@@ -152,7 +140,27 @@ private:
     std::string where;
     /// (For a cut by work.)
     LimitName by;
+    /// Whether this cut is by `other`, `otherBy` naming a work limit.
+    bool isBy(Cut other, const LimitName &otherBy) const {
+      return limit == other && (limit == Cut::Time || by == otherBy);
+    }
   };
+
+  /// Runs `fn` under `limit`, named `name` where it cuts, leaving the work
+  /// after it as it was (what it spends still counts in getSpent): the
+  /// accounting of withOwnWork and withOwnLimit.
+  template <typename Fn>
+  auto aside(uint64_t limit, LimitName name, Fn &&fn) {
+    uint64_t savedLimit = workLimit, savedFrom = freshFrom, before = spent;
+    LimitName savedName = std::exchange(named, std::move(name));
+    workLimit = limit;
+    freshFrom = spent;
+    auto result = fn();
+    workLimit = savedLimit;
+    freshFrom = savedFrom + (spent - before);
+    named = std::move(savedName);
+    return result;
+  }
 
   uint64_t workLimit;
   double timeLimit;
