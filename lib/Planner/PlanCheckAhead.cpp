@@ -31,13 +31,13 @@ CheckAhead::CheckAhead(func::FuncOp function, BackwardOp backward,
   loadBufferizedCheckDialects(function.getContext());
 }
 
-void CheckAhead::prepare() {
+void CheckAhead::prepare(bool copyNow) {
   std::lock_guard<std::mutex> lock(mutex);
   if (thread.joinable() || closed)
     return;
   // (A thread of its own, not the context's pool: the search's parallel
   // loops wait for every task they put in the pool.)
-  thread = std::thread([this] { run(); });
+  thread = std::thread([this, copyNow] { run(copyNow); });
 }
 
 CheckAhead::~CheckAhead() { wait(); }
@@ -56,30 +56,42 @@ bool CheckAhead::isAvailable(MLIRContext *context) {
   return context->isMultithreadingEnabled() && context->getNumThreads() > 1;
 }
 
-void CheckAhead::start(const ValueSet &toCheck) {
-  prepare();
+void CheckAhead::start(const ValueSet &toCheck, OwningOpRef<func::FuncOp> copy,
+                       IRMapping mapping) {
+  prepare(/*copyNow=*/false);
   {
     std::lock_guard<std::mutex> lock(mutex);
     if (started || closed)
       return;
     started = true;
     saved = toCheck;
+    handed = std::move(copy);
+    handedMapping = std::move(mapping);
   }
   wake.notify_one();
 }
 
-void CheckAhead::run() {
-  // The copy the check rewrites, in a module of its own, made while
-  // greedy's search runs (on a deep model it costs an eighth of the check).
+void CheckAhead::run(bool copyNow) {
+  // The copy the check rewrites: made here while greedy's search runs (on
+  // a deep model it costs an eighth of the check), or handed over.
   IRMapping mapping;
-  func::FuncOp copy = function.clone(mapping);
-  OwningOpRef<ModuleOp> module = wrapInModule(copy, function->getParentOp());
+  OwningOpRef<func::FuncOp> own;
+  if (copyNow)
+    own = function.clone(mapping);
   {
     std::unique_lock<std::mutex> lock(mutex);
     wake.wait(lock, [this] { return started || closed; });
     if (!started)
       return;
   }
+  if (handed) {
+    own = std::move(handed);
+    mapping = std::move(handedMapping);
+  } else if (!own) {
+    own = function.clone(mapping);
+  }
+  func::FuncOp copy = own.release();
+  OwningOpRef<ModuleOp> module = wrapInModule(copy, function->getParentOp());
   MLIRContext *context = function.getContext();
   std::thread::id self = std::this_thread::get_id();
   // Drops this thread's diagnostics; the others go on to the handlers

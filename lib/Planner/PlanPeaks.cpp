@@ -172,12 +172,14 @@ int64_t PlanContext::peakOn(Scratch &scratch, const ValueSet &saved,
   for (BlockArgument arg : body.getArguments())
     if (auto it = indexBefore.find(arg); it != indexBefore.end())
       keptIndex.set(it->second);
+  // (Each use is set in reverse, as setting puts it first in the use
+  // list: the list is as before, and the copy as the function.)
   for (unsigned index = 0; index < argCount; ++index) {
     if (keptIndex.test(index))
       continue;
     BlockArgument again =
         body.insertArgument(index, argInfo[index].first, argInfo[index].second);
-    for (OpOperand *use : usesBefore[index])
+    for (OpOperand *use : llvm::reverse(usesBefore[index]))
       use->set(again);
   }
   for (Operation *op : llvm::reverse(inserted.ops))
@@ -210,6 +212,19 @@ FailureOr<int64_t> PlanContext::peakOfSet(const llvm::BitVector &recomputed,
   if (succeeded(p))
     peakCache[cacheKey(recomputed)] = *p;
   return p;
+}
+
+bool PlanContext::hasSpareCopy() const {
+  return scratches.size() > 1 && scratches.back();
+}
+
+OwningOpRef<func::FuncOp> PlanContext::takeSpareCopy(IRMapping &mapping) {
+  if (!hasSpareCopy())
+    return nullptr;
+  std::unique_ptr<Scratch> spare = std::move(scratches.back());
+  scratches.pop_back();
+  mapping = std::move(spare->mapping);
+  return std::move(spare->function);
 }
 
 bool PlanContext::canEvaluateAhead() const {

@@ -121,10 +121,11 @@ FailureOr<RematPlan> PlanRun::run() {
                            "remat: strategy exhaustive enumerates at most ")
            << kExhaustiveGroupLimit << " candidate groups, found "
            << ctx.groups.size();
-  // The check beside the search copies the step now, while greedy's
+  // The check's thread starts now. Where the search has no spare copy of
+  // the step to hand it later, it copies the step at once, while greedy's
   // search leaves the second core idle.
   if (checkAhead)
-    checkAhead->prepare();
+    checkAhead->prepare(/*copyNow=*/!ctx.hasSpareCopy());
   lowestKind = strategy == PlanStrategy::Auto ? PlanStrategy::Greedy : strategy;
   recomputingAll = "recomputing all " + std::to_string(ctx.groups.size()) +
                    " residual groups";
@@ -245,7 +246,10 @@ LogicalResult PlanRun::runGreedy() {
 }
 
 void PlanRun::startCheck(const Incumbent &candidate) {
-  checkAhead->start(ctx.savedFor(candidate.recomputed));
+  IRMapping mapping;
+  OwningOpRef<func::FuncOp> copy = ctx.takeSpareCopy(mapping);
+  checkAhead->start(ctx.savedFor(candidate.recomputed), std::move(copy),
+                    std::move(mapping));
   // (The check has the second core from here.)
   ctx.besideCheck = true;
 }

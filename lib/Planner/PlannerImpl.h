@@ -138,6 +138,14 @@ public:
   /// Counts and memoizes `peak`, from `peaksAhead`, as `peak(recomputed)`
   /// would have.
   void usePeak(const llvm::BitVector &recomputed, int64_t peak);
+  /// Hands over the last copy `peaksAhead` made beyond the first (its plan
+  /// undone, so it is the function again), with the mapping from the
+  /// function into it; null when there is none. Once a check runs beside
+  /// the search, plans are evaluated one at a time on the first copy, and
+  /// the check bufferizes this one instead of copying the function again.
+  OwningOpRef<func::FuncOp> takeSpareCopy(IRMapping &mapping);
+  /// Whether `takeSpareCopy` would hand one over.
+  bool hasSpareCopy() const;
   /// For each of `values` (forward values the plan recomputes), whether
   /// the buffer of its first recompute clone is live at every peak point
   /// of the plan saving `saved` (those in `duplicated` recomputed once per
