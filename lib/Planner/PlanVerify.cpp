@@ -211,13 +211,17 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
     };
     // Plans the checks search for: their failures are this search's
     // (held above), not errors of their own. (Their exact searches share
-    // the work left, as the checks do.)
-    auto quietly = [&](const PlanOptions &o, std::optional<Budget> b) {
+    // the work left, as the checks do; what a limit cuts in them is named
+    // with `which`.)
+    auto quietly = [&](const PlanOptions &o, std::optional<Budget> b,
+                       StringRef which) {
       ScopedDiagnosticHandler quiet(context,
                                     [](Diagnostic &) { return success(); });
-      return limits.withSharedLimits(
-          [&] { return planOnce(function, backward, o, b, false, limits); });
+      return limits.withSharedLimits(which, [&] {
+        return planOnce(function, backward, o, b, false, limits);
+      });
     };
+    constexpr StringLiteral kHigher = "at higher search budgets";
     // The lowest plan with offloads, when they did not meet the budget.
     std::optional<RematPlan> lowestOffloaded;
     if (failed(plan) && lowest && options.budgetOn == BudgetOn::Peak) {
@@ -275,11 +279,11 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
         if ((succeeded(plan) && !meets) || !mayCheck())
           break;
         int64_t at = stepUp(k);
-        if (failed(consider(quietly(options, Budget{at, std::nullopt}), meets,
-                            "the " +
-                                stringifyPlanStrategy(options.strategy).str() +
-                                " plan at a search budget of " +
-                                std::to_string(at) + " bytes")))
+        if (failed(consider(
+                quietly(options, Budget{at, std::nullopt}, kHigher), meets,
+                "the " + stringifyPlanStrategy(options.strategy).str() +
+                    " plan at a search budget of " + std::to_string(at) +
+                    " bytes")))
           return failure();
       }
       // auto also checks the field's schedules there, so that none of them
@@ -301,9 +305,10 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
             schedule.everyN = every;
           if (!mayCheck())
             break;
-          if (failed(consider(quietly(schedule, std::nullopt), true,
-                              "the " + describePlanStrategy(kind, every) +
-                                  " schedule")))
+          if (failed(consider(
+                  quietly(schedule, std::nullopt, "for a field's schedule"),
+                  true,
+                  "the " + describePlanStrategy(kind, every) + " schedule")))
             return failure();
         }
       }
@@ -323,8 +328,9 @@ FailureOr<RematPlan> mlir::remat::planRematerialization(
         lowestFound = *lowestPlan;
       } else {
         int64_t at = stepUp(base);
-        FailureOr<RematPlan> fresh = limits.withFreshWork(
-            [&] { return quietly(options, Budget{at, std::nullopt}); });
+        FailureOr<RematPlan> fresh = limits.withFreshWork([&] {
+          return quietly(options, Budget{at, std::nullopt}, kHigher);
+        });
         if (succeeded(fresh))
           lowestFound = *fresh;
       }

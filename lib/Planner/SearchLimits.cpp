@@ -31,11 +31,12 @@ bool SearchLimits::outOfTime() const {
   return timeLimit > 0 && elapsed() > timeLimit;
 }
 
-void SearchLimits::recordCut(Cut limit, StringRef where) {
+void SearchLimits::recordCut(Cut limit, StringRef part) {
+  std::string where = part.str() + whereSuffix;
   for (const CutAt &cut : cuts)
     if (cut.where == where && cut.isBy(limit, named))
       return;
-  cuts.push_back({limit, where.str(), named});
+  cuts.push_back({limit, std::move(where), named});
 }
 
 bool SearchLimits::checkTime(StringRef where) {

@@ -110,10 +110,13 @@ public:
   /// Runs `fn` with the parts that have a limit of their own
   /// (withOwnLimit) drawing on the work left instead: for searches beside
   /// the one asked for, such as those at higher budgets that an
-  /// infeasible budget's checks run, which share what is left.
+  /// infeasible budget's checks run, which share what is left. A part
+  /// they cut is named with ` ` and `which` after it (such as "at higher
+  /// search budgets"), apart from the same part of the search asked for.
   template <typename Fn>
-  auto withSharedLimits(Fn &&fn) {
+  auto withSharedLimits(llvm::StringRef which, Fn &&fn) {
     llvm::SaveAndRestore<bool> shared(sharing, true);
+    llvm::SaveAndRestore<std::string> named(whereSuffix, " " + which.str());
     return fn();
   }
   uint64_t getWorkLimit() const { return workLimit; }
@@ -166,8 +169,9 @@ private:
   double timeLimit;
   /// The work limit in force, as cuts name it.
   LimitName named;
-  /// Inside withSharedLimits.
+  /// Inside withSharedLimits, and what it appends to the parts cut.
   bool sharing = false;
+  std::string whereSuffix;
   uint64_t spent = 0;
   /// What was spent when the current fresh budget began (withFreshWork).
   uint64_t freshFrom = 0;
