@@ -32,7 +32,7 @@ bool SearchLimits::outOfTime() const {
 }
 
 void SearchLimits::recordCut(Cut limit, StringRef part) {
-  std::string where = part.str() + whereSuffix;
+  std::string where = part.str() + sharedAs;
   for (const CutAt &cut : cuts)
     if (cut.where == where && cut.isBy(limit, named))
       return;

@@ -19,6 +19,7 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/SaveAndRestore.h"
 
+#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -103,7 +104,7 @@ public:
   /// Unlike withOwnWork, its cuts are the search's.
   template <typename Fn>
   auto withOwnLimit(llvm::StringRef name, uint64_t limit, Fn &&fn) {
-    if (sharing)
+    if (!sharedAs.empty())
       return fn();
     return aside(limit, LimitName{name.str(), limit}, std::forward<Fn>(fn));
   }
@@ -115,8 +116,8 @@ public:
   /// search budgets"), apart from the same part of the search asked for.
   template <typename Fn>
   auto withSharedLimits(llvm::StringRef which, Fn &&fn) {
-    llvm::SaveAndRestore<bool> shared(sharing, true);
-    llvm::SaveAndRestore<std::string> named(whereSuffix, " " + which.str());
+    assert(!which.empty() && "shared searches are named");
+    llvm::SaveAndRestore<std::string> shared(sharedAs, " " + which.str());
     return fn();
   }
   uint64_t getWorkLimit() const { return workLimit; }
@@ -169,9 +170,9 @@ private:
   double timeLimit;
   /// The work limit in force, as cuts name it.
   LimitName named;
-  /// Inside withSharedLimits, and what it appends to the parts cut.
-  bool sharing = false;
-  std::string whereSuffix;
+  /// Inside withSharedLimits: what it appends to the parts cut (empty
+  /// outside it).
+  std::string sharedAs;
   uint64_t spent = 0;
   /// What was spent when the current fresh budget began (withFreshWork).
   uint64_t freshFrom = 0;
