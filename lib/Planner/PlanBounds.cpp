@@ -28,6 +28,7 @@ using namespace mlir::remat::detail;
 void PlanContext::computeBound() {
   boundReady = true;
   MemoryProfile profile = analyzeMemory(function, kAllocationAlignment);
+  boundPeak = profile.peakBytes;
   boundTimeline = profile.timeline;
   llvm::DenseMap<Operation *, unsigned> pointOf;
   for (auto [index, op] : llvm::enumerate(profile.points))

@@ -68,6 +68,14 @@ void addPattern(const Chain &chain, unsigned k, const LayerPattern &pattern,
 SmallVector<LayerPattern> buildMenu(PlanContext &ctx, const Chain &chain,
                                     size_t &exactGroups, size_t &layerGroups);
 
+/// The chain and its menu: all the layered search needs before a budget,
+/// built once per search (getChainMenu).
+struct ChainMenu {
+  Chain chain;
+  SmallVector<LayerPattern> menu;
+  size_t exactGroups = 0, layerGroups = 0;
+};
+
 } // namespace detail
 } // namespace remat
 } // namespace mlir

@@ -268,18 +268,29 @@ static int64_t modelBytes(const Layout &layout, ArrayRef<LayerPattern> menu,
   return std::max(peak, saved + (withRecompute ? last.recomputed : 0));
 }
 
+const ChainMenu &mlir::remat::detail::getChainMenu(PlanContext &ctx) {
+  if (!ctx.chainMenu) {
+    auto built = std::make_shared<ChainMenu>();
+    built->chain = buildChain(ctx);
+    if (!built->chain.layers.empty())
+      built->menu =
+          buildMenu(ctx, built->chain, built->exactGroups, built->layerGroups);
+    ctx.chainMenu = std::move(built);
+  }
+  return *ctx.chainMenu;
+}
+
 FailureOr<LayeredPlan>
 mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
                                  int64_t &lowest, llvm::BitVector &lowestPlan,
                                  double costCap) {
   LayeredPlan result;
-  Chain chain = buildChain(ctx);
+  const ChainMenu &chainMenu = getChainMenu(ctx);
+  const Chain &chain = chainMenu.chain;
   if (chain.layers.empty())
     return result;
   result.hasChain = true;
-  size_t exactGroups = 0, layerGroups = 0;
-  SmallVector<LayerPattern> menu =
-      buildMenu(ctx, chain, exactGroups, layerGroups);
+  ArrayRef<LayerPattern> menu = chainMenu.menu;
   // The groups outside the chain, before and after it.
   llvm::BitVector inChain(ctx.groups.size());
   for (ArrayRef<int> layer : chain.groupAt)
@@ -396,8 +407,8 @@ mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
       std::to_string(bestLayout.segments.size()) + " segment" +
       (bestLayout.segments.size() == 1 ? "" : "s") + " of " + lengths +
       " layers from a menu of " + std::to_string(menu.size()) +
-      " layer patterns (exact over " + std::to_string(exactGroups) + " of " +
-      std::to_string(layerGroups) +
+      " layer patterns (exact over " + std::to_string(chainMenu.exactGroups) +
+      " of " + std::to_string(chainMenu.layerGroups) +
       " groups a layer may recompute); outside the chain, the first " +
       std::to_string(bestLayout.before) + " of " +
       std::to_string(beforeGroups.size()) + " groups before it and " +

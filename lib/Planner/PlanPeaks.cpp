@@ -8,8 +8,11 @@
 /// A plan's peak is that of the step rewritten by it under the memory
 /// analysis, which is what the CPU run allocates. The plan is applied to a
 /// scratch copy of the function (made once), analyzed and undone; a search
-/// that prunes evaluates ahead on further copies, side by side. Each
-/// evaluation is counted and memoized by the groups it recomputes.
+/// that prunes evaluates ahead on further copies, side by side. Its first
+/// two copies are made on a thread of their own while it starts
+/// (BackgroundCopies.h); the plan that recomputes nothing is the function
+/// as it is, analyzed in place. Each evaluation is counted and memoized by
+/// the groups it recomputes.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -90,22 +93,37 @@ FailureOr<int64_t> PlanContext::peak(const ValueSet &saved,
         cloneWithPlan(function, backward, saved, duplicated);
     return options.peakModel(*copy);
   }
-  // A search that prunes evaluates ahead on a second copy, made beside the
-  // first evaluation (a copy costs about three evaluations).
+  startCopies();
+  return peakOn(getScratch(0), saved, liveAtPeak, duplicated, inspect);
+}
+
+FailureOr<int64_t> PlanContext::unplannedPeak() {
+  llvm::BitVector none(groups.size());
+  if (options.peakModel)
+    return peak(none);
+  std::string key = cacheKey(none);
+  auto it = peakCache.find(key);
+  if (it != peakCache.end())
+    return it->second;
+  ++evaluations;
+  if (!boundReady)
+    computeBound();
+  peakCache[key] = boundPeak;
+  return boundPeak;
+}
+
+PlanContext::~PlanContext() = default;
+
+void PlanContext::startCopies() {
+  // A search that prunes evaluates ahead on the second copy. (A copy costs
+  // about three evaluations: on a deep model, greedy's ranking and the
+  // baseline's analysis overlap the first.)
   bool prunes = options.strategy == PlanStrategy::Auto ||
                 options.strategy == PlanStrategy::Optimal;
-  if (scratches.empty() && prunes && canEvaluateAhead()) {
-    scratches.resize(2);
-    int64_t p = 0;
-    parallelFor(function.getContext(), 0, 2, [&](size_t k) {
-      if (k == 0)
-        p = peakOn(getScratch(0), saved, liveAtPeak, duplicated, inspect);
-      else
-        (void)getScratch(1);
-    });
-    return p;
-  }
-  return peakOn(getScratch(0), saved, liveAtPeak, duplicated, inspect);
+  if (!scratches.empty() || !prunes || !canEvaluateAhead())
+    return;
+  scratches.resize(2);
+  copies = std::make_unique<BackgroundCopies>(function, scratches.size());
 }
 
 PlanContext::Scratch &PlanContext::getScratch(unsigned index) {
@@ -115,7 +133,15 @@ PlanContext::Scratch &PlanContext::getScratch(unsigned index) {
   std::unique_ptr<Scratch> &s = scratches[index];
   if (!s) {
     s = std::make_unique<Scratch>();
-    s->function = function.clone(s->mapping);
+    BackgroundCopies::Copy made;
+    if (copies)
+      made = copies->take(index);
+    if (made.function) {
+      s->function = std::move(made.function);
+      s->mapping = std::move(made.mapping);
+    } else {
+      s->function = function.clone(s->mapping);
+    }
     s->backward = cast<BackwardOp>(s->mapping.lookup(backward.getOperation()));
   }
   return *s;
@@ -215,12 +241,14 @@ FailureOr<int64_t> PlanContext::peakOfSet(const llvm::BitVector &recomputed,
 }
 
 bool PlanContext::hasSpareCopy() const {
-  return scratches.size() > 1 && scratches.back();
+  // (A copy still being made counts.)
+  return scratches.size() > 1 && (scratches.back() || copies);
 }
 
 OwningOpRef<func::FuncOp> PlanContext::takeSpareCopy(IRMapping &mapping) {
   if (!hasSpareCopy())
     return nullptr;
+  (void)getScratch(scratches.size() - 1);
   std::unique_ptr<Scratch> spare = std::move(scratches.back());
   scratches.pop_back();
   mapping = std::move(spare->mapping);

@@ -85,9 +85,10 @@ FailureOr<RematPlan> PlanRun::run() {
   plan.strategy = plan.requestedStrategy = options.strategy;
   if (options.strategy == PlanStrategy::EveryN)
     plan.everyN = options.everyN;
-  // (Through the cache: the layered search measures the same plan.)
-  FailureOr<int64_t> unplannedPeak =
-      ctx.peak(llvm::BitVector(ctx.groups.size()));
+  // (The step is analyzed in place while the search's copies of it are
+  // made; memoized, as the layered search measures it again.)
+  ctx.startCopies();
+  FailureOr<int64_t> unplannedPeak = ctx.unplannedPeak();
   if (failed(unplannedPeak))
     return failure();
   baseline = *unplannedPeak;
@@ -136,6 +137,10 @@ FailureOr<RematPlan> PlanRun::run() {
     if (failed(capByField()))
       return failure();
   }
+  // The layered search's chain and menu need no copy of the step: built
+  // first, they overlap the copy greedy's first evaluation waits for.
+  if (layeredRuns())
+    (void)getChainMenu(ctx);
   if (strategy != PlanStrategy::Exhaustive &&
       strategy != PlanStrategy::Layered && failed(runGreedy()))
     return failure();

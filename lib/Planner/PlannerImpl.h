@@ -11,6 +11,7 @@
 #include "remat/Dialect/Remat/IR/Remat.h"
 #include "remat/Planner/Planner.h"
 
+#include "BackgroundCopies.h"
 #include "SearchLimits.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -82,12 +83,18 @@ ForwardLayers findForwardLayers(BackwardOp backward);
 /// types, and attributes (not its location or its operands' identity).
 llvm::hash_code getLayerSignature(Operation *op);
 
+struct ChainMenu;
+
 /// What every strategy works on: the candidates of one backward, and the
 /// evaluation of plans (peak and recompute cost).
 class PlanContext {
 public:
   PlanContext(func::FuncOp function, BackwardOp backward,
               const PlanOptions &options, SearchLimits &limits);
+  /// Waits for the copy startCopies' thread is making.
+  ~PlanContext();
+  PlanContext(const PlanContext &) = delete;
+  PlanContext &operator=(const PlanContext &) = delete;
 
   /// The work of one plan evaluation: the function's op count, times
   /// kBufferizedWorkFactor when the search bufferizes each plan (a
@@ -120,6 +127,15 @@ public:
                           Inspect inspect = nullptr);
   /// The same for the groups set in `recomputed` (memoized).
   FailureOr<int64_t> peak(const llvm::BitVector &recomputed);
+  /// The peak with every residual saved: that of the function as it is,
+  /// analyzed in place (no copy needed), counted and memoized as `peak`.
+  FailureOr<int64_t> unplannedPeak();
+  /// Where the search evaluates ahead (`canEvaluateAhead`), starts making
+  /// its two copies of the function on a thread of its own, one after the
+  /// other, so that the search's first steps overlap them; an evaluation
+  /// waits only for the copy it uses. Otherwise copies are made on first
+  /// use.
+  void startCopies();
   /// The memo's key of the groups set in `recomputed`.
   static std::string cacheKey(const llvm::BitVector &recomputed);
   /// Whether `peaksAhead` evaluates plans side by side: the context has
@@ -296,6 +312,8 @@ public:
   unsigned evaluations = 0;
   /// Set once a bufferized check runs beside the search (CheckAhead.h).
   bool besideCheck = false;
+  /// The layered search's chain and menu (getChainMenu).
+  std::shared_ptr<const ChainMenu> chainMenu;
 
   /// The cost of one op (memoized).
   std::pair<OpCost, double> getCost(Operation *op);
@@ -322,6 +340,8 @@ public:
 
 private:
   void computeBound();
+  /// The peak of the function without remat (computeBound's analysis).
+  int64_t boundPeak = 0;
   /// Per point, the bytes of the groups in `mayRecompute` held there only
   /// for the backward.
   SmallVector<int64_t> freedTimeline(const llvm::BitVector &mayRecompute);
@@ -362,6 +382,8 @@ private:
   /// The copies, made on first use: the first for `peak`, one more for each
   /// plan `peaksAhead` evaluates side by side.
   SmallVector<std::unique_ptr<Scratch>> scratches;
+  /// The first copies, made on a thread of their own (startCopies).
+  std::unique_ptr<BackgroundCopies> copies;
   Scratch &getScratch(unsigned index);
   /// The peak of `saved` on `scratch` (see `peak`). `inspect`, if given,
   /// sees the plan's memory profile and each recomputed forward value's
@@ -543,6 +565,10 @@ FailureOr<LayeredPlan>
 planLayered(PlanContext &ctx, int64_t budget, int64_t &lowest,
             llvm::BitVector &lowestPlan,
             double costCap = std::numeric_limits<double>::infinity());
+/// The layered search's chain of layers and its menu of patterns (see
+/// PlanLayerChain.h), built on first use and kept in `ctx`: a search can
+/// build them early, where a step waits for nothing else.
+const ChainMenu &getChainMenu(PlanContext &ctx);
 
 //===----------------------------------------------------------------------===//
 // Decisions (PlanExplain.cpp)
