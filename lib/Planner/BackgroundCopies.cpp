@@ -34,11 +34,6 @@ void BackgroundCopies::run() {
     }
     madeOne.notify_all();
   }
-  // (Wakes a take() waiting for a copy the thread stopped short of; only
-  // the destructor stops it, so none does.)
-  std::lock_guard<std::mutex> lock(mutex);
-  made = copies.size();
-  madeOne.notify_all();
 }
 
 BackgroundCopies::Copy BackgroundCopies::take(unsigned index) {

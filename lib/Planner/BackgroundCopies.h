@@ -1,5 +1,4 @@
-//===- BackgroundCopies.h - copies of a function made beside a search --*- C++
-//-*-===//
+//===- BackgroundCopies.h - copies made beside a search -------*- C++ -*-===//
 //
 // Part of the remat project.
 //
@@ -36,7 +35,8 @@ public:
   };
   /// Starts making `count` copies of `function`.
   BackgroundCopies(func::FuncOp function, unsigned count);
-  /// Stops after the copy being made and waits for it.
+  /// Stops after the copy being made and waits for it. (Only it stops the
+  /// thread: no take() can be waiting then.)
   ~BackgroundCopies();
   BackgroundCopies(const BackgroundCopies &) = delete;
   BackgroundCopies &operator=(const BackgroundCopies &) = delete;

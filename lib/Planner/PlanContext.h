@@ -133,11 +133,9 @@ public:
                           std::string *liveAtPeak = nullptr,
                           const ValueSet *duplicated = nullptr,
                           Inspect inspect = nullptr);
-  /// The same for the groups set in `recomputed` (memoized).
+  /// The same for the groups set in `recomputed` (memoized). With none
+  /// set, the function as it is, analyzed in place (no copy needed).
   FailureOr<int64_t> peak(const llvm::BitVector &recomputed);
-  /// The peak with every residual saved: that of the function as it is,
-  /// analyzed in place (no copy needed), counted and memoized as `peak`.
-  FailureOr<int64_t> unplannedPeak();
   /// Where the search evaluates ahead (`canEvaluateAhead`), starts making
   /// its two copies of the function on a thread of its own, one after the
   /// other, so that the search's first steps overlap them; an evaluation

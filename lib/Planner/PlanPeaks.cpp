@@ -97,21 +97,6 @@ FailureOr<int64_t> PlanContext::peak(const ValueSet &saved,
   return peakOn(getScratch(0), saved, liveAtPeak, duplicated, inspect);
 }
 
-FailureOr<int64_t> PlanContext::unplannedPeak() {
-  llvm::BitVector none(groups.size());
-  if (options.peakModel)
-    return peak(none);
-  std::string key = cacheKey(none);
-  auto it = peakCache.find(key);
-  if (it != peakCache.end())
-    return it->second;
-  ++evaluations;
-  if (!boundReady)
-    computeBound();
-  peakCache[key] = boundPeak;
-  return boundPeak;
-}
-
 PlanContext::~PlanContext() = default;
 
 void PlanContext::startCopies() {
@@ -229,6 +214,15 @@ FailureOr<int64_t> PlanContext::peak(const llvm::BitVector &recomputed) {
   auto it = peakCache.find(key);
   if (it != peakCache.end())
     return it->second;
+  // The plan that recomputes nothing is the function as it is: analyzed in
+  // place (the lower bound's analysis, which the search makes anyway),
+  // with no copy to wait for, and counted as an evaluation.
+  if (recomputed.none() && !options.peakModel) {
+    ++evaluations;
+    if (!boundReady)
+      computeBound();
+    return peakCache[key] = boundPeak;
+  }
   return peakOfSet(recomputed, nullptr);
 }
 

@@ -88,7 +88,8 @@ FailureOr<RematPlan> PlanRun::run() {
   // (The step is analyzed in place while the search's copies of it are
   // made; memoized, as the layered search measures it again.)
   ctx.startCopies();
-  FailureOr<int64_t> unplannedPeak = ctx.unplannedPeak();
+  FailureOr<int64_t> unplannedPeak =
+      ctx.peak(llvm::BitVector(ctx.groups.size()));
   if (failed(unplannedPeak))
     return failure();
   baseline = *unplannedPeak;
