@@ -56,6 +56,11 @@ tools = ["remat-opt", "remat-fuzz", "remat-capi-test", "mlir-opt", "mlir-runner"
 # planner checks a plan beside its search, for example).
 if len(os.sched_getaffinity(0)) > 1:
     config.available_features.add("threads")
+# A build with ASan and UBSan (REMAT_SANITIZE, scripts/dev.sh test-sanitized):
+# its libraries load only into a program that loads the sanitizers' runtime
+# first, as remat's own tools do.
+if getattr(config, "remat_sanitize", False):
+    config.available_features.add("sanitized")
 # The statically linked planner (REMAT_BUILD_STATIC_PLANNER, on by default).
 if os.path.exists(os.path.join(config.remat_tools_dir, "remat-plan")):
     config.available_features.add("remat-plan")
