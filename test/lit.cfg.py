@@ -59,7 +59,7 @@ if len(os.sched_getaffinity(0)) > 1:
 # A build with ASan and UBSan (REMAT_SANITIZE, scripts/dev.sh test-sanitized):
 # its libraries load only into a program that loads the sanitizers' runtime
 # first, as remat's own tools do.
-if getattr(config, "remat_sanitize", False):
+if config.remat_sanitize:
     config.available_features.add("sanitized")
 # The statically linked planner (REMAT_BUILD_STATIC_PLANNER, on by default).
 if os.path.exists(os.path.join(config.remat_tools_dir, "remat-plan")):
