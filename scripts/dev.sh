@@ -27,6 +27,8 @@ PACKAGES=(
   clang-format-22 clang-tidy-22
   python3 python3-numpy python3-pytest python3-torch python3-jsonschema
   python3-matplotlib python3-networkx
+  # remat-opt's allocator (REMAT_MALLOC in CMakeLists.txt).
+  libtcmalloc-minimal4
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

@@ -65,6 +65,9 @@ if config.remat_sanitize:
 if os.path.exists(os.path.join(config.remat_tools_dir, "remat-plan")):
     config.available_features.add("remat-plan")
     tools.append("remat-plan")
+# remat-opt links tcmalloc (REMAT_MALLOC, the top-level CMakeLists.txt).
+if config.remat_malloc_library:
+    config.available_features.add("remat-tcmalloc")
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # Style checks run when the pinned clang-format is installed (the setup
