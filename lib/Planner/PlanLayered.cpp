@@ -18,8 +18,9 @@
 //    max over segments of (saved bytes of layers < e + recomputed bytes of
 //    [i, e)) plus an offset for everything outside the layers. A dynamic
 //    program over e and the saved bytes so far (exact; Pareto states only,
-//    the cheapest per 1/1024 of the budget) gives the least-cost
-//    segmentation and patterns under the budget; recompute costs add up
+//    the cheapest per 1/1024 of the budget; a pattern another dominates
+//    is not offered) gives the least-cost segmentation and patterns under
+//    the budget; recompute costs add up
 //    over layers because a pattern's recompute stops at its layer's
 //    input. Under auto, states costing 1.5 times greedy's plan or more are
 //    dropped: they cannot lead to a cheaper plan unless pruning saves a
@@ -41,6 +42,7 @@
 
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 using namespace mlir;
 using namespace mlir::remat;
@@ -110,6 +112,34 @@ static Side buildSide(PlanContext &ctx, ArrayRef<unsigned> groups) {
   return side;
 }
 
+/// Whether pattern `a` (menu index `ai`) makes pattern `b` (`bi`) useless
+/// to the dynamic program for segments of one layer (`role` End) or of
+/// more (Inner): each of its segments saves no more bytes, holds no more
+/// bytes while it recomputes, and costs no more. Then `b`'s state is never
+/// kept: where it lands in `a`'s bucket, `a`'s is cheaper or, as cheap,
+/// smaller or offered first (the lower index); in a higher bucket, the
+/// Pareto front drops it. (A pattern that saves as many bytes dominates
+/// only from a lower index: its segments' rounded costs may tie.)
+static bool dominates(const LayerPattern &a, unsigned ai, const LayerPattern &b,
+                      unsigned bi, int role, bool withRecompute) {
+  if (ai == bi)
+    return false;
+  bool smaller = false;
+  for (int r : {End, Inner}) {
+    if (r == Inner && role == End)
+      break;
+    int64_t held[2] = {a.saved[r], b.saved[r]};
+    if (withRecompute) {
+      held[0] += a.recomputed[r];
+      held[1] += b.recomputed[r];
+    }
+    if (a.saved[r] > b.saved[r] || held[0] > held[1] || a.cost[r] > b.cost[r])
+      return false;
+    smaller |= a.saved[r] < b.saved[r];
+  }
+  return smaller || ai < bi;
+}
+
 /// The least-cost layout under the model: for each segment, the saved
 /// bytes before the chain and of its layers up to the segment's end plus
 /// the segment's recomputed bytes (when `withRecompute`), and, after the
@@ -132,11 +162,13 @@ static Layout solveChain(MLIRContext *context, const Chain &chain,
   // the first e layers planned; states[0] are the choices before the
   // chain (`pattern` is the choice's index).
   SmallVector<SmallVector<State>> states(n + 1);
-  // The cheapest state per bucket (the first offered of equal ones). The
-  // segments ending at one layer are offered in chunks of their first
-  // layers, on the context's threads, each into its own buckets; merging
-  // the chunks in order keeps what one pass in order would keep, so the
-  // plan does not depend on the threads.
+  // The cheapest state per bucket; of equal ones the smallest, then the
+  // first a pass in order would offer (the least segment start, pattern
+  // and state extended). The segments ending at one layer are offered in
+  // chunks of their first layers (every chunks-th, which balances the
+  // work), on the context's threads, each into its own buckets; the
+  // chunks' buckets are merged by the same order, so the plan does not
+  // depend on the threads.
   unsigned chunks =
       context->isMultithreadingEnabled()
           ? std::max(1u, context->getThreadPool().getMaxConcurrency())
@@ -150,8 +182,10 @@ static Layout solveChain(MLIRContext *context, const Chain &chain,
   };
   auto offerInto = [&](MutableArrayRef<State> slots, const State &state) {
     State &slot = slots[bucketOf(state.bytes)];
-    if (state.cost < slot.cost ||
-        (state.cost == slot.cost && state.bytes < slot.bytes))
+    if (std::make_tuple(state.cost, state.bytes, state.from, state.pattern,
+                        state.parent) < std::make_tuple(slot.cost, slot.bytes,
+                                                        slot.from, slot.pattern,
+                                                        slot.parent))
       slot = state;
   };
   auto offer = [&](const State &state) { offerInto(best, state); };
@@ -165,13 +199,23 @@ static Layout solveChain(MLIRContext *context, const Chain &chain,
     if (option.saved + transient(option.recomputed) <= cap)
       offer({option.saved, option.cost, -1, 0, static_cast<unsigned>(o)});
   collect(states[0]);
-  // The segments [i, e) for i in [firstLayer, lastLayer), offered into
-  // `slots`.
-  auto offerSegments = [&](unsigned e, unsigned firstLayer, unsigned lastLayer,
+  // The patterns worth offering for a segment of one layer (`role` End)
+  // and of more (Inner): not those another pattern dominates.
+  SmallVector<unsigned> offered[2];
+  for (int role : {End, Inner})
+    for (unsigned q = 0; q < menu.size(); ++q)
+      if (llvm::none_of(llvm::seq<unsigned>(0, menu.size()), [&](unsigned p) {
+            return dominates(menu[p], p, menu[q], q, role, withRecompute);
+          }))
+        offered[role].push_back(q);
+  // The segments [i, e) for every chunks-th i from `firstLayer`, offered
+  // into `slots`.
+  auto offerSegments = [&](unsigned e, unsigned firstLayer,
                            MutableArrayRef<State> slots) {
-    for (unsigned i = firstLayer; i < lastLayer; ++i) {
+    for (unsigned i = firstLayer; i < e; i += chunks) {
       int64_t length = e - i;
-      for (auto [p, pattern] : llvm::enumerate(menu)) {
+      for (unsigned p : offered[length == 1 ? End : Inner]) {
+        const LayerPattern &pattern = menu[p];
         int64_t segSaved = pattern.segmentSaved(length);
         int64_t segRecomputed = transient(pattern.segmentRecomputed(length));
         double segCost = pattern.segmentCost(length);
@@ -194,23 +238,10 @@ static Layout solveChain(MLIRContext *context, const Chain &chain,
       }
     }
   };
-  SmallVector<unsigned> bounds(chunks + 1);
   for (unsigned e = 1; e <= n; ++e) {
-    // Chunks of about equal work (the states they extend).
-    size_t work = 0;
-    for (unsigned i = 0; i < e; ++i)
-      work += states[i].size() + 1;
-    size_t done = 0;
-    unsigned i = 0;
-    for (unsigned c = 0; c < chunks; ++c) {
-      bounds[c] = i;
-      while (i < e && done * chunks < work * (c + 1))
-        done += states[i++].size() + 1;
-    }
-    bounds[chunks] = e;
     parallelFor(context, 0, chunks, [&](size_t c) {
       resetBuckets(buckets[c]);
-      offerSegments(e, bounds[c], bounds[c + 1], buckets[c]);
+      offerSegments(e, c, buckets[c]);
     });
     for (unsigned c = 1; c < chunks; ++c)
       for (const State &state : buckets[c])
