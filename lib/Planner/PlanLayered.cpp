@@ -20,11 +20,10 @@
 //    program over e and the saved bytes so far (exact; Pareto states only,
 //    the cheapest per 1/1024 of the budget; a pattern another dominates
 //    is not offered) gives the least-cost segmentation and patterns under
-//    the budget; recompute costs add up
-//    over layers because a pattern's recompute stops at its layer's
-//    input. Under auto, states costing 1.5 times greedy's plan or more are
-//    dropped: they cannot lead to a cheaper plan unless pruning saves a
-//    third of the cost.
+//    the budget; recompute costs add up over layers because a pattern's
+//    recompute stops at its layer's input. Under auto, states costing 1.5
+//    times greedy's plan or more are dropped: they cannot lead to a
+//    cheaper plan unless pruning saves a third of the cost.
 // 4. The check. Each plan is evaluated like any other; the offset is set
 //    to what the evaluation says the model missed, and the program solved
 //    again, until the plan repeats or the offset cannot fall (at most
