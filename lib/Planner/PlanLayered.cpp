@@ -23,7 +23,10 @@
 //    the budget; recompute costs add up over layers because a pattern's
 //    recompute stops at its layer's input. Under auto, states costing 1.5
 //    times greedy's plan or more are dropped: they cannot lead to a
-//    cheaper plan unless pruning saves a third of the cost.
+//    cheaper plan unless pruning saves a third of the cost. The first
+//    program runs beside greedy's search without that cap (startLayered);
+//    the capped program's states are its states that cost less than the
+//    cap, in the same order, so its layout is picked among those.
 // 4. The check. Each plan is evaluated like any other; the offset is set
 //    to what the evaluation says the model missed, and the program solved
 //    again, until the plan repeats or the offset cannot fall (at most
@@ -39,8 +42,10 @@
 #include "mlir/IR/Threading.h"
 #include "llvm/ADT/DenseMap.h"
 
+#include <atomic>
 #include <cmath>
 #include <limits>
+#include <thread>
 #include <tuple>
 
 using namespace mlir;
@@ -139,15 +144,23 @@ static bool dominates(const LayerPattern &a, unsigned ai, const LayerPattern &b,
   return smaller || ai < bi;
 }
 
-/// The least-cost layout under the model: for each segment, the saved
-/// bytes before the chain and of its layers up to the segment's end plus
-/// the segment's recomputed bytes (when `withRecompute`), and, after the
-/// chain, all saved bytes plus the recomputed bytes after it, at most
-/// `cap`. Empty segments when none fits.
-static Layout solveChain(MLIRContext *context, const Chain &chain,
-                         ArrayRef<LayerPattern> menu, const Side &before,
-                         const Side &after, int64_t cap, bool withRecompute,
-                         double costCap) {
+/// states[e]: the Pareto states (ascending bytes, descending cost) with
+/// the first e layers planned; states[0] are the choices before the chain
+/// (`pattern` is the choice's index).
+using StateTable = SmallVector<SmallVector<State>>;
+
+/// The states of the dynamic program for the least-cost layout under the
+/// model: for each segment, the saved bytes before the chain and of its
+/// layers up to the segment's end plus the segment's recomputed bytes
+/// (when `withRecompute`) at most `cap`, each state costing less than
+/// `costCap`. Without `context`, on the calling thread alone. With
+/// `laterCap`, a cap set while the program runs: from the layer it is
+/// read at on, the states are those of the program under it, and before
+/// that layer they are those and states that cost more.
+static StateTable solveStates(MLIRContext *context, const Chain &chain,
+                              ArrayRef<LayerPattern> menu, const Side &before,
+                              int64_t cap, bool withRecompute, double costCap,
+                              const std::atomic<double> *laterCap = nullptr) {
   unsigned n = chain.layers.size();
   // States keep their exact bytes; the buckets only bound how many are
   // kept (the cheapest per 1/kBuckets of the cap).
@@ -157,10 +170,7 @@ static Layout solveChain(MLIRContext *context, const Chain &chain,
         kBuckets, static_cast<int64_t>(static_cast<double>(bytes) / unit));
   };
   auto transient = [&](int64_t bytes) { return withRecompute ? bytes : 0; };
-  // states[e]: the Pareto states (ascending bytes, descending cost) with
-  // the first e layers planned; states[0] are the choices before the
-  // chain (`pattern` is the choice's index).
-  SmallVector<SmallVector<State>> states(n + 1);
+  StateTable states(n + 1);
   // The cheapest state per bucket; of equal ones the smallest, then the
   // first a pass in order would offer (the least segment start, pattern
   // and state extended). The segments ending at one layer are offered in
@@ -169,7 +179,7 @@ static Layout solveChain(MLIRContext *context, const Chain &chain,
   // chunks' buckets are merged by the same order, so the plan does not
   // depend on the threads.
   unsigned chunks =
-      context->isMultithreadingEnabled()
+      context && context->isMultithreadingEnabled()
           ? std::max(1u, context->getThreadPool().getMaxConcurrency())
           : 1;
   SmallVector<SmallVector<State>> buckets(chunks,
@@ -238,16 +248,33 @@ static Layout solveChain(MLIRContext *context, const Chain &chain,
     }
   };
   for (unsigned e = 1; e <= n; ++e) {
-    parallelFor(context, 0, chunks, [&](size_t c) {
+    if (laterCap)
+      costCap = std::min(costCap, laterCap->load(std::memory_order_relaxed));
+    auto chunk = [&](size_t c) {
       resetBuckets(buckets[c]);
       offerSegments(e, c, buckets[c]);
-    });
+    };
+    if (chunks == 1)
+      chunk(0);
+    else
+      parallelFor(context, 0, chunks, chunk);
     for (unsigned c = 1; c < chunks; ++c)
       for (const State &state : buckets[c])
         if (std::isfinite(state.cost))
           offer(state);
     collect(states[e]);
   }
+  return states;
+}
+
+/// The least-cost layout of `states` (solveStates) whose states cost less
+/// than `costCap` (the table of a lower cap is these states, so this is
+/// its layout), and, after the chain, all saved bytes plus the recomputed
+/// bytes after it at most `cap`. Empty segments when none fits.
+static Layout pickLayout(const StateTable &states, const Side &after,
+                         int64_t cap, bool withRecompute, double costCap) {
+  unsigned n = states.size() - 1;
+  auto transient = [&](int64_t bytes) { return withRecompute ? bytes : 0; };
   // The choice after the chain.
   Layout layout;
   double bestCost = std::numeric_limits<double>::infinity();
@@ -257,6 +284,8 @@ static Layout solveChain(MLIRContext *context, const Chain &chain,
     for (auto [si, s] : llvm::enumerate(states[n])) {
       if (s.bytes + extra > cap)
         break;
+      if (s.cost >= costCap)
+        continue;
       if (s.cost + option.cost < bestCost) {
         bestCost = s.cost + option.cost;
         bestState = si;
@@ -277,6 +306,16 @@ static Layout solveChain(MLIRContext *context, const Chain &chain,
   layout.before = states[0][index].pattern;
   std::reverse(layout.segments.begin(), layout.segments.end());
   return layout;
+}
+
+/// The least-cost layout under the model (solveStates, pickLayout).
+static Layout solveChain(MLIRContext *context, const Chain &chain,
+                         ArrayRef<LayerPattern> menu, const Side &before,
+                         const Side &after, int64_t cap, bool withRecompute,
+                         double costCap) {
+  return pickLayout(
+      solveStates(context, chain, menu, before, cap, withRecompute, costCap),
+      after, cap, withRecompute, costCap);
 }
 
 /// The model peak of `layout`, without the offset.
@@ -310,17 +349,37 @@ const ChainMenu &mlir::remat::detail::getChainMenu(PlanContext &ctx) {
   return *ctx.chainMenu;
 }
 
-FailureOr<LayeredPlan>
-mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
-                                 int64_t &lowest, llvm::BitVector &lowestPlan,
-                                 double costCap) {
-  LayeredPlan result;
-  const ChainMenu &chainMenu = getChainMenu(ctx);
-  const Chain &chain = chainMenu.chain;
+/// What the layered search knows before its first dynamic program: the
+/// chain, the choices outside it, and the offset of the first layout.
+struct mlir::remat::detail::LayeredStart {
+  std::shared_ptr<const ChainMenu> chainMenu;
+  SmallVector<unsigned> beforeGroups, afterGroups;
+  Side before, after;
+  bool withRecompute = true;
+  int64_t offset = 0;
+  /// The first program's states, solved on `solver` beside greedy's
+  /// search, under the cost cap from when greedy's search sets it; and its
+  /// cap on bytes.
+  std::thread solver;
+  StateTable first;
+  int64_t firstCap = 0;
+  std::atomic<double> costCap{std::numeric_limits<double>::infinity()};
+
+  ~LayeredStart() {
+    if (solver.joinable())
+      solver.join();
+  }
+};
+
+/// The layered search up to its first dynamic program; null without a
+/// chain.
+static FailureOr<std::shared_ptr<LayeredStart>> prepare(PlanContext &ctx) {
+  getChainMenu(ctx);
+  const Chain &chain = ctx.chainMenu->chain;
   if (chain.layers.empty())
-    return result;
-  result.hasChain = true;
-  ArrayRef<LayerPattern> menu = chainMenu.menu;
+    return std::shared_ptr<LayeredStart>();
+  auto start = std::make_shared<LayeredStart>();
+  start->chainMenu = ctx.chainMenu;
   // The groups outside the chain, before and after it.
   llvm::BitVector inChain(ctx.groups.size());
   for (ArrayRef<int> layer : chain.groupAt)
@@ -335,26 +394,16 @@ mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
       break;
     }
   }
-  SmallVector<unsigned> beforeGroups, afterGroups;
   for (auto [g, group] : llvm::enumerate(ctx.groups)) {
     if (inChain.test(g))
       continue;
     Operation *def = group.root.getDefiningOp();
     bool isBefore = !def || !firstOp || def->isBeforeInBlock(firstOp);
-    (isBefore ? beforeGroups : afterGroups).push_back(g);
+    (isBefore ? start->beforeGroups : start->afterGroups).push_back(g);
   }
-  Side before = buildSide(ctx, beforeGroups);
-  Side after = buildSide(ctx, afterGroups);
-  bool withRecompute = ctx.options.budgetOn == BudgetOn::Peak;
-  auto toGroups = [&](const Layout &layout) {
-    llvm::BitVector recomputed = before.options[layout.before].groups;
-    recomputed |= after.options[layout.after].groups;
-    for (const Segment &s : layout.segments)
-      for (unsigned k = s.first; k < s.end; ++k)
-        addPattern(chain, k, menu[s.pattern], k + 1 == s.end ? End : Inner,
-                   recomputed);
-    return recomputed;
-  };
+  start->before = buildSide(ctx, start->beforeGroups);
+  start->after = buildSide(ctx, start->afterGroups);
+  start->withRecompute = ctx.options.budgetOn == BudgetOn::Peak;
   // The offset: what the evaluation measures beyond the model, first for
   // the plan that saves everything.
   llvm::BitVector nothing(ctx.groups.size());
@@ -364,16 +413,95 @@ mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
   Layout keepAll;
   for (unsigned k = 0; k < chain.layers.size(); ++k)
     keepAll.segments.push_back({k, k + 1, 0});
-  int64_t offset =
-      *unplanned - modelBytes(keepAll, menu, before, after, withRecompute);
+  start->offset =
+      *unplanned - modelBytes(keepAll, ctx.chainMenu->menu, start->before,
+                              start->after, start->withRecompute);
+  return start;
+}
+
+std::shared_ptr<LayeredStart>
+mlir::remat::detail::startLayered(PlanContext &ctx, int64_t budget) {
+  if (!ctx.function.getContext()->isMultithreadingEnabled()) {
+    (void)getChainMenu(ctx);
+    return nullptr;
+  }
+  FailureOr<std::shared_ptr<LayeredStart>> start = prepare(ctx);
+  // (A failed evaluation is reported by planLayered, which prepares again.)
+  if (failed(start) || !*start)
+    return nullptr;
+  LayeredStart &s = **start;
+  s.firstCap = budget - s.offset;
+  if (s.firstCap > 0)
+    s.solver = std::thread([&s] {
+      s.first = solveStates(
+          /*context=*/nullptr, s.chainMenu->chain, s.chainMenu->menu, s.before,
+          s.firstCap, s.withRecompute, std::numeric_limits<double>::infinity(),
+          &s.costCap);
+    });
+  return *start;
+}
+
+void mlir::remat::detail::lowerLayeredCostCap(LayeredStart &start,
+                                              double costCap) {
+  // (Only the search's thread sets it.)
+  if (costCap < start.costCap.load(std::memory_order_relaxed))
+    start.costCap.store(costCap, std::memory_order_relaxed);
+}
+
+FailureOr<LayeredPlan>
+mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
+                                 int64_t &lowest, llvm::BitVector &lowestPlan,
+                                 double costCap, LayeredStart *started) {
+  LayeredPlan result;
+  std::shared_ptr<LayeredStart> own;
+  if (!started) {
+    FailureOr<std::shared_ptr<LayeredStart>> prepared = prepare(ctx);
+    if (failed(prepared))
+      return failure();
+    own = std::move(*prepared);
+    started = own.get();
+  }
+  if (!started)
+    return result;
+  // (The first program, if it still runs, drops the states costing the
+  // cap or more from here.)
+  lowerLayeredCostCap(*started, costCap);
+  result.hasChain = true;
+  const Chain &chain = started->chainMenu->chain;
+  ArrayRef<LayerPattern> menu = started->chainMenu->menu;
+  const Side &before = started->before, &after = started->after;
+  ArrayRef<unsigned> beforeGroups = started->beforeGroups;
+  ArrayRef<unsigned> afterGroups = started->afterGroups;
+  bool withRecompute = started->withRecompute;
+  int64_t offset = started->offset;
+  auto toGroups = [&](const Layout &layout) {
+    llvm::BitVector recomputed = before.options[layout.before].groups;
+    recomputed |= after.options[layout.after].groups;
+    for (const Segment &s : layout.segments)
+      for (unsigned k = s.first; k < s.end; ++k)
+        addPattern(chain, k, menu[s.pattern], k + 1 == s.end ? End : Inner,
+                   recomputed);
+    return recomputed;
+  };
   SmallVector<llvm::BitVector> tried;
   Layout bestLayout;
   for (unsigned round = 0; round < kRounds; ++round) {
     int64_t cap = budget - offset;
     if (cap <= 0)
       break;
-    Layout layout = solveChain(ctx.function.getContext(), chain, menu, before,
-                               after, cap, withRecompute, costCap);
+    Layout layout;
+    if (round == 0 && started->solver.joinable()) {
+      // Solved beside greedy's search, without the cost cap until it was
+      // set: the program under the cap keeps the same states but those
+      // costing the cap or more, in the same order, so its layout is
+      // picked from them.
+      started->solver.join();
+      assert(cap == started->firstCap && "the first cap is the start's");
+      layout = pickLayout(started->first, after, cap, withRecompute, costCap);
+    } else {
+      layout = solveChain(ctx.function.getContext(), chain, menu, before, after,
+                          cap, withRecompute, costCap);
+    }
     if (layout.segments.empty())
       break;
     llvm::BitVector recomputed = toGroups(layout);
@@ -437,8 +565,9 @@ mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
       std::to_string(bestLayout.segments.size()) + " segment" +
       (bestLayout.segments.size() == 1 ? "" : "s") + " of " + lengths +
       " layers from a menu of " + std::to_string(menu.size()) +
-      " layer patterns (exact over " + std::to_string(chainMenu.exactGroups) +
-      " of " + std::to_string(chainMenu.layerGroups) +
+      " layer patterns (exact over " +
+      std::to_string(started->chainMenu->exactGroups) + " of " +
+      std::to_string(started->chainMenu->layerGroups) +
       " groups a layer may recompute); outside the chain, the first " +
       std::to_string(bestLayout.before) + " of " +
       std::to_string(beforeGroups.size()) + " groups before it and " +

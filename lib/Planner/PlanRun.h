@@ -162,6 +162,9 @@ private:
   std::optional<Schedule> bestSchedule;
   PlanStrategy bestScheduleKind = PlanStrategy::None;
   unsigned bestEveryN = 0;
+  /// The layered search's first dynamic program, solved beside greedy's
+  /// search.
+  std::shared_ptr<LayeredStart> layeredStart;
   /// The layered search's result, before adoptLayered.
   std::optional<LayeredPlan> found;
   /// The layered search's plan, when it is the incumbent's.

@@ -105,10 +105,10 @@ llvm::BitVector mlir::remat::detail::prefixSet(PlanContext &ctx,
 /// geometric grid, then a binary search between the last one that missed
 /// and the first one that met the budget. When none meets it, `lowest` is
 /// the lowest peak among the prefixes tried and `lowestPrefix` its length.
-FailureOr<Incumbent>
-mlir::remat::detail::planGreedy(PlanContext &ctx, int64_t budget,
-                                SmallVectorImpl<unsigned> &order,
-                                int64_t &lowest, size_t &lowestPrefix) {
+FailureOr<Incumbent> mlir::remat::detail::planGreedy(
+    PlanContext &ctx, int64_t budget, SmallVectorImpl<unsigned> &order,
+    int64_t &lowest, size_t &lowestPrefix,
+    function_ref<void(const llvm::BitVector &)> onMet) {
   order = rankGroups(ctx);
   size_t n = order.size();
   Incumbent result;
@@ -174,6 +174,8 @@ mlir::remat::detail::planGreedy(PlanContext &ctx, int64_t budget,
       return false;
     found = k;
     peakFound = *p;
+    if (onMet)
+      onMet(prefixSet(ctx, order, k));
     return true;
   };
   for (size_t k = 1; k <= n && !met;

@@ -139,9 +139,10 @@ FailureOr<RematPlan> PlanRun::run() {
       return failure();
   }
   // The layered search's chain and menu need no copy of the step: built
-  // first, they overlap the copy greedy's first evaluation waits for.
+  // first, they overlap the copy greedy's first evaluation waits for. Its
+  // first dynamic program then runs beside greedy's search.
   if (layeredRuns())
-    (void)getChainMenu(ctx);
+    layeredStart = startLayered(ctx, budget);
   if (strategy != PlanStrategy::Exhaustive &&
       strategy != PlanStrategy::Layered && failed(runGreedy()))
     return failure();
@@ -231,8 +232,17 @@ FailureOr<RematPlan> PlanRun::planFixed() {
 LogicalResult PlanRun::runGreedy() {
   int64_t greedyLowest = 0;
   size_t lowestPrefix = 0;
+  // A prefix that meets the budget costs at least greedy's plan: the
+  // layered search's first program, running beside, may drop the states
+  // the cap over that cost rules out. (With a hair of room for sums in
+  // another order.)
+  auto onMet = [&](const llvm::BitVector &prefix) {
+    if (layeredStart)
+      lowerLayeredCostCap(*layeredStart, ctx.objective(prefix) *
+                                             kLayeredCostSlack * (1 + 1e-9));
+  };
   FailureOr<Incumbent> greedy =
-      planGreedy(ctx, budget, order, greedyLowest, lowestPrefix);
+      planGreedy(ctx, budget, order, greedyLowest, lowestPrefix, onMet);
   if (failed(greedy))
     return failure();
   for (auto [i, g] : llvm::enumerate(order))
@@ -285,7 +295,9 @@ LogicalResult PlanRun::searchLayered() {
   FailureOr<LayeredPlan> l =
       planLayered(ctx, budget, layeredLowest, layeredLowestPlan,
                   best.valid ? best.cost * kLayeredCostSlack
-                             : std::numeric_limits<double>::infinity());
+                             : std::numeric_limits<double>::infinity(),
+                  layeredStart.get());
+  layeredStart.reset();
   if (failed(l))
     return failure();
   if (strategy == PlanStrategy::Layered && !l->hasChain)

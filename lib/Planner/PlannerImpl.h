@@ -98,10 +98,13 @@ rankGroups(PlanContext &ctx,
 llvm::BitVector prefixSet(PlanContext &ctx, ArrayRef<unsigned> order, size_t k);
 /// Greedy: ranks the groups into `order` and returns the shortest prefix of
 /// the ranking that meets `budget` (invalid when none does; `lowest` is then
-/// the lowest measure seen, at prefix `lowestPrefix`).
-FailureOr<Incumbent> planGreedy(PlanContext &ctx, int64_t budget,
-                                SmallVectorImpl<unsigned> &order,
-                                int64_t &lowest, size_t &lowestPrefix);
+/// the lowest measure seen, at prefix `lowestPrefix`). `onMet` sees each
+/// prefix found to meet the budget: the plan returned is one of them, and
+/// costs no more than any.
+FailureOr<Incumbent>
+planGreedy(PlanContext &ctx, int64_t budget, SmallVectorImpl<unsigned> &order,
+           int64_t &lowest, size_t &lowestPrefix,
+           function_ref<void(const llvm::BitVector &)> onMet = nullptr);
 /// Saves again each group of `plan` the budget allows, latest-ranked first.
 LogicalResult pruneGreedy(PlanContext &ctx, int64_t budget,
                           ArrayRef<unsigned> order, Incumbent &plan,
@@ -166,6 +169,7 @@ FailureOr<int64_t> recomputeTwice(PlanContext &ctx, const ValueSet &saved,
 // The layered search (PlanLayered.cpp)
 //===----------------------------------------------------------------------===//
 
+struct LayeredStart;
 /// A plan of the layered search, and how it is built.
 struct LayeredPlan {
   Incumbent plan;
@@ -187,10 +191,22 @@ struct LayeredPlan {
 /// no plan meeting `budget` (or the forward has fewer than 2 layers).
 /// Layouts whose modeled cost reaches `costCap` (an incumbent's, with
 /// room for what pruning saves) are not considered.
+/// With `started` (startLayered's, for the same budget), its first dynamic
+/// program is the one solved beside the caller.
 FailureOr<LayeredPlan>
 planLayered(PlanContext &ctx, int64_t budget, int64_t &lowest,
             llvm::BitVector &lowestPlan,
-            double costCap = std::numeric_limits<double>::infinity());
+            double costCap = std::numeric_limits<double>::infinity(),
+            LayeredStart *started = nullptr);
+/// The layered search up to its first dynamic program, which then runs on
+/// a thread of its own, without the cost cap (which greedy's search, run
+/// meanwhile, sets): planLayered picks its layout under the cap, the one
+/// it would have found. Null where the step has no chain or the context
+/// no threads.
+std::shared_ptr<LayeredStart> startLayered(PlanContext &ctx, int64_t budget);
+/// Lowers the cost cap of `start`'s first dynamic program, while it runs,
+/// to `costCap`: at least the cap planLayered will be given.
+void lowerLayeredCostCap(LayeredStart &start, double costCap);
 /// The layered search's chain of layers and its menu of patterns (see
 /// PlanLayerChain.h), built on first use and kept in `ctx`: a search can
 /// build them early, where a step waits for nothing else.
