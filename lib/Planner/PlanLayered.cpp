@@ -189,14 +189,30 @@ static StateTable solveStates(MLIRContext *context, const Chain &chain,
     for (State &s : slots)
       s.cost = std::numeric_limits<double>::infinity();
   };
-  auto offerInto = [&](MutableArrayRef<State> slots, const State &state) {
-    State &slot = slots[bucketOf(state.bytes)];
+  auto offerAt = [](State &slot, const State &state) {
     if (std::make_tuple(state.cost, state.bytes, state.from, state.pattern,
                         state.parent) < std::make_tuple(slot.cost, slot.bytes,
                                                         slot.from, slot.pattern,
                                                         slot.parent))
       slot = state;
   };
+  auto offerInto = [&](MutableArrayRef<State> slots, const State &state) {
+    offerAt(slots[bucketOf(state.bytes)], state);
+  };
+  // The least bytes of each bucket (past the last, more than the cap): a
+  // scan in ascending bytes steps through its buckets without dividing.
+  SmallVector<int64_t> bucketStart(kBuckets + 2);
+  for (int64_t b = 0; b < kBuckets + 2; ++b) {
+    int64_t lo = 0, hi = cap + 1;
+    while (lo < hi) {
+      int64_t mid = lo + (hi - lo) / 2;
+      if (bucketOf(mid) >= b)
+        hi = mid;
+      else
+        lo = mid + 1;
+    }
+    bucketStart[b] = lo;
+  }
   auto offer = [&](const State &state) { offerInto(best, state); };
   auto collect = [&](SmallVectorImpl<State> &into) {
     for (const State &s : best)
@@ -236,13 +252,18 @@ static StateTable solveStates(MLIRContext *context, const Chain &chain,
                 from.begin(), from.end(),
                 [&](const State &s) { return s.cost + segCost >= costCap; }) -
             from.begin();
+        int64_t bucket = 0;
         for (size_t si = first; si < from.size(); ++si) {
           const State &s = from[si];
           int64_t bytes = s.bytes + segSaved;
           if (bytes + segRecomputed > cap)
             break; // (Ascending bytes: the later states miss too.)
-          offerInto(slots, {bytes, s.cost + segCost, static_cast<int>(si), i,
-                            static_cast<unsigned>(p)});
+          if (si == first)
+            bucket = bucketOf(bytes);
+          while (bytes >= bucketStart[bucket + 1])
+            ++bucket;
+          offerAt(slots[bucket], {bytes, s.cost + segCost, static_cast<int>(si),
+                                  i, static_cast<unsigned>(p)});
         }
       }
     }
