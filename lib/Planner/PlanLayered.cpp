@@ -24,9 +24,10 @@
 //    recompute stops at its layer's input. Under auto, states costing 1.5
 //    times greedy's plan or more are dropped: they cannot lead to a
 //    cheaper plan unless pruning saves a third of the cost. The first
-//    program runs beside greedy's search without that cap (startLayered);
-//    the capped program's states are its states that cost less than the
-//    cap, in the same order, so its layout is picked among those.
+//    program runs beside greedy's search (startLayered), uncapped until
+//    greedy finds a plan; the capped program's states are its states that
+//    cost less than the cap, in the same order, so its layout is picked
+//    among those.
 // 4. The check. Each plan is evaluated like any other; the offset is set
 //    to what the evaluation says the model missed, and the program solved
 //    again, until the plan repeats or the offset cannot fall (at most
