@@ -199,10 +199,10 @@ planLayered(PlanContext &ctx, int64_t budget, int64_t &lowest,
             double costCap = std::numeric_limits<double>::infinity(),
             LayeredStart *started = nullptr);
 /// The layered search up to its first dynamic program, which then runs on
-/// a thread of its own, without the cost cap (which greedy's search, run
-/// meanwhile, sets): planLayered picks its layout under the cap, the one
-/// it would have found. Null where the step has no chain or the context
-/// no threads.
+/// a thread of its own, uncapped until greedy's search, run meanwhile,
+/// lowers its cost cap (lowerLayeredCostCap): planLayered picks its layout
+/// under the final cap, the one it would have found. Null where the step
+/// has no chain or the context no threads.
 std::shared_ptr<LayeredStart> startLayered(PlanContext &ctx, int64_t budget);
 /// Lowers the cost cap of `start`'s first dynamic program, while it runs,
 /// to `costCap`: at least the cap planLayered will be given.
