@@ -61,7 +61,8 @@ private:
   /// is only checked.
   FailureOr<RematPlan> planFixed();
   /// A searched plan has its groups pruned, then exchanged (counting the
-  /// exchanges that lowered its cost).
+  /// exchanges that lowered its cost); it changes only where that lowers
+  /// its cost.
   LogicalResult improve(Incumbent &candidate, StringRef pruning,
                         unsigned &exchanged);
   /// Starts the bufferized check of `candidate` beside the search.

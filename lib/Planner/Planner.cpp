@@ -276,9 +276,20 @@ LogicalResult PlanRun::improve(Incumbent &candidate, StringRef pruning,
       strategy == PlanStrategy::Auto || strategy == PlanStrategy::Optimal;
   if (!searching || !candidate.valid)
     return success();
-  if (failed(pruneGreedy(ctx, budget, order, candidate, pruning)))
+  // The plan changes only where that makes it cheaper. Pruning may save
+  // groups again that cost nothing to recompute (ops another group clones
+  // anyway), as that can let a dearer group be saved, or an exchange
+  // follow, for few or no more bytes; where nothing cheaper comes of it,
+  // the plan stays as it was: those groups saved again only hold more
+  // bytes, and a changed plan is one the check beside the search
+  // (CheckAhead.h) did not check.
+  Incumbent start = candidate;
+  if (failed(pruneGreedy(ctx, budget, order, candidate, pruning)) ||
+      failed(exchangeGroups(ctx, budget, order, candidate, exchanged)))
     return failure();
-  return exchangeGroups(ctx, budget, order, candidate, exchanged);
+  if (!isCheaper(candidate.cost, start.cost))
+    candidate = std::move(start);
+  return success();
 }
 
 bool PlanRun::layeredRuns() const {

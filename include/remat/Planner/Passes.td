@@ -74,10 +74,10 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
       bytes up to a segment's end plus the segment's recomputed bytes),
       corrected by evaluating each plan (at most 12);
     - `auto` (default): greedy, then keeps saved what the budget allows
-      and exchanges groups; then, above `exact-limit` groups, the layered
-      search, pruned and exchanged the same way; then any cheaper fixed
-      schedule that meets the budget (pruned too); then, up to
-      `exact-limit` groups, the exact search.
+      and exchanges groups, where that lowers the cost; then, above
+      `exact-limit` groups, the layered search, pruned and exchanged the
+      same way; then any cheaper fixed schedule that meets the budget
+      (pruned too); then, up to `exact-limit` groups, the exact search.
 
     Where no plan meets the budget, the lowest-peak plan and recomputing
     everything are tried with shared values recomputed once per residual
