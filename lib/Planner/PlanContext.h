@@ -200,6 +200,14 @@ public:
   /// is a clone (`clonePoint`, whose `anchor` is then set).
   FailureOr<int64_t> peakAndPoint(const llvm::BitVector &recomputed,
                                   HeldPoint &point, HeldPoint &clonePoint);
+  /// The peak of `recomputed` (memoized, counted), the live bytes at
+  /// each point of its timeline (`timeline`) and, per group, the first
+  /// point where an op of the backward reads it (saved, or recomputed),
+  /// moved back over the recompute clones inserted just before that op
+  /// (`useAt`; the timeline's size where none does).
+  FailureOr<int64_t> peakAndUses(const llvm::BitVector &recomputed,
+                                 SmallVectorImpl<int64_t> &timeline,
+                                 SmallVectorImpl<unsigned> &useAt);
   /// The saved activation bytes with `saved` saved: each distinct buffer
   /// (view root) of a forward value that is not a constant, once; with
   /// `withFrontier`, also the forward values that recomputing the other

@@ -369,3 +369,98 @@ void PlanContext::usePeak(const llvm::BitVector &recomputed, int64_t peak) {
   if (peakCache.try_emplace(cacheKey(recomputed), peak).second)
     ++evaluations;
 }
+
+/// Per group, the first point of `profile` where an op of the backward's
+/// `body` (or an op nested in one) reads it: a residual (a block argument
+/// of `body`, the backward's input `inputs` at its index) or a recompute
+/// clone (`forwardOf`: a clone's forward value), each mapped to its group
+/// by `groupOf`. A point is moved back over the run of recompute clones
+/// (`clones`) just before it, which the rewrite inserted for that op.
+static void findFirstReads(const MemoryProfile &profile, Block *body,
+                           ValueRange inputs,
+                           const llvm::DenseMap<Value, unsigned> &groupOf,
+                           const llvm::DenseMap<Value, Value> &forwardOf,
+                           const llvm::DenseSet<Operation *> &clones,
+                           SmallVectorImpl<unsigned> &useAt) {
+  std::optional<unsigned> runStart;
+  for (auto [point, op] : llvm::enumerate(profile.points)) {
+    if (op->getBlock() != body) {
+      runStart.reset();
+      continue;
+    }
+    if (clones.contains(op)) {
+      if (!runStart)
+        runStart = point;
+      continue;
+    }
+    unsigned at = runStart.value_or(point);
+    runStart.reset();
+    op->walk([&](Operation *nested) {
+      for (Value operand : nested->getOperands()) {
+        Value forward;
+        if (auto arg = dyn_cast<BlockArgument>(operand)) {
+          if (arg.getOwner() == body && arg.getArgNumber() < inputs.size())
+            forward = inputs[arg.getArgNumber()];
+        } else if (!forwardOf.empty()) {
+          forward = forwardOf.lookup(operand);
+        }
+        if (!forward)
+          continue;
+        auto it = groupOf.find(forward);
+        if (it != groupOf.end())
+          useAt[it->second] = std::min(useAt[it->second], at);
+      }
+    });
+  }
+}
+
+FailureOr<int64_t> PlanContext::peakAndUses(const llvm::BitVector &recomputed,
+                                            SmallVectorImpl<int64_t> &timeline,
+                                            SmallVectorImpl<unsigned> &useAt) {
+  // Each residual and its members, in the function (`mapping` null) or
+  // the scratch copy, to its group.
+  auto groupsIn = [&](const IRMapping *mapping) {
+    llvm::DenseMap<Value, unsigned> groupOf;
+    for (auto [g, group] : llvm::enumerate(groups)) {
+      auto map = [&](Value v) {
+        return mapping ? mapping->lookupOrDefault(v) : v;
+      };
+      groupOf[map(group.root)] = g;
+      for (Value m : group.members)
+        groupOf[map(m)] = g;
+    }
+    return groupOf;
+  };
+  if (recomputed.none()) {
+    // The function as it is, analyzed in place.
+    MemoryProfile profile = analyzeMemory(function, kAllocationAlignment);
+    timeline.assign(profile.timeline.begin(), profile.timeline.end());
+    useAt.assign(groups.size(), timeline.size());
+    findFirstReads(profile, &backward.getBody().front(), backward.getInputs(),
+                   groupsIn(nullptr), llvm::DenseMap<Value, Value>(),
+                   llvm::DenseSet<Operation *>(), useAt);
+    return peak(recomputed);
+  }
+  Scratch &scratch = getScratch(0);
+  llvm::DenseMap<Value, unsigned> groupOf = groupsIn(&scratch.mapping);
+  // (Evaluated again for its timeline where memoized, but counted once, as
+  // `peak` counts it.)
+  bool counted = peakCache.count(cacheKey(recomputed));
+  FailureOr<int64_t> result =
+      peakOfSet(recomputed, [&](const MemoryProfile &profile,
+                                const llvm::DenseMap<Value, Value> &firstClone,
+                                ArrayRef<Operation *> inserted) {
+        timeline.assign(profile.timeline.begin(), profile.timeline.end());
+        useAt.assign(groups.size(), timeline.size());
+        llvm::DenseSet<Operation *> clones(inserted.begin(), inserted.end());
+        llvm::DenseMap<Value, Value> forwardOf;
+        for (auto [forward, clone] : firstClone)
+          forwardOf[clone] = forward;
+        findFirstReads(profile, &scratch.backward.getBody().front(),
+                       scratch.backward.getInputs(), groupOf, forwardOf, clones,
+                       useAt);
+      });
+  if (counted)
+    --evaluations;
+  return result;
+}

@@ -72,7 +72,9 @@ def RematRematerializePass : Pass<"remat-rematerialize"> {
       attention core; the cheap ops); the segments
       and patterns minimize recompute cost under a model peak (saved
       bytes up to a segment's end plus the segment's recomputed bytes),
-      corrected by evaluating each plan (at most 12);
+      corrected by evaluating each plan (at most 12): by one offset for
+      the whole plan, and from the first plan that misses the budget by
+      one per window of the backward (the head's, each layer's);
     - `auto` (default): greedy, then keeps saved what the budget allows
       and exchanges groups, where that lowers the cost; then, above
       `exact-limit` groups, the layered search, pruned and exchanged the
