@@ -39,6 +39,12 @@ struct LayerPattern {
   int64_t segmentRecomputed(int64_t length) const {
     return segment(recomputed, length);
   }
+  /// What a layer in role `role` (end or inner) holds while its segment
+  /// recomputes: what it saves and, with `withRecompute`, what it
+  /// recomputes.
+  int64_t held(int role, bool withRecompute) const {
+    return saved[role] + (withRecompute ? recomputed[role] : 0);
+  }
 };
 enum Role { End = 0, Inner = 1 };
 

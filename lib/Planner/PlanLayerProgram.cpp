@@ -60,12 +60,9 @@ static bool dominates(const LayerPattern &a, unsigned ai, const LayerPattern &b,
   for (int r : {End, Inner}) {
     if (r == Inner && role == End)
       break;
-    int64_t held[2] = {a.saved[r], b.saved[r]};
-    if (withRecompute) {
-      held[0] += a.recomputed[r];
-      held[1] += b.recomputed[r];
-    }
-    if (a.saved[r] > b.saved[r] || held[0] > held[1] || a.cost[r] > b.cost[r])
+    if (a.saved[r] > b.saved[r] ||
+        a.held(r, withRecompute) > b.held(r, withRecompute) ||
+        a.cost[r] > b.cost[r])
       return false;
     smaller |= a.saved[r] < b.saved[r];
   }
@@ -193,10 +190,8 @@ StateTable mlir::remat::detail::solveStates(
     // startCap[p * n + i] saved bytes. (In k's window, `perLayer` for each
     // of them and offset k; in the last layer's, the segment's end.)
     for (auto [p, pattern] : llvm::enumerate(menu)) {
-      int64_t perLayer =
-          pattern.saved[Inner] + transient(pattern.recomputed[Inner]);
-      int64_t last = pattern.saved[End] + transient(pattern.recomputed[End]) +
-                     offsets.layer[e - 1];
+      int64_t perLayer = pattern.held(Inner, withRecompute);
+      int64_t last = pattern.held(End, withRecompute) + offsets.layer[e - 1];
       int64_t inner = 0;
       for (unsigned i = e; i-- > 0;) {
         int64_t need = static_cast<int64_t>(e - 1 - i) * perLayer + last;
@@ -287,17 +282,16 @@ Offsets mlir::remat::detail::modelTerms(const Layout &layout,
   auto transient = [&](int64_t bytes) { return withRecompute ? bytes : 0; };
   for (const Segment &s : layout.segments) {
     const LayerPattern &p = menu[s.pattern];
-    int64_t perLayer = p.saved[Inner] + transient(p.recomputed[Inner]);
+    int64_t perLayer = p.held(Inner, withRecompute);
     for (unsigned k = s.first; k + 1 < s.end; ++k)
       terms.layer[k] = saved + (k - s.first + 1) * perLayer;
-    terms.layer[s.end - 1] = saved + (s.end - 1 - s.first) * perLayer +
-                             p.saved[End] + transient(p.recomputed[End]);
+    terms.layer[s.end - 1] =
+        saved + (s.end - 1 - s.first) * perLayer + p.held(End, withRecompute);
     saved += p.segmentSaved(s.end - s.first);
   }
   terms.layer.front() =
-      std::max(terms.layer.front(),
-               first.saved + (withRecompute ? first.recomputed : 0));
-  terms.after = saved + last.saved + (withRecompute ? last.recomputed : 0);
+      std::max(terms.layer.front(), first.saved + transient(first.recomputed));
+  terms.after = saved + last.saved + transient(last.recomputed);
   return terms;
 }
 

@@ -99,39 +99,35 @@ struct mlir::remat::detail::LayeredStart {
   }
 };
 
-/// Evaluates the plan `recomputed` of `layout`: its measure, and in
-/// `offsets` what it measures beyond the model per window (modelTerms).
+/// Evaluates the plan `recomputed` of `layout`: its measure, in `whole`
+/// what it measures beyond the model's peak, and in `offsets` what it
+/// measures beyond the model per window (modelTerms).
 /// With `windows`, the windows are told apart where the budget is on the
 /// peak, peaks come from the memory analysis and the backward reads the
 /// chain's layers one after the other, last first: a layer's window runs
 /// from the first op of the backward that reads one of its groups (with
 /// the recompute clones made for that op) to the next layer's. Otherwise
 /// every window has the offset of the whole plan.
-static FailureOr<int64_t> measureWindows(PlanContext &ctx,
-                                         const LayeredStart &start,
-                                         const Layout &layout,
-                                         const llvm::BitVector &recomputed,
-                                         Offsets &offsets, bool windows) {
+static FailureOr<int64_t>
+measureWindows(PlanContext &ctx, const LayeredStart &start,
+               const Layout &layout, const llvm::BitVector &recomputed,
+               int64_t &whole, Offsets &offsets, bool windows) {
   const Chain &chain = start.chainMenu->chain;
   unsigned n = chain.layers.size();
   Offsets terms = modelTerms(layout, start.chainMenu->menu, start.before,
                              start.after, start.withRecompute, n);
-  auto whole = [&](int64_t measured) {
-    offsets = Offsets::uniform(n, measured -
-                                      modelPeak(terms, Offsets::uniform(n, 0)));
-    return measured;
-  };
-  if (!windows || !start.withRecompute || ctx.options.peakModel) {
-    FailureOr<int64_t> measured = ctx.measure(recomputed);
-    if (failed(measured))
-      return failure();
-    return whole(*measured);
-  }
   SmallVector<int64_t> timeline;
   SmallVector<unsigned> useAt;
-  FailureOr<int64_t> measured = ctx.peakAndUses(recomputed, timeline, useAt);
+  bool split = windows && start.withRecompute && !ctx.options.peakModel;
+  FailureOr<int64_t> measured =
+      split ? ctx.peakAndUses(recomputed, timeline, useAt)
+            : ctx.measure(recomputed);
   if (failed(measured))
     return failure();
+  whole = *measured - modelPeak(terms, Offsets::uniform(n, 0));
+  offsets = Offsets::uniform(n, whole);
+  if (!split)
+    return *measured;
   // Each window's first point: after the chain from 0, layer k from
   // starts[k]; in the order of the backward, the last layer first.
   unsigned points = timeline.size();
@@ -143,7 +139,7 @@ static FailureOr<int64_t> measureWindows(PlanContext &ctx,
   for (unsigned k = 0; k < n; ++k) {
     unsigned next = k + 1 < n ? starts[k + 1] : 0;
     if (starts[k] >= points || starts[k] <= next)
-      return whole(*measured);
+      return *measured;
   }
   auto highest = [&](unsigned from, unsigned to) {
     int64_t high = 0;
@@ -198,9 +194,10 @@ static FailureOr<std::shared_ptr<LayeredStart>> prepare(PlanContext &ctx) {
   Layout keepAll;
   for (unsigned k = 0; k < chain.layers.size(); ++k)
     keepAll.segments.push_back({k, k + 1, 0});
+  int64_t whole;
   if (failed(measureWindows(ctx, *start, keepAll,
-                            llvm::BitVector(ctx.groups.size()), start->offsets,
-                            /*windows=*/false)))
+                            llvm::BitVector(ctx.groups.size()), whole,
+                            start->offsets, /*windows=*/false)))
     return failure();
   return start;
 }
@@ -290,13 +287,10 @@ mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
       return std::optional<Evaluated>();
     Evaluated e;
     FailureOr<int64_t> measured = measureWindows(
-        ctx, *started, layout, recomputed, e.next, /*windows=*/true);
+        ctx, *started, layout, recomputed, e.whole, e.next, /*windows=*/true);
     if (failed(measured))
       return failure();
     e.measured = *measured;
-    e.whole = *measured - modelPeak(modelTerms(layout, menu, before, after,
-                                               withRecompute, n),
-                                    Offsets::uniform(n, 0));
     if (*measured < lowest) {
       lowest = *measured;
       lowestPlan = recomputed;
@@ -312,15 +306,14 @@ mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
   };
   // Raises each window's offset to `e`'s where that is higher.
   auto raise = [&](const Evaluated &e) {
-    Offsets next = e.next.windowed ? e.next : Offsets::uniform(n, e.whole);
-    offsets.after = std::max(offsets.after, next.after);
-    for (auto [o, m] : llvm::zip_equal(offsets.layer, next.layer))
+    offsets.after = std::max(offsets.after, e.next.after);
+    for (auto [o, m] : llvm::zip_equal(offsets.layer, e.next.layer))
       o = std::max(o, m);
   };
-  // Whether the offsets are per window; whether they were, and no plan
+  // Whether the offsets were per window (`offsets.windowed`) and no plan
   // met the budget under them; whether the plan the single offset gives
   // next was tried beside them.
-  bool windows = false, fellBack = false, singleTried = false;
+  bool fellBack = false, singleTried = false;
   // The offset of the whole last plan the single offset gave.
   int64_t singleWhole = 0;
   for (unsigned round = 0; round < kRounds; ++round) {
@@ -342,12 +335,11 @@ mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
                           budget, offsets, withRecompute, costCap);
     }
     if (layout.segments.empty()) {
-      if (!windows)
+      if (!offsets.windowed)
         break;
       // No plan meets the budget under the offsets per window: the rounds
       // go on with the single offset, where they may still find plans with
       // lower peaks (the lowest peak of an infeasible budget).
-      windows = false;
       fellBack = true;
       offsets = Offsets::uniform(n, singleWhole);
       continue;
@@ -361,9 +353,9 @@ mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
     // (Higher offsets only remove plans: nothing cheaper follows. Per
     // window, the model is that of the plans evaluated: the search stops
     // at the first plan that meets the budget.)
-    if (met && (windows || (*e)->whole >= offsets.after))
+    if (met && (offsets.windowed || (*e)->whole >= offsets.after))
       break;
-    if (windows) {
+    if (offsets.windowed) {
       // (Offsets per window only rise: each missed plan is ruled out.)
       raise(**e);
       if (singleTried)
@@ -391,7 +383,6 @@ mlir::remat::detail::planLayered(PlanContext &ctx, int64_t budget,
       // The first plan that missed: from here on each window has its own
       // offset.
       offsets = std::move((*e)->next);
-      windows = true;
     } else {
       offsets = Offsets::uniform(n, singleWhole);
     }
